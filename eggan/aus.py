@@ -1,0 +1,90 @@
+"""The 17 OpenFace intensity Action Units and the eight RaFD expressions, in the paper's order.
+
+Every file, table and tensor in the suite uses this order; AU intensities are on OpenFace's
+0-5 scale everywhere outside a method's own internals.
+"""
+
+from __future__ import annotations
+
+import re
+
+import torch
+
+from eggan.errors import ConfigError
+
+AU_IDS: tuple[int, ...] = (1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 17, 20, 23, 25, 26, 45)
+AU_NAMES: tuple[str, ...] = tuple(f"AU{n:02d}" for n in AU_IDS)
+AU_COLUMNS: tuple[str, ...] = tuple(f"{name}_r" for name in AU_NAMES)
+N_AUS = len(AU_IDS)
+AU_MAX = 5.0
+
+AU_DESCRIPTIONS: dict[str, str] = {
+    "AU01": "inner brow raiser",
+    "AU02": "outer brow raiser",
+    "AU04": "brow lowerer",
+    "AU05": "upper lid raiser",
+    "AU06": "cheek raiser",
+    "AU07": "lid tightener",
+    "AU09": "nose wrinkler",
+    "AU10": "upper lip raiser",
+    "AU12": "lip corner puller",
+    "AU14": "dimpler",
+    "AU15": "lip corner depressor",
+    "AU17": "chin raiser",
+    "AU20": "lip stretcher",
+    "AU23": "lip tightener",
+    "AU25": "lips part",
+    "AU26": "jaw drop",
+    "AU45": "blink",
+}
+
+# Alphabetical, so the class index equals torchvision ImageFolder's index on the StarGAN layout.
+EXPRESSIONS: tuple[str, ...] = (
+    "angry",
+    "contemptuous",
+    "disgusted",
+    "fearful",
+    "happy",
+    "neutral",
+    "sad",
+    "surprised",
+)
+N_EXPRESSIONS = len(EXPRESSIONS)
+
+
+def au_index(name: str) -> int:
+    """Index of an AU given as 'AU12', 'au12', '12' or 'AU12_r'."""
+    match = re.fullmatch(r"(?:au)?0*(\d+)(?:_r)?", name.strip().lower())
+    if match is None or int(match.group(1)) not in AU_IDS:
+        raise ConfigError(f"unknown AU {name!r}; the 17 intensity AUs are {', '.join(AU_NAMES)}")
+    return AU_IDS.index(int(match.group(1)))
+
+
+def expression_index(name: str) -> int:
+    """Index of one of the eight expressions; the error lists the accepted names."""
+    key = name.strip().lower()
+    if key not in EXPRESSIONS:
+        raise ConfigError(f"unknown expression {name!r}; expected one of {', '.join(EXPRESSIONS)}")
+    return EXPRESSIONS.index(key)
+
+
+def parse_au_vector(text: str) -> torch.Tensor:
+    """Parse "AU12=3,AU06=2" into a 17-vector on the 0-5 scale (unnamed AUs are 0)."""
+    vector = torch.zeros(N_AUS)
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"target AU {item!r} is not of the form AU12=3")
+        try:
+            intensity = float(value)
+        except ValueError:
+            raise ConfigError(f"intensity {value!r} of {name.strip()} is not a number") from None
+        check_intensity(intensity, name.strip())
+        vector[au_index(name)] = intensity
+    return vector
+
+
+def check_intensity(value: float, name: str) -> None:
+    """Intensities live on OpenFace's 0-5 scale; anything else is a user error."""
+    if not 0.0 <= value <= AU_MAX:
+        raise ConfigError(f"intensity {value} of {name} is outside 0-5")

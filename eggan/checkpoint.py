@@ -1,0 +1,66 @@
+"""The one checkpoint format of the suite, written atomically and read with ``weights_only=True``.
+
+A checkpoint is a plain dict of tensors and Python primitives: format tag, method name, image
+size, the resolved run config, the step, the method's networks/optimisers/schedulers, the RNG
+state of every rank and the data-order position. Nothing in it needs arbitrary unpickling, so
+loading never executes code from the file.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from eggan.errors import CheckpointError
+from eggan.io import atomic_write
+
+FORMAT = "eggan-bench-checkpoint/1"
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
+    """Serialise to memory first, then write atomically: a crash keeps the previous file."""
+    buffer = io.BytesIO()
+    torch.save({"format": FORMAT, **payload}, buffer)
+    return atomic_write(path, lambda handle: handle.write(buffer.getbuffer()))
+
+
+def load_file(path: str | Path) -> Any:
+    """``torch.load(weights_only=True)`` with one-line errors for missing, corrupt and unsafe files."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError("no such checkpoint file", path)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        detail = str(exc).splitlines()
+        culprit = next((line.strip() for line in detail if "GLOBAL" in line or "Unsupported" in line), "")
+        raise CheckpointError(
+            "refused: the file needs arbitrary unpickling, which could run code "
+            f"({culprit or 'unsupported object'}); re-save its tensors as a plain state dict",
+            path,
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"corrupt or truncated checkpoint ({first})", path) from None
+
+
+def load_checkpoint(path: str | Path, method: str | None = None, image_size: int | None = None) -> dict[str, Any]:
+    """Read a suite checkpoint and check it is for the expected method and image size."""
+    payload = load_file(path)
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"not an eggan-bench checkpoint (expected format {FORMAT})", path)
+    if method is not None and payload["method"] != method:
+        raise CheckpointError(f"checkpoint of method {payload['method']!r}, expected {method!r}", path)
+    if image_size is not None and payload["image_size"] != image_size:
+        raise CheckpointError(
+            f"checkpoint trained at {payload['image_size']}x{payload['image_size']}, "
+            f"expected {image_size}x{image_size}",
+            path,
+        )
+    return payload

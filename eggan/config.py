@@ -1,0 +1,178 @@
+"""Typed run configuration: data, training schedule and the method's own dataclass.
+
+Every method offers the presets ``smoke`` (seconds on a CPU, for tests), ``quick`` (a meaningful
+CPU run at 64x64) and ``paper`` (the published settings at 128x128). A run dumps its resolved
+config as JSON next to its results; ``RunConfig.from_dict`` reads it back, so a run directory
+alone says how to rebuild its model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eggan.errors import ConfigError
+
+PRESETS: tuple[str, ...] = ("smoke", "quick", "paper")
+IMAGE_SIZES: tuple[int, ...] = (32, 64, 128, 256)
+
+
+@dataclass
+class SynthConfig:
+    """How SynthFACS is rendered when a run asks for ``--data synthfacs``."""
+
+    identities: int = 80
+    test_identities: int = 16
+    variants: int = 6  # images per identity and expression
+    seed: int = 0
+
+
+@dataclass
+class DataConfig:
+    source: str = "synthfacs"  # 'synthfacs' or a folder with an index.csv
+    image_size: int = 64
+    synth: SynthConfig = field(default_factory=SynthConfig)
+    hflip: bool = False  # random horizontal flips in training (StarGAN and GANimation use them)
+
+
+@dataclass
+class TrainConfig:
+    """The shared training loop's settings; ``epochs`` (if set) is turned into steps at start."""
+
+    steps: int = 1000
+    epochs: int | None = None
+    batch_size: int = 8
+    seed: int = 0
+    checkpoint_every: int = 500
+    sample_every: int = 500
+    log_every: int = 10
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    bf16: bool = False  # bf16 autocast; off by default (WGAN-GP is sensitive to it)
+
+
+@dataclass
+class RunConfig:
+    method: str
+    preset: str
+    data: DataConfig
+    train: TrainConfig
+    model: Any  # the method's own config dataclass
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> RunConfig:
+        from eggan.method import get_method  # the registry knows each method's config type
+
+        method = get_method(raw["method"])
+        return cls(
+            method=raw["method"],
+            preset=raw["preset"],
+            data=from_dict(DataConfig, raw["data"]),
+            train=from_dict(TrainConfig, raw["train"]),
+            model=from_dict(method.Config, raw["model"]),
+        )
+
+    def dump(self, path: str | Path) -> None:
+        from eggan.io import atomic_write_json
+
+        atomic_write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path) -> RunConfig:
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text()))
+        except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ConfigError(f"not a run config ({exc})", path) from None
+
+
+def from_dict(kind: type, raw: dict[str, Any]) -> Any:
+    """Build dataclass ``kind`` from plain values, recursing into nested dataclasses."""
+    hints = typing.get_type_hints(kind)
+    names = {f.name for f in dataclasses.fields(kind)}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        raise ConfigError(f"{kind.__name__} has no field {unknown[0]!r}")
+    values = {}
+    for name, value in raw.items():
+        hint = hints[name]
+        values[name] = from_dict(hint, value) if dataclasses.is_dataclass(hint) else value
+    return kind(**values)
+
+
+def _coerce(text: str, hint: Any, key: str) -> Any:
+    """Parse an override's text as the field's declared type."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if text.lower() in ("none", "null"):
+            return None
+        return _coerce(text, args[0], key)
+    if origin is typing.Literal:
+        if text not in typing.get_args(hint):
+            raise ConfigError(f"{key} must be one of {typing.get_args(hint)}, not {text!r}")
+        return text
+    try:
+        if hint is bool:
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(text)
+            return text.lower() in ("true", "1", "yes")
+        if hint in (int, float, str):
+            return hint(text)
+        if origin in (tuple, list):
+            inner = typing.get_args(hint)[0]
+            return origin(_coerce(part, inner, key) for part in text.split(",") if part)
+    except ValueError:
+        raise ConfigError(f"{key}={text!r} is not a valid {getattr(hint, '__name__', hint)}") from None
+    raise ConfigError(f"{key} cannot be set from the command line")
+
+
+def apply_overrides(config: RunConfig, overrides: list[str]) -> RunConfig:
+    """Apply ``section.field=value`` overrides, e.g. ``train.steps=200`` or ``model.lambda_id=0``."""
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise ConfigError(f"override {item!r} is not of the form section.field=value")
+        *path, leaf = key.strip().split(".")
+        node: Any = config
+        for part in path:
+            if not dataclasses.is_dataclass(node) or not hasattr(node, part):
+                raise ConfigError(f"unknown config key {key!r}")
+            node = getattr(node, part)
+        if not dataclasses.is_dataclass(node) or leaf not in {f.name for f in dataclasses.fields(node)}:
+            raise ConfigError(f"unknown config key {key!r}")
+        hint = typing.get_type_hints(type(node))[leaf]
+        setattr(node, leaf, _coerce(text.strip(), hint, key))
+    validate(config)
+    return config
+
+
+def validate(config: RunConfig) -> None:
+    """Checks that apply to every method; each method checks its own fields in its constructor."""
+    if config.preset not in PRESETS:
+        raise ConfigError(f"unknown preset {config.preset!r}; expected one of {', '.join(PRESETS)}")
+    if config.data.image_size not in IMAGE_SIZES:
+        raise ConfigError(f"image size {config.data.image_size} is not one of {IMAGE_SIZES}")
+    train = config.train
+    if train.batch_size < 1 or (train.epochs is None and train.steps < 1):
+        raise ConfigError("train.batch_size and train.steps must be positive")
+    if min(train.checkpoint_every, train.sample_every, train.log_every) < 1:
+        raise ConfigError("train.checkpoint_every, sample_every and log_every must be positive")
+
+
+def base_preset(preset: str) -> tuple[DataConfig, TrainConfig]:
+    """Data and schedule shared by all methods at a preset; methods adjust what differs."""
+    if preset == "smoke":
+        data = DataConfig(image_size=32, synth=SynthConfig(identities=12, test_identities=4, variants=2))
+        return data, TrainConfig(steps=20, batch_size=4, checkpoint_every=10, sample_every=10, log_every=5)
+    if preset == "quick":
+        return DataConfig(image_size=64), TrainConfig(steps=3000, batch_size=8, checkpoint_every=500)
+    if preset == "paper":
+        return DataConfig(image_size=128), TrainConfig(epochs=400, batch_size=8, checkpoint_every=5000)
+    raise ConfigError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")

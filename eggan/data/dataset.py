@@ -1,0 +1,284 @@
+"""One dataset abstraction for synthetic and real faces.
+
+A dataset is a folder with images and an ``index.csv`` with the columns
+``path, identity, expression, split, AU01_r ... AU45_r``: image path relative to the folder,
+identity name, one of the eight expressions (empty when unknown), ``train``/``test`` (split by
+identity), and the 17 AU intensities on OpenFace's 0-5 scale. SynthFACS and every real-data
+reader write this file, so the trainers and evaluators never know where the faces came from.
+
+Images are decoded once, resized to the working size and kept as a uint8 tensor: the datasets
+of the paper (RaFD 4,824 images, SynthFACS a few thousand) fit in memory at 128x128, and
+index-selecting a batch from one tensor keeps the data order a pure function of the seed, which
+is what makes resumed training bit-exact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from eggan.aus import AU_COLUMNS, AU_MAX, EXPRESSIONS
+from eggan.errors import DataError
+from eggan.io import atomic_write_text
+
+INDEX_NAME = "index.csv"
+META_COLUMNS: tuple[str, ...] = ("path", "identity", "expression", "split")
+INDEX_COLUMNS: tuple[str, ...] = META_COLUMNS + AU_COLUMNS
+SPLITS = ("train", "test")
+# Share of unreadable images above which a dataset is refused rather than used with holes.
+MAX_BAD_IMAGE_FRACTION = 0.01
+
+
+@dataclass
+class Batch:
+    """A batch of faces: images in [-1, 1], AUs on 0-5, identity and expression indices."""
+
+    image: torch.Tensor  # B x 3 x H x W, float
+    aus: torch.Tensor  # B x 17, float, 0-5
+    identity: torch.Tensor  # B, long, index into the dataset's identity list
+    expression: torch.Tensor  # B, long, 0..7 or -1 when the dataset has no expression labels
+
+    def to(self, device: torch.device | str) -> Batch:
+        return Batch(*(t.to(device) for t in (self.image, self.aus, self.identity, self.expression)))
+
+    def __len__(self) -> int:
+        return self.image.shape[0]
+
+
+@dataclass
+class Target:
+    """What a method may be conditioned on: AU intensities, an expression class, a reference image.
+
+    A method reads only the field it needs (``Method.condition``); evaluation always fills all three
+    from the target image, so no method is special-cased outside its own module.
+    """
+
+    aus: torch.Tensor | None = None  # B x 17 on 0-5
+    expression: torch.Tensor | None = None  # B, long
+    image: torch.Tensor | None = None  # B x 3 x H x W in [-1, 1]
+
+    @classmethod
+    def from_batch(cls, batch: Batch) -> Target:
+        return cls(aus=batch.aus, expression=batch.expression, image=batch.image)
+
+    def to(self, device: torch.device | str) -> Target:
+        return Target(*(None if t is None else t.to(device) for t in (self.aus, self.expression, self.image)))
+
+
+@dataclass
+class FaceDataset:
+    """Faces of one dataset (or one split of it), decoded to ``image_size`` and held in memory."""
+
+    name: str
+    root: Path
+    table: pd.DataFrame
+    image_size: int
+    images: torch.Tensor  # N x 3 x S x S, uint8
+    identities: list[str]
+    skipped: list[str] = field(default_factory=list)  # unreadable image paths, dropped
+
+    @property
+    def aus(self) -> torch.Tensor:
+        return torch.tensor(self.table[list(AU_COLUMNS)].to_numpy(np.float32))
+
+    @property
+    def identity_index(self) -> torch.Tensor:
+        lookup = {name: i for i, name in enumerate(self.identities)}
+        return torch.tensor([lookup[name] for name in self.table["identity"]], dtype=torch.long)
+
+    @property
+    def expression_index(self) -> torch.Tensor:
+        lookup = {name: i for i, name in enumerate(EXPRESSIONS)}
+        return torch.tensor([lookup.get(e, -1) for e in self.table["expression"]], dtype=torch.long)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def batch(self, indices: torch.Tensor | Sequence[int]) -> Batch:
+        """Images as floats in [-1, 1] with their labels, in the order of ``indices``."""
+        idx = torch.as_tensor(indices, dtype=torch.long)
+        image = self.images[idx].float().div(127.5).sub(1.0)
+        return Batch(image, self.aus[idx], self.identity_index[idx], self.expression_index[idx])
+
+    def split(self, name: str) -> FaceDataset:
+        """The rows of one split; identities are re-indexed within it (C_id sees train ids only)."""
+        if name not in SPLITS:
+            raise DataError(f"unknown split {name!r}; expected one of {', '.join(SPLITS)}")
+        mask = (self.table["split"] == name).to_numpy()
+        table = self.table[mask].reset_index(drop=True)
+        if table.empty:
+            raise DataError(f"the {name} split is empty", self.root / INDEX_NAME)
+        return FaceDataset(
+            name=f"{self.name}:{name}",
+            root=self.root,
+            table=table,
+            image_size=self.image_size,
+            images=self.images[torch.from_numpy(mask)],
+            identities=sorted(table["identity"].unique()),
+            skipped=self.skipped,
+        )
+
+    def fingerprint(self) -> str:
+        """Hash of the index (paths, labels, split) and the working size: the key of every cache."""
+        digest = hashlib.sha256(self.table.to_csv(index=False).encode())
+        digest.update(f"size={self.image_size}".encode())
+        return digest.hexdigest()[:16]
+
+    def describe(self) -> dict[str, object]:
+        """Sizes recorded in every run's metadata."""
+        return {
+            "name": self.name,
+            "root": str(self.root),
+            "images": len(self),
+            "identities": len(self.identities),
+            "image_size": self.image_size,
+            "skipped_images": len(self.skipped),
+            "fingerprint": self.fingerprint(),
+            "per_split": self.table["split"].value_counts().to_dict(),
+        }
+
+
+def validate_table(table: pd.DataFrame, source: str | Path) -> pd.DataFrame:
+    """Check an index table and return it normalised; every problem is a one-line DataError."""
+    missing = [c for c in INDEX_COLUMNS if c not in table.columns]
+    if missing:
+        raise DataError(f"missing columns {', '.join(missing)}", source)
+    if table.empty:
+        raise DataError("no rows", source)
+    table = table.copy()
+    table["expression"] = table["expression"].fillna("").astype(str).str.strip().str.lower()
+    unknown = sorted(set(table["expression"]) - set(EXPRESSIONS) - {""})
+    if unknown:
+        raise DataError(
+            f"unknown expression {unknown[0]!r}; expected one of {', '.join(EXPRESSIONS)}", source
+        )
+    table["split"] = table["split"].astype(str).str.strip()
+    bad_split = sorted(set(table["split"]) - set(SPLITS))
+    if bad_split:
+        raise DataError(f"unknown split {bad_split[0]!r}; expected train or test", source)
+    table["identity"] = table["identity"].astype(str)
+    mixed = table.groupby("identity")["split"].nunique()
+    if (mixed > 1).any():
+        raise DataError(
+            f"identity {mixed[mixed > 1].index[0]!r} is in both splits; splits must be by identity",
+            source,
+        )
+    duplicated = table["path"][table["path"].duplicated()]
+    if not duplicated.empty:
+        raise DataError(f"duplicate image path {duplicated.iloc[0]!r}", source)
+    aus = table[list(AU_COLUMNS)].apply(pd.to_numeric, errors="coerce")
+    for column in AU_COLUMNS:
+        values = aus[column]
+        if values.isna().any():
+            row = int(values.isna().to_numpy().argmax())
+            raise DataError(f"{column} is NaN or not a number in data row {row + 1}", source)
+        outside = (values < 0) | (values > AU_MAX)
+        if outside.any():
+            row = int(outside.to_numpy().argmax())
+            raise DataError(f"{column} = {values.iloc[row]} in data row {row + 1} is outside 0-5", source)
+    table[list(AU_COLUMNS)] = aus.astype(np.float32)
+    return table[list(INDEX_COLUMNS)].reset_index(drop=True)
+
+
+def load_image(path: Path, image_size: int) -> torch.Tensor:
+    """Decode one image to a 3 x S x S uint8 tensor (centre square crop, antialiased resize)."""
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        w, h = im.size
+        side = min(w, h)
+        if w != h:
+            left, top = (w - side) // 2, (h - side) // 2
+            im = im.crop((left, top, left + side, top + side))
+        if side != image_size:
+            im = im.resize((image_size, image_size), Image.Resampling.LANCZOS)
+        array = np.asarray(im, dtype=np.uint8).copy()
+    return torch.from_numpy(array).permute(2, 0, 1).contiguous()
+
+
+def read_index(root: str | Path) -> pd.DataFrame:
+    """Read and validate ``root/index.csv``."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError("no such dataset folder", root)
+    index = root / INDEX_NAME
+    if not index.is_file():
+        raise DataError(
+            f"no {INDEX_NAME}: run `eggan-bench data synth` or one of the `eggan-bench data` readers first",
+            root,
+        )
+    try:
+        table = pd.read_csv(index, dtype={"path": str, "identity": str, "expression": str, "split": str},
+                            keep_default_na=False, na_values={c: ["", "nan", "NaN"] for c in AU_COLUMNS})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(f"not a readable CSV ({str(exc).splitlines()[0]})", index) from None
+    return validate_table(table, index)
+
+
+def load_dataset(root: str | Path, image_size: int, min_identities: int = 2) -> FaceDataset:
+    """Load a dataset folder: validated index plus decoded images (unreadable ones skipped, counted)."""
+    root = Path(root)
+    table = read_index(root)
+    images: list[torch.Tensor] = []
+    keep: list[int] = []
+    skipped: list[str] = []
+    for row, rel in enumerate(table["path"]):
+        path = root / rel
+        try:
+            images.append(load_image(path, image_size))
+            keep.append(row)
+        except (OSError, UnidentifiedImageError, ValueError):
+            skipped.append(str(rel))
+    if skipped and len(skipped) > MAX_BAD_IMAGE_FRACTION * len(table):
+        raise DataError(
+            f"{len(skipped)} of {len(table)} images are missing or unreadable "
+            f"(first: {skipped[0]}); at most {MAX_BAD_IMAGE_FRACTION:.0%} may be skipped",
+            root / INDEX_NAME,
+        )
+    table = table.iloc[keep].reset_index(drop=True)
+    for split in SPLITS:
+        count = table.loc[table["split"] == split, "identity"].nunique()
+        if count < min_identities:
+            raise DataError(
+                f"the {split} split has {count} identities; at least {min_identities} are needed",
+                root / INDEX_NAME,
+            )
+    return FaceDataset(
+        name=root.name,
+        root=root,
+        table=table,
+        image_size=image_size,
+        images=torch.stack(images) if images else torch.empty(0, 3, image_size, image_size, dtype=torch.uint8),
+        identities=sorted(table["identity"].unique()),
+        skipped=skipped,
+    )
+
+
+def split_identities(identities: Sequence[str], test_fraction: float, seed: int) -> dict[str, str]:
+    """Seeded identity-level split: the same seed and identity set give the same split anywhere."""
+    names = sorted(set(identities))
+    n_test = round(len(names) * test_fraction)
+    if n_test < 1 or n_test >= len(names):
+        raise DataError(
+            f"{len(names)} identities cannot be split with test fraction {test_fraction}: "
+            "each split needs at least one identity"
+        )
+    order = torch.randperm(len(names), generator=torch.Generator().manual_seed(seed)).tolist()
+    test = {names[i] for i in order[:n_test]}
+    return {name: ("test" if name in test else "train") for name in names}
+
+
+def write_index(table: pd.DataFrame, root: str | Path) -> Path:
+    """Validate and write ``root/index.csv`` atomically (a crash never leaves half an index)."""
+    root = Path(root)
+    table = validate_table(table, root / INDEX_NAME)
+    target = root / INDEX_NAME
+    atomic_write_text(target, table.to_csv(index=False, float_format="%.4f", lineterminator="\n"))
+    return target
+

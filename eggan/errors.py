@@ -1,0 +1,33 @@
+"""User-facing errors: one line that names the file (or option) and the problem.
+
+The CLI prints these without a traceback; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class EgganError(Exception):
+    """A problem with the user's input, reported as one line."""
+
+    def __init__(self, message: str, path: str | Path | None = None) -> None:
+        self.path = None if path is None else str(path)
+        text = message if self.path is None else f"{self.path}: {message}"
+        super().__init__(" ".join(text.split()))
+
+
+class DataError(EgganError):
+    """A dataset file or folder that cannot be read as the suite expects."""
+
+
+class CheckpointError(EgganError):
+    """A checkpoint that is missing, corrupt, unsafe to unpickle, or made for another model."""
+
+
+class ConfigError(EgganError):
+    """An option or config value outside what the suite accepts."""
+
+
+class MissingComponentError(EgganError):
+    """A real component (weights, a binary, a dataset) that is not installed here."""

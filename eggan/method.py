@@ -1,0 +1,173 @@
+"""The one interface that EGGAN and every baseline implement, and the registry of method names.
+
+A method owns its networks, optimisers and schedulers and knows how to do one training
+iteration (all of its phases: critic steps, generator step, ...) and how to translate a batch
+of sources to a batch of targets. Everything else (data order, checkpoints, resume, DDP,
+logging, sample grids) is the shared training loop's business (`eggan.train`), and evaluation
+sees a method only through `translate`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar, Literal
+
+import torch
+from torch import nn
+
+from eggan.aus import N_AUS, N_EXPRESSIONS
+from eggan.config import RunConfig
+from eggan.data.dataset import Batch, FaceDataset, Target
+from eggan.errors import ConfigError
+
+Condition = Literal["aus", "expression", "image"]
+
+# name -> "module:Class"; imported lazily so `eggan-bench --help` stays fast.
+REGISTRY: dict[str, str] = {
+    "eggan": "eggan.model:EggAN",
+    "stargan": "baselines.stargan:StarGAN",
+    "homointerp": "baselines.homointerp:HomoInterpGAN",
+    "ganimation": "baselines.ganimation:GANimation",
+}
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What a method needs to know about its training data to build its networks."""
+
+    image_size: int
+    n_identities: int  # training identities (C_id's classes)
+    n_aus: int = N_AUS
+    n_expressions: int = N_EXPRESSIONS
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class Method(ABC):
+    """Base class: networks in ``self.nets``, optimisers and schedulers in dicts keyed by name.
+
+    Subclasses set ``name``, ``condition`` (what ``translate`` reads from a ``Target``) and
+    ``Config`` (their dataclass), build everything in ``__init__``, and implement ``train_step``
+    and ``generate``. In ``train_step``, call a network through ``self.ddp(name)`` when the
+    backward pass feeds that network's own optimiser step (so DDP averages its gradients), and
+    through ``self.nets[name]`` when it is only used (a frozen critic in the generator step).
+    """
+
+    name: ClassVar[str]
+    condition: ClassVar[Condition]
+    Config: ClassVar[type]
+
+    def __init__(self, config: Any, info: DataInfo, total_steps: int, device: torch.device) -> None:
+        self.config = config
+        self.info = info
+        self.total_steps = total_steps
+        self.device = device
+        self.nets = nn.ModuleDict()
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
+        self._wrapped: dict[str, nn.Module] = {}
+
+    # --- presets -------------------------------------------------------------------------
+    @classmethod
+    @abstractmethod
+    def preset(cls, name: str) -> RunConfig:
+        """The full run config of preset ``name`` (smoke, quick, paper) for this method."""
+
+    # --- training ------------------------------------------------------------------------
+    def setup(self, train: FaceDataset) -> None:  # noqa: B027 - optional hook
+        """Called on every start, fresh or resumed, with the training split (e.g. an AU bank)."""
+
+    def pretrain(self, train: FaceDataset, log: Callable[[str], None]) -> None:  # noqa: B027
+        """A stage that runs once before step 0 on a fresh start (C_id, a decoder, ...)."""
+
+    @abstractmethod
+    def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
+        """One iteration (every phase due at ``step``); returns detached scalar losses by name."""
+
+    def ddp(self, name: str) -> nn.Module:
+        """The DDP-wrapped network when training is distributed, else the network itself."""
+        return self._wrapped.get(name, self.nets[name])
+
+    def distribute(self, wrap: Callable[[nn.Module], nn.Module]) -> None:
+        """Wrap every network that has an optimiser (one DDP wrapper per network)."""
+        self._wrapped = {name: wrap(self.nets[name]) for name in self.optimizers}
+
+    # --- inference -----------------------------------------------------------------------
+    @abstractmethod
+    def generate(self, source: torch.Tensor, target: Target) -> torch.Tensor:
+        """Translate ``source`` (B x 3 x H x W in [-1, 1]) to ``target``; called under no_grad."""
+
+    def translate(self, source: torch.Tensor, target: Target) -> torch.Tensor:
+        """Images in [-1, 1] showing each source with its target; checks the target has our field."""
+        if getattr(target, self.condition) is None:
+            raise ConfigError(f"{self.name} is conditioned on the target's {self.condition}, which was not given")
+        size = self.info.image_size
+        if source.shape[-2:] != (size, size):
+            raise ConfigError(f"{self.name} was trained at {size}x{size}, got images of {tuple(source.shape[-2:])}")
+        with self.evaluating(), torch.no_grad():
+            out = self.generate(source.to(self.device), target.to(self.device))
+        return out.clamp(-1, 1)
+
+    @contextmanager
+    def evaluating(self) -> Iterator[None]:
+        """Eval mode for the duration, restoring each network's previous mode afterwards."""
+        modes = {name: net.training for name, net in self.nets.items()}
+        self.nets.eval()
+        try:
+            yield
+        finally:
+            for name, net in self.nets.items():
+                net.train(modes[name])
+
+    # --- state ---------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "nets": {name: net.state_dict() for name, net in self.nets.items()},
+            "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
+            "schedulers": {name: s.state_dict() for name, s in self.schedulers.items()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any], weights_only: bool = False) -> None:
+        """Load networks (strictly); optimisers and schedulers too unless ``weights_only``."""
+        for name, net in self.nets.items():
+            net.load_state_dict(state["nets"][name])
+        if not weights_only:
+            for name, opt in self.optimizers.items():
+                opt.load_state_dict(state["optimizers"][name])
+            for name, sched in self.schedulers.items():
+                sched.load_state_dict(state["schedulers"][name])
+
+    def metadata(self) -> dict[str, Any]:
+        """Facts a table must carry (loss terms on, substituted weights, ...); extended by methods."""
+        return {
+            "method": self.name,
+            "condition": self.condition,
+            "parameters": {name: count_parameters(net) for name, net in self.nets.items()},
+        }
+
+
+def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+
+
+def set_requires_grad(module: nn.Module, flag: bool) -> None:
+    """Freeze or unfreeze a network (used to keep critics out of the generator's backward pass)."""
+    for p in module.parameters():
+        p.requires_grad_(flag)
+
+
+def method_names() -> list[str]:
+    return list(REGISTRY)
+
+
+def get_method(name: str) -> type[Method]:
+    """The Method class registered as ``name``; unknown names get a one-line error."""
+    if name not in REGISTRY:
+        raise ConfigError(f"unknown method {name!r}; available: {', '.join(REGISTRY)}")
+    module, _, cls = REGISTRY[name].partition(":")
+    return getattr(importlib.import_module(module), cls)
