@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from eggan.errors import EgganError
+from eggan.errors import ConfigError, EgganError
 
 app = typer.Typer(
     name="eggan-bench",
@@ -38,6 +38,195 @@ def main() -> None:
 
 
 # --- data -----------------------------------------------------------------------------------
+
+
+@data_app.command("synth")
+def data_synth(
+    out: Annotated[Path, typer.Option(help="Folder to render into (images/ and index.csv).")],
+    size: Annotated[int, typer.Option(help="Image size: 32, 64, 128 or 256.")] = 64,
+    seed: Annotated[int, typer.Option(help="Seed of identities, expressions and the split.")] = 0,
+    identities: Annotated[int, typer.Option(help="Number of people.")] = 80,
+    test_identities: Annotated[int, typer.Option(help="People held out for testing.")] = 16,
+    variants: Annotated[int, typer.Option(help="Images per person and expression.")] = 6,
+) -> None:
+    """Render the SynthFACS dataset (faces with exactly known identity and 17 AU intensities).
+
+    Examples:
+      eggan-bench data synth --out data/synthfacs64
+      eggan-bench data synth --out data/synth128 --size 128 --seed 1 --identities 40 --test-identities 8 --variants 4
+    """
+    from eggan.data.synthfacs import default_counts, render_synthfacs
+
+    render_synthfacs(out, size=size, identities=identities, test_identities=test_identities,
+                     variants=variants, seed=seed)
+    counts = default_counts(identities, test_identities, variants)
+    typer.echo(f"{out}: {counts['images']} images of {identities} identities "
+               f"({counts['train_images']} train, {counts['test_images']} test) at {size}x{size}")
+
+
+@data_app.command("show")
+def data_show(
+    dataset: Annotated[Path, typer.Argument(help="Dataset folder with index.csv.")],
+    out: Annotated[Path, typer.Option(help="PNG figure to write.")],
+    au_sweep: Annotated[bool, typer.Option(help="One SynthFACS face, each AU from 0 to 5.")] = False,
+    identities: Annotated[int, typer.Option(help="Rows of the montage.")] = 6,
+) -> None:
+    """Write a labelled montage (identities x the eight expressions) or a SynthFACS AU sweep.
+
+    Examples:
+      eggan-bench data show data/synthfacs64 --out figs/montage.png
+      eggan-bench data show data/synthfacs64 --out figs/au_sweep.png --au-sweep
+    """
+    from eggan.data.montage import save_au_sweep, save_montage
+
+    path = save_au_sweep(dataset, out) if au_sweep else save_montage(dataset, out, identities=identities)
+    typer.echo(f"wrote {path}")
+
+# Real-data readers (eggan/data/{rafd,folders,disfa,mmi,openface}.py): each writes a dataset folder.
+
+AuSource = Annotated[
+    Path,
+    typer.Option("--au-csv-dir", help="OpenFace CSVs: a folder of per-image CSVs or one CSV with a name column."),
+]
+MinConfidence = Annotated[
+    float, typer.Option(help="Drop OpenFace rows below this confidence (counted in dataset.json).")
+]
+
+
+@data_app.command("rafd")
+def data_rafd(
+    src: Annotated[Path, typer.Argument(help="Folder with the official RaFD images (Rafd090_01_...jpg).")],
+    au_csv_dir: AuSource,
+    out: Annotated[Path, typer.Option(help="Dataset folder to write.")],
+    all_angles: Annotated[bool, typer.Option(help="All five cameras instead of the frontal one.")] = False,
+    angles: Annotated[str, typer.Option(help="Cameras to keep, e.g. 45,90,135 (the paper's 4,824).")] = "90",
+    seed: Annotated[int, typer.Option(help="Seed of the identity-level split.")] = 0,
+    test_fraction: Annotated[float, typer.Option(help="Share of identities in the test split.")] = 0.1,
+    size: Annotated[int, typer.Option(help="Side of the saved face crops.")] = 128,
+    crop_box: Annotated[
+        str | None, typer.Option(help="left,top,right,bottom in the 681x1024 frame (default 90,150,590,650).")
+    ] = None,
+    aligned_dir: Annotated[
+        Path | None, typer.Option(help="OpenFace aligned faces to use instead of the fixed crop box.")
+    ] = None,
+    min_confidence: MinConfidence = 0.0,
+) -> None:
+    """Turn RaFD into a dataset folder: fixed face crop (or OpenFace's aligned faces) + AUs.
+
+    Examples:
+      eggan-bench data rafd ~/RaFD --au-csv-dir ~/rafd-openface --out data/rafd
+      eggan-bench data rafd ~/RaFD --au-csv-dir rafd_aus.csv --angles 45,90,135 --out data/rafd3
+      eggan-bench data rafd ~/RaFD --au-csv-dir aus --aligned-dir aus --out data/rafd-aligned
+    """
+    from eggan.data.rafd import ANGLES, RAFD_CROP_BOX, ingest_rafd
+
+    try:
+        chosen = ANGLES if all_angles else tuple(int(a) for a in angles.split(",") if a.strip())
+        box = RAFD_CROP_BOX if crop_box is None else tuple(int(v) for v in crop_box.split(","))
+    except ValueError:
+        raise ConfigError(f"--angles {angles!r} / --crop-box {crop_box!r} must be comma-separated integers") from None
+    if len(box) != 4:
+        raise ConfigError(f"--crop-box {crop_box!r} needs four numbers: left,top,right,bottom")
+    report = ingest_rafd(src, au_csv_dir, out, angles=chosen, seed=seed, test_fraction=test_fraction,
+                         size=size, crop_box=box, aligned_dir=aligned_dir, min_confidence=min_confidence)
+    typer.echo(report.line())
+
+
+@data_app.command("folders")
+def data_folders(
+    src: Annotated[Path, typer.Argument(help="Folder with train/<expression>/ and test/<expression>/.")],
+    au_csv_dir: AuSource,
+    out: Annotated[Path, typer.Option(help="Dataset folder to write.")],
+    identity_pattern: Annotated[
+        str | None, typer.Option(help="Regex on file names; group 'identity' (default: RaFD names).")
+    ] = None,
+    min_confidence: MinConfidence = 0.0,
+) -> None:
+    """Turn a StarGAN-layout folder (split already made) into a dataset folder with AUs.
+
+    Examples:
+      eggan-bench data folders data/RaFD --au-csv-dir data/RaFD-openface --out data/rafd-stargan
+      eggan-bench data folders faces --au-csv-dir aus --out data/faces --identity-pattern '^(\\w+?)_'
+    """
+    from eggan.data.folders import RAFD_IDENTITY_PATTERN, ingest_folders
+
+    report = ingest_folders(src, au_csv_dir, out, identity_pattern or RAFD_IDENTITY_PATTERN,
+                            min_confidence=min_confidence)
+    typer.echo(report.line())
+
+
+@data_app.command("disfa")
+def data_disfa(
+    list_file: Annotated[Path, typer.Argument(help="The authors' list: 'filename v1 ... v17' per line.")],
+    images: Annotated[Path, typer.Argument(help="Folder with the aligned DISFA faces.")],
+    out: Annotated[Path, typer.Option(help="Dataset folder to write.")],
+    image_level_split: Annotated[
+        bool, typer.Option(help="The authors' split: seed 1234 shuffle, first 20,000 lines test (subjects leak).")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the identity-level split.")] = 0,
+    test_fraction: Annotated[float, typer.Option(help="Share of subjects in the test split.")] = 0.1,
+) -> None:
+    """Turn DISFA as the EGGAN authors' code reads it into a dataset folder.
+
+    Examples:
+      eggan-bench data disfa disfa_list.txt ~/DISFA/aligned --out data/disfa
+      eggan-bench data disfa disfa_list.txt ~/DISFA/aligned --out data/disfa-authors --image-level-split
+    """
+    from eggan.data.disfa import ingest_disfa
+
+    report = ingest_disfa(list_file, images, out, image_level_split=image_level_split, seed=seed,
+                          test_fraction=test_fraction)
+    typer.echo(report.line())
+
+
+@data_app.command("mmi")
+def data_mmi(
+    src: Annotated[Path, typer.Argument(help="Frames in SRC/<subject>/<session>/ or SRC/<session>/ + session.xml.")],
+    au_csv_dir: Annotated[Path, typer.Option(help="OpenFace CSVs: per frame, or one per session.")],
+    out: Annotated[Path, typer.Option(help="Dataset folder to write.")],
+    every: Annotated[int, typer.Option(help="Keep every k-th frame of a session.")] = 1,
+    seed: Annotated[int, typer.Option(help="Seed of the subject-level split.")] = 0,
+    test_fraction: Annotated[float, typer.Option(help="Share of subjects in the test split.")] = 0.1,
+    min_confidence: MinConfidence = 0.0,
+) -> None:
+    """Turn MMI frames with their OpenFace AUs into a dataset folder.
+
+    Examples:
+      eggan-bench data mmi ~/MMI/frames --au-csv-dir ~/MMI/openface --out data/mmi
+      eggan-bench data mmi ~/MMI/frames --au-csv-dir ~/MMI/openface --out data/mmi --every 5
+    """
+    from eggan.data.mmi import ingest_mmi
+
+    report = ingest_mmi(src, au_csv_dir, out, every=every, seed=seed, test_fraction=test_fraction,
+                        min_confidence=min_confidence)
+    typer.echo(report.line())
+
+
+@data_app.command("openface")
+def data_openface(
+    images: Annotated[Path, typer.Argument(help="An image or a folder of images (searched recursively).")],
+    out: Annotated[Path, typer.Option(help="Folder for the CSVs (mirrors the image folders).")],
+    binary: Annotated[
+        Path | None, typer.Option(help="FaceLandmarkImg or FeatureExtraction (default: found on PATH).")
+    ] = None,
+    aligned_size: Annotated[
+        int | None, typer.Option(help="Also save aligned faces of this size (for data rafd --aligned-dir).")
+    ] = None,
+) -> None:
+    """Run OpenFace 2.x once per image (static AU models) and write one CSV per image.
+
+    Examples:
+      eggan-bench data openface ~/RaFD --out ~/rafd-openface
+      eggan-bench data openface faces/ --out aus/ --binary ~/OpenFace/build/bin/FaceLandmarkImg
+    """
+    from eggan.data.ingest import list_images
+    from eggan.data.openface import run_openface
+
+    files = [images] if images.is_file() else list_images(images)
+    root = images if images.is_dir() else images.parent
+    done = run_openface(files, out, binary=binary, root=root, aligned_size=aligned_size)
+    typer.echo(f"{out}: {len(done)} CSVs for {len(files)} images ({len(files) - len(done)} without a face)")
+
 
 
 # --- training -------------------------------------------------------------------------------
@@ -78,8 +267,214 @@ def train(
 
 # --- editing a face with a trained model ---------------------------------------------------
 
+Checkpoint = Annotated[Path, typer.Option(help="A run's checkpoint.pt (any method for edit).")]
+SourceImage = Annotated[Path, typer.Option(help="Source face image (centre-cropped, resized to the model's size).")]
+TargetImage = Annotated[
+    Path | None, typer.Option(help="Target face image (its AUs/expression are read from the run's dataset index).")
+]
+TargetAus = Annotated[str | None, typer.Option(help='Target AU intensities 0-5, e.g. "AU12=3,AU06=2" (others 0).')]
+
+
+@app.command()
+def edit(
+    checkpoint: Checkpoint,
+    source: SourceImage,
+    out: Annotated[Path, typer.Option(help="Output PNG: [source | edited].")],
+    target_image: TargetImage = None,
+    target_aus: TargetAus = None,
+    target_expression: Annotated[str | None, typer.Option(help="Target expression, e.g. happy.")] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
+) -> None:
+    """Edit one face with a trained model towards a target image, AU vector or expression.
+
+    Examples:
+      eggan-bench edit --checkpoint runs/eggan-quick/checkpoint.pt --source face.png --target-aus "AU12=3,AU06=2" --out smile.png
+      eggan-bench edit --checkpoint runs/stargan/checkpoint.pt --source face.png --target-expression happy --out happy.png
+    """
+    from eggan.edit import edit_face
+
+    typer.echo(edit_face(checkpoint, source, out, target_image, target_aus, target_expression, device))
+
+
+@app.command()
+def interpolate(
+    checkpoint: Checkpoint,
+    source: SourceImage,
+    out: Annotated[Path, typer.Option(help="Output PNG strip: [source | alpha = 0 ... 1].")],
+    target_aus: TargetAus = None,
+    target_image: TargetImage = None,
+    source_aus: Annotated[
+        str | None, typer.Option(help="Source AUs (default: looked up in the run's dataset index).")
+    ] = None,
+    steps: Annotated[int, typer.Option(help="Frames from alpha = 0 to 1.")] = 7,
+    device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
+) -> None:
+    """Eq. 8: G(l_s | u_s + alpha (u_t - u_s)) for alpha from 0 to 1, as one strip (AU-conditioned models).
+
+    Examples:
+      eggan-bench interpolate --checkpoint runs/eggan-quick/checkpoint.pt --source face.png --target-aus "AU12=4" --source-aus "AU12=0" --out strip.png
+      eggan-bench interpolate --checkpoint runs/eggan-quick/checkpoint.pt --source data/img1.png --target-image data/img2.png --steps 9 --out strip.png
+    """
+    from eggan.edit import interpolation_strip
+
+    typer.echo(interpolation_strip(checkpoint, source, out, target_aus, target_image, source_aus, steps, device))
+
 
 # --- evaluation -----------------------------------------------------------------------------
 
 
+@app.command()
+def evaluate(
+    run: Annotated[Path, typer.Option(help="Benchmark run directory with train/<label>/seed<k>/ inside.")],
+    estimator: Annotated[str, typer.Option(help="AU estimator: learned (in-domain) or openface.")] = "learned",
+    openface_csv: Annotated[
+        Path | None, typer.Option(help="Folder of OpenFace CSVs named <key>.csv (instead of the binary).")
+    ] = None,
+    verifier: Annotated[
+        str, typer.Option(help="indomain, lightcnn-9, lightcnn-29 or lightcnn-29v2.")
+    ] = "indomain",
+    weights: Annotated[Path | None, typer.Option(help="LightCNN weights file (default: the cache).")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    batch_size: Annotated[int, typer.Option(help="Pairs per translate call.")] = 32,
+) -> None:
+    """Score every trained run of RUN on the protocol's pairs; writes RUN/eval/ and RUN/results.json.
+
+    Examples:
+      eggan-bench evaluate --run runs/quick
+      eggan-bench evaluate --run runs/rafd --estimator openface --openface-csv runs/rafd/openface
+      eggan-bench evaluate --run runs/rafd --verifier lightcnn-29v2 --weights LightCNN_29Layers_V2_checkpoint.pth.tar
+    """
+    from evaluate.evaluation import evaluate_run
+
+    results = evaluate_run(run, estimator=estimator, openface_csv=openface_csv, verifier=verifier,
+                           weights=weights, device=device, batch_size=batch_size,
+                           log=lambda msg: console.print(msg, highlight=False))
+    from reports.results import headline
+
+    _print_headline(headline(results), f"{run / 'results.json'}; `eggan-bench report {run}` builds the tables")
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+@weights_app.command("fetch")
+def weights_fetch(
+    variant: Annotated[str, typer.Argument(help="lightcnn-9, lightcnn-29 or lightcnn-29v2.")],
+    cache: Annotated[Path | None, typer.Option(help="Weights folder (default: the suite's cache).")] = None,
+) -> None:
+    """Download released LightCNN weights with gdown (size and sha256 recorded), or check them.
+
+    Examples:
+      eggan-bench weights fetch lightcnn-29v2
+      eggan-bench weights fetch lightcnn-9 --cache /data/weights
+    """
+    from evaluate.weights import fetch_weights
+
+    typer.echo(f"{variant}: {fetch_weights(variant, cache)}")
+
+
+@app.command()
+def throughput(
+    run: Annotated[Path | None, typer.Option(help="Benchmark run directory (every label, first seed).")] = None,
+    checkpoint: Annotated[Path | None, typer.Option(help="One checkpoint.pt instead of a run.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+) -> None:
+    """Translations per second at batch sizes 1, 8 and 32 (warm-up, GPU synchronisation).
+
+    Examples:
+      eggan-bench throughput --run runs/quick
+      eggan-bench throughput --checkpoint runs/quick/train/eggan/seed0/checkpoint.pt --device cuda
+    """
+    if (run is None) == (checkpoint is None):
+        raise ConfigError("give exactly one of --run and --checkpoint")
+    if run is not None:
+        from evaluate.evaluation import run_throughput
+
+        measured = run_throughput(run, device)
+    else:
+        from eggan.runmeta import select_device
+        from eggan.train import load_trained
+        from evaluate.throughput import measure
+
+        method = load_trained(checkpoint, select_device(device))
+        measured = {method.name: measure(method)}
+    for label, result in measured.items():
+        speeds = ", ".join(f"b{b['batch_size']}: {b['translations_per_s']:.1f}/s" for b in result["batches"])
+        typer.echo(f"{label} on {result['device']['name']} ({result['threads']} threads): {speeds}")
+
+
 # --- the benchmark --------------------------------------------------------------------------
+
+
+@app.command()
+def run(
+    methods: Annotated[str, typer.Option(help="Comma-separated: eggan, stargan, homointerp, ganimation.")] = (
+        "eggan,stargan,homointerp"
+    ),
+    ablations: Annotated[bool, typer.Option(help="Also train and score E_wtP, E_wtI and E_wtS.")] = False,
+    preset: Annotated[str, typer.Option(help="smoke, quick or paper.")] = "quick",
+    data: Annotated[str, typer.Option(help="'synthfacs' or a dataset folder with index.csv.")] = "synthfacs",
+    seeds: Annotated[str, typer.Option(help="Comma-separated training seeds, e.g. 0,1,2.")] = "0",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    out: Annotated[Path, typer.Option(help="Run directory (an interrupted run continues there).")] = Path(
+        "runs/default"
+    ),
+    overrides: Overrides = None,
+    estimator: Annotated[str, typer.Option(help="AU estimator: learned (in-domain) or openface.")] = "learned",
+    openface_csv: Annotated[Path | None, typer.Option(help="Folder of precomputed OpenFace CSVs.")] = None,
+    verifier: Annotated[str, typer.Option(help="indomain or a released LightCNN (lightcnn-29v2, ...).")] = (
+        "indomain"
+    ),
+    weights: Annotated[Path | None, typer.Option(help="Verifier weights file (released LightCNN).")] = None,
+    per_expression: Annotated[int, typer.Option(help="Targets per expression (174 in the paper: 1,392 pairs).")] = 174,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Train, evaluate and report: the whole benchmark (continues an interrupted run in OUT).
+
+    Examples:
+      eggan-bench run --out runs/default
+      eggan-bench run --methods eggan,stargan,homointerp,ganimation --seeds 0,1,2 --out runs/all
+      eggan-bench run --ablations --preset smoke --out runs/smoke
+    """
+    from evaluate.pipeline import BenchConfig, run_benchmark
+    from reports.results import headline
+
+    try:
+        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"--seeds must be integers separated by commas, not {seeds!r}") from None
+    bench = BenchConfig(
+        methods=[m.strip() for m in methods.split(",") if m.strip()], ablations=ablations, preset=preset,
+        data=data, seeds=seed_list, device=device, overrides=overrides or [], estimator=estimator,
+        openface_csv=None if openface_csv is None else str(openface_csv), verifier=verifier,
+        weights=None if weights is None else str(weights), per_expression=per_expression,
+    )
+    results = run_benchmark(bench, out, progress=progress, log=console.print)
+    _print_headline(headline(results), f"{out}/tables and {out}/figures")
+
+
+def _print_headline(lines: list[dict], where: str) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"eggan-bench summary (see {where})")
+    for column in ("row", "Avg MSE", "Avg PCC", "verification acc."):
+        table.add_column(column, justify="left" if column == "row" else "right")
+    for line in lines:
+        acc = line["accuracy"]
+        accuracy = "n/a" if acc is None else f"{100 * acc:.2f} %"
+        table.add_row(line["label"], _fmt(line["mse"]), _fmt(line["pcc"]), accuracy)
+    Console().print(table)
+
+
+@app.command()
+def report(run_dir: Annotated[Path, typer.Argument(help="A run directory with results.json.")]) -> None:
+    """Rebuild every table (Markdown + LaTeX) and figure from RUN/results.json alone.
+
+    Examples:
+      eggan-bench report runs/default
+    """
+    from reports.report import build_report
+
+    for path in build_report(run_dir):
+        typer.echo(path)

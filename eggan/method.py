@@ -78,11 +78,16 @@ class Method(ABC):
     def preset(cls, name: str) -> RunConfig:
         """The full run config of preset ``name`` (smoke, quick, paper) for this method."""
 
+    @classmethod
+    def check_requirements(cls, config: RunConfig) -> None:
+        """Raise ``MissingComponentError`` if ``config`` needs something absent here (e.g. VGG19
+        weights), so a benchmark fails before any training starts rather than hours into it."""
+
     # --- training ------------------------------------------------------------------------
-    def setup(self, train: FaceDataset) -> None:  # noqa: B027 - optional hook
+    def setup(self, train: FaceDataset) -> None:
         """Called on every start, fresh or resumed, with the training split (e.g. an AU bank)."""
 
-    def pretrain(self, train: FaceDataset, log: Callable[[str], None]) -> None:  # noqa: B027
+    def pretrain(self, train: FaceDataset, log: Callable[[str], None]) -> None:
         """A stage that runs once before step 0 on a fresh start (C_id, a decoder, ...)."""
 
     @abstractmethod

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import time
+import warnings
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -250,8 +251,12 @@ def train_run(
                     f"step {step}: loss term {bad[0] if bad else '(on another rank)'} is not finite; "
                     f"stopped, the last good checkpoint ({checkpoint}) is kept"
                 )
-            for scheduler in method.schedulers.values():
-                scheduler.step()
+            with warnings.catch_warnings():
+                # Schedules count iterations; a generator stepped every n_critic iterations has not
+                # stepped yet at iteration 0, which torch warns about. That is the intended order.
+                warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()`")
+                for scheduler in method.schedulers.values():
+                    scheduler.step()
             done = step + 1
             if done % tc.log_every == 0 or done == steps:
                 elapsed = time.perf_counter() - tick

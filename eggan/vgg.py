@@ -90,3 +90,10 @@ def imagenet_normalise(x: torch.Tensor) -> torch.Tensor:
     mean = x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = x.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
     return ((x + 1) / 2 - mean) / std
+
+
+def imagenet_denormalise(x: torch.Tensor) -> torch.Tensor:
+    """Inverse of ``imagenet_normalise``: ImageNet-normalised images back to [-1, 1]."""
+    mean = x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = x.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return (x * std + mean) * 2 - 1

@@ -14,12 +14,16 @@ from eggan.data.dataset import write_index
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if torch.cuda.is_available():
-        return
-    skip = pytest.mark.skip(reason="needs a CUDA device")
+    """Plain `pytest` skips the benchmarks (run them with `pytest --benchmark-only`); GPU cases
+    skip without CUDA."""
+    benchmarks = config.getoption("benchmark_only", default=False)
+    skip_bench = pytest.mark.skip(reason="benchmark: run with pytest --benchmark-only")
+    skip_gpu = pytest.mark.skip(reason="needs a CUDA device")
     for item in items:
-        if "gpu" in item.keywords:
-            item.add_marker(skip)
+        if not benchmarks and "benchmark" in getattr(item, "fixturenames", ()):
+            item.add_marker(skip_bench)
+        if "gpu" in item.keywords and not torch.cuda.is_available():
+            item.add_marker(skip_gpu)
 
 
 def write_tiny_dataset(root: Path, identities: int = 6, size: int = 32, seed: int = 0) -> Path:

@@ -41,7 +41,9 @@ def open_dataset(config: DataConfig) -> FaceDataset:
                 variants=synth.variants,
                 seed=synth.seed,
             )
-        return load_dataset(root, config.image_size)
+        dataset = load_dataset(root, config.image_size)
+        dataset.name = "SynthFACS"
+        return dataset
     root = Path(config.source)
     if not root.exists():
         raise DataError("dataset folder does not exist (use 'synthfacs' or a folder with index.csv)", root)

@@ -1,0 +1,249 @@
+"""HomoInterpGAN (Chen et al., CVPR 2019) as the authors' released code trains it, for expressions.
+
+A trainable VGG-19 encoder E maps a face to a latent; the interpolator I moves the latent of a
+source towards a reference, branch by branch (here homointerp.md section 4's adaptation: one
+expression group of 8 classes + the residual branch); the decoder G maps latents back to pixels.
+Training is adversarial in latent space (critic D with an expression classifier head), with
+reconstruction of the unedited input and knowledge guidance (KGT maps E's latent onto a frozen
+copy T of the initial VGG). Per step, in the authors' order: G, D, KGT; E and I together every
+``n_discrim``-th step (steps 0, 5, 10, ...). Test-time transfer: the target image is the
+reference, strength ``test_strength`` on the expression branch, 0 on the residual branch.
+
+Deviations from the authors' code, all recorded in ``metadata()``:
+- Encoder initialisation: the authors' "normalized VGG-19" file when given
+  (``model.vgg19g_path``), else torchvision ImageNet VGG-19 with the same Gatys-style rescaling
+  measured on our training faces (``homointerp_vgg``); random only in smoke/quick.
+- The decoder pre-training stage (the authors' separately released decoder) runs in
+  ``pretrain`` on our training split for ``pretrain_steps``; the authors trained it on CelebA.
+- The perceptual network is the frozen teacher's relu3_1 prefix instead of a third copy of the
+  same frozen VGG (same weights, same values).
+- Every network step uses its own forward pass (the authors retain one encoder graph for four
+  backward passes): the same gradients, and compatible with DDP.
+- The critic's downsampling depth follows the latent size so it works at 32/64/128 px (at 128 it
+  is the authors'); widths scale with ``width`` for CPU presets.
+- Kept from the released code on purpose: D's classifier is trained on *interpolated* latents
+  with the *source* labels (E/I then push it towards the interpolated labels); per-label sigmoid
+  BCE summed and divided by the batch size; gradient penalty weight 100; no learning-rate decay.
+- Inputs/outputs: the suite's [-1, 1] images are mapped to ImageNet normalisation and back (the
+  authors' CelebA crop, orientation flips and contrast stretch are data preparation, not done).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from baselines.homointerp_nets import VGG_POOLS, Decoder, Interpolator, KGTransform, LatentCritic, VGGEncoder
+from baselines.homointerp_vgg import init_encoder
+from eggan.config import RunConfig, base_preset
+from eggan.data.dataset import Batch, FaceDataset, Target
+from eggan.errors import ConfigError, DataError
+from eggan.gan import gradient_penalty, random_interpolate
+from eggan.method import DataInfo, Method, set_requires_grad
+from eggan.schedules import constant
+from eggan.vgg import imagenet_denormalise, imagenet_normalise
+
+N_BRANCH = 2  # expression group + residual
+EXPRESSION_BRANCH = 0
+
+
+@dataclass
+class HomoInterpConfig:
+    width: float = 1.0
+    lambda_gp: float = 100.0
+    n_discrim: int = 5  # E and I are updated when step % n_discrim == 0
+    lr: float = 1e-4
+    beta1: float = 0.5  # E, I, D
+    beta1_decoder: float = 0.9  # G and KGT (the authors' "fixbug" commit)
+    beta2: float = 0.999
+    test_strength: float = 1.0
+    pretrain_steps: int = 10000  # decoder pre-training on frozen VGG features
+    pretrain_batch: int = 32
+    vgg19g_path: str | None = None  # the authors' normalised VGG-19 file, if you have it
+    vgg19_path: str | None = None  # torchvision ImageNet VGG-19 (else found offline by eggan.vgg)
+    normalise_vgg: bool = True  # Gatys-style rescaling of the ImageNet weights
+    normalise_images: int = 64
+    allow_random_vgg: bool = False
+
+
+def bce_sum(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The authors' classification loss: sigmoid BCE summed over labels, divided by the batch size."""
+    return F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / logits.shape[0]
+
+
+class HomoInterpGAN(Method):
+    name = "homointerp"
+    condition = "image"
+    Config = HomoInterpConfig
+
+    def __init__(self, config: HomoInterpConfig, info: DataInfo, total_steps: int, device: torch.device) -> None:
+        super().__init__(config, info, total_steps, device)
+        if config.n_discrim < 1:
+            raise ConfigError("model.n_discrim must be at least 1")
+        w = config.width
+        self.nets["E"] = VGGEncoder(w)
+        self.nets["I"] = Interpolator(N_BRANCH, w)
+        self.nets["G"] = Decoder(w)
+        self.nets["D"] = LatentCritic(info.image_size // 2**VGG_POOLS, info.n_expressions, w)
+        self.nets["KGT"] = KGTransform(w)
+        self.nets["T"] = copy.deepcopy(self.nets["E"])  # frozen teacher; set in pretrain
+        set_requires_grad(self.nets["T"], False)
+        betas = {"E": config.beta1, "I": config.beta1, "D": config.beta1, "G": config.beta1_decoder,
+                 "KGT": config.beta1_decoder}
+        for name, beta1 in betas.items():
+            self.optimizers[name] = torch.optim.Adam(self.nets[name].parameters(), config.lr, (beta1, config.beta2))
+            self.schedulers[name] = constant(self.optimizers[name])
+        self.vgg_init: dict[str, Any] = {"weights": "not initialised (pretrain has not run)"}
+        self.pretrained_decoder_steps = 0
+
+    @classmethod
+    def preset(cls, name: str) -> RunConfig:
+        data, train = base_preset(name)
+        if name == "smoke":
+            model = HomoInterpConfig(width=0.125, pretrain_steps=4, pretrain_batch=4, normalise_images=16,
+                                     allow_random_vgg=True)
+        elif name == "quick":
+            model = HomoInterpConfig(width=0.25, pretrain_steps=300, pretrain_batch=8, allow_random_vgg=True)
+            train.steps = 1500
+        else:
+            model = HomoInterpConfig()
+            train.batch_size = 32  # the authors' default (the README's 128 ran on 4 GPUs)
+        return RunConfig(cls.name, name, data, train, model)
+
+    # --- stage 0: encoder initialisation and decoder pre-training -----------------------------
+    def pretrain(self, train: FaceDataset, log: Callable[[str], None]) -> None:
+        c = self.config
+        E, T, G = self.nets["E"], self.nets["T"], self.nets["G"]
+        sample = train.batch(torch.arange(min(c.normalise_images, len(train)))).image.to(self.device)
+        self.vgg_init = init_encoder(T, c.width, imagenet_normalise(sample), c.vgg19g_path, c.vgg19_path,
+                                     c.normalise_vgg, c.allow_random_vgg)
+        E.load_state_dict(T.state_dict())
+        log(f"homointerp: encoder from {self.vgg_init['weights']} VGG-19 ({self.vgg_init['normalised']})")
+        optimizer = torch.optim.Adam(G.parameters(), c.lr, (0.5, 0.999))
+        for step in range(c.pretrain_steps):
+            pick = torch.randint(len(train), (min(c.pretrain_batch, len(train)),))
+            x = imagenet_normalise(train.batch(pick).image.to(self.device))
+            with torch.no_grad():
+                f, p_x = T(x), T.features_1(x)
+            pixel, perceptual = self.decoder_loss(G(f), x, p_x)
+            optimizer.zero_grad(set_to_none=True)
+            (pixel + perceptual).backward()
+            optimizer.step()
+            if (step + 1) % max(1, c.pretrain_steps // 10) == 0:
+                log(f"homointerp decoder pre-training {step + 1}/{c.pretrain_steps}: "
+                    f"pixel {pixel.item():.4f} perceptual {perceptual.item():.4f}")
+        self.pretrained_decoder_steps = c.pretrain_steps
+
+    def decoder_loss(self, rec: torch.Tensor, x: torch.Tensor, p_x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pixel MSE and relu3_1 perceptual MSE (frozen teacher), both in ImageNet-normalised space."""
+        return F.mse_loss(rec, x), F.mse_loss(self.nets["T"].features_1(rec), p_x)
+
+    # --- training ----------------------------------------------------------------------------
+    def labels(self, expression: torch.Tensor) -> torch.Tensor:
+        if (expression < 0).any() or (expression >= self.info.n_expressions).any():
+            raise DataError("HomoInterpGAN needs an expression label (one of the eight) for every image")
+        return F.one_hot(expression, self.info.n_expressions).float()
+
+    def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
+        c, nets = self.config, self.nets
+        x = imagenet_normalise(batch.image)
+        a = self.labels(batch.expression)
+        n = len(batch)
+        v = torch.rand(n, N_BRANCH, device=x.device)
+        perm = torch.randperm(n, device=x.device)
+        a_interp = a + v[:, EXPRESSION_BRANCH : EXPRESSION_BRANCH + 1] * (a[perm] - a)
+        with torch.no_grad():
+            f = nets["E"](x)
+            z = nets["I"](f, f[perm], v)
+            t, p_x = nets["T"](x), nets["T"].features_1(x)
+
+        # (a) decoder: reconstruct the unedited input
+        dec_pixel, dec_perceptual = self.decoder_loss(self.ddp("G")(f), x, p_x)
+        self._step("G", dec_pixel + dec_perceptual)
+
+        # (b) latent critic (WGAN-GP) and classifier: interpolated latents, source labels
+        D = self.ddp("D")
+        score_z, logits_z = D(z)
+        score_f, _ = D(f)
+        mixed = random_interpolate(f, z)
+        d_gp = gradient_penalty(D(mixed)[0], mixed)
+        d_adv = score_z.mean() - score_f.mean()
+        d_cls = bce_sum(logits_z, a)
+        self._step("D", d_adv + c.lambda_gp * d_gp + d_cls)
+
+        # (c) knowledge-guidance transform onto the frozen teacher
+        kg = F.mse_loss(self.ddp("KGT")(f), t)
+        self._step("KGT", kg)
+        losses = {"dec_pixel": dec_pixel, "dec_perceptual": dec_perceptual, "d_adv": d_adv, "d_gp": d_gp,
+                  "d_cls": d_cls, "kg": kg}
+
+        # (d) encoder and interpolator together
+        if step % c.n_discrim == 0:
+            losses.update(self._encoder_interpolator_step(x, a_interp, perm, v, t, p_x))
+        return {name: value.detach() for name, value in losses.items()}
+
+    def _encoder_interpolator_step(self, x: torch.Tensor, a_interp: torch.Tensor, perm: torch.Tensor,
+                                   v: torch.Tensor, t: torch.Tensor, p_x: torch.Tensor) -> dict[str, torch.Tensor]:
+        frozen = [self.nets[name] for name in ("G", "D", "KGT")]
+        for net in frozen:
+            set_requires_grad(net, False)
+        try:
+            encoder, interp = self.ddp("E"), self.ddp("I")
+            f = encoder(x)
+            score_z, logits_z = self.nets["D"](interp(f, f[perm], v))
+            adv, cls = -score_z.mean(), bce_sum(logits_z, a_interp)
+            f_bar = f.detach()
+            interp_all = F.mse_loss(interp(f_bar, f_bar[perm], torch.ones_like(v)), f_bar[perm])
+            pixel, perceptual = self.decoder_loss(self.nets["G"](f), x, p_x)
+            kg = F.mse_loss(self.nets["KGT"](f), t)
+            for name in ("E", "I"):
+                self.optimizers[name].zero_grad(set_to_none=True)
+            (adv + cls + interp_all + pixel + perceptual + kg).backward()
+            for name in ("E", "I"):
+                self.optimizers[name].step()
+        finally:
+            for net in frozen:
+                set_requires_grad(net, True)
+        return {"ei_adv": adv, "ei_cls": cls, "ei_interp_all": interp_all, "ei_rec": pixel + perceptual,
+                "ei_kg": kg}
+
+    def _step(self, name: str, loss: torch.Tensor) -> None:
+        self.optimizers[name].zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizers[name].step()
+
+    # --- inference ---------------------------------------------------------------------------
+    def generate(self, source: torch.Tensor, target: Target) -> torch.Tensor:
+        encoder = self.nets["E"]
+        v = torch.zeros(source.shape[0], N_BRANCH, device=source.device)
+        v[:, EXPRESSION_BRANCH] = self.config.test_strength
+        z = self.nets["I"](encoder(imagenet_normalise(source)), encoder(imagenet_normalise(target.image)), v)
+        return imagenet_denormalise(self.nets["G"](z))
+
+    # --- state -------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "vgg_init": self.vgg_init,
+                "pretrained_decoder_steps": self.pretrained_decoder_steps}
+
+    def load_state_dict(self, state: dict[str, Any], weights_only: bool = False) -> None:
+        super().load_state_dict(state, weights_only)
+        self.vgg_init = dict(state["vgg_init"])
+        self.pretrained_decoder_steps = int(state["pretrained_decoder_steps"])
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            **super().metadata(),
+            "config": asdict(self.config),
+            "vgg_init": self.vgg_init,
+            "decoder_pretraining_steps": self.pretrained_decoder_steps,
+            "groups": "one expression group of 8 labels + residual branch (2 branches)",
+            "classifier_training": "D's classifier on interpolated latents with source labels (released code)",
+            "test_transfer": f"target image as reference, strength {self.config.test_strength} on the "
+            "expression branch, 0 on the residual branch",
+            "update_schedule": f"G, D, KGT every step; E and I when step % {self.config.n_discrim} == 0",
+        }

@@ -1,0 +1,216 @@
+"""The steps every real-data reader shares: records in, a checked dataset folder out.
+
+A reader (RaFD, StarGAN folders, DISFA, MMI) only knows its own layout: it lists ``Record``s
+(image file, name, identity, expression, AUs, optionally a given split). ``write_dataset`` then
+draws the split over all records, writes every readable image into the output folder, counts
+the ones it cannot use (unreadable image, no AU readout), refuses the dataset when more than
+``MAX_BAD_IMAGE_FRACTION`` of them are unusable, and writes ``dataset.json`` (provenance) and,
+last and atomically, ``index.csv``: a refused or interrupted run leaves the previous index as
+it was.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from PIL import Image, UnidentifiedImageError
+
+from eggan.aus import AU_COLUMNS, EXPRESSIONS
+from eggan.data.dataset import MAX_BAD_IMAGE_FRACTION, split_identities, write_index
+from eggan.data.openface import AuReadout, AuVector
+from eggan.errors import DataError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+DEFAULT_TEST_FRACTION = 0.1  # StarGAN's RaFD.md suggests a 90/10 split
+
+# Reads a source image and writes the dataset's copy; raises OSError/ValueError when unreadable.
+ImageWriter = Callable[[Path, Path], None]
+
+
+@dataclass
+class Record:
+    """One image as a reader found it."""
+
+    source: Path  # the image file to read
+    name: str  # its relative path in the output folder (posix), also the key of its AUs
+    identity: str
+    expression: str = ""  # one of EXPRESSIONS, or "" when the dataset has no expression labels
+    aus: AuVector | None = None  # 17 intensities on 0-5; None = no AU readout (skipped)
+    split: str | None = None  # a split the dataset itself gives (StarGAN folders), else None
+
+
+@dataclass
+class SplitRule:
+    """How records get their split: seeded by identity (default), as given, or the image-level
+    split of the EGGAN authors' DISFA code (explicit opt-in, recorded as such)."""
+
+    level: str = "identity"  # identity | given | image
+    test_fraction: float = DEFAULT_TEST_FRACTION
+    seed: int = 0
+    test_count: int = 0  # image level only: the first ``test_count`` shuffled records are test
+
+    def describe(self) -> dict[str, object]:
+        if self.level == "given":
+            return {"level": "given", "rule": "the source's own train/test folders"}
+        if self.level == "image":
+            return {"level": "image", "seed": self.seed, "test_count": self.test_count,
+                    "rule": "EGGAN authors' DISFA split: random.seed(seed) shuffle of the list "
+                            "lines, first test_count lines are test; identities appear in both"}
+        return {"level": "identity", "seed": self.seed, "test_fraction": self.test_fraction,
+                "rule": "eggan.data.dataset.split_identities(identities, test_fraction, seed)"}
+
+
+@dataclass
+class IngestReport:
+    """What a reader wrote and what it left out (also saved in ``dataset.json``)."""
+
+    out: Path
+    images: int
+    identities: int
+    per_split: dict[str, int]
+    unreadable: list[str] = field(default_factory=list)
+    no_aus: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        splits = ", ".join(f"{k} {v}" for k, v in sorted(self.per_split.items()))
+        return (f"{self.out}: {self.images} images of {self.identities} identities ({splits}); "
+                f"skipped {len(self.unreadable)} unreadable, {len(self.no_aus)} without AUs")
+
+
+def parse_expression(text: str, source: str | Path) -> str:
+    """One of the eight expression names (case-insensitive); anything else names the file."""
+    key = text.strip().lower()
+    if key not in EXPRESSIONS:
+        raise DataError(f"unknown expression {text!r}; expected one of {', '.join(EXPRESSIONS)}", source)
+    return key
+
+
+def list_images(folder: Path, recursive: bool = True) -> list[Path]:
+    """Image files under ``folder`` in sorted order; an empty or missing folder is an error."""
+    if not folder.is_dir():
+        raise DataError("no such image folder", folder)
+    pattern = "**/*" if recursive else "*"
+    found = sorted(p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not found:
+        raise DataError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found", folder)
+    return found
+
+
+def attach_aus(records: Sequence[Record], readout: AuReadout) -> None:
+    """Give each record its AU vector from an OpenFace readout (None where there is none)."""
+    for record in records:
+        record.aus = readout.aus.get(record.name)
+
+
+def replace_file(target: Path, data: bytes) -> None:
+    """Write via a temporary file and rename: a killed run never leaves half an image where the
+    previous index expects a whole one. (No fsync per image: thousands of them would dominate the
+    run; the index, written last with ``atomic_write``, is the commit point.)"""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, target)
+
+
+def copy_image(source: Path, target: Path) -> None:
+    """Copy the file byte for byte after checking that it decodes completely."""
+    with Image.open(source) as im:
+        im.load()
+    replace_file(target, source.read_bytes())
+
+
+def save_png(image: Image.Image, target: Path) -> None:
+    """Write an image as PNG (lossless: crops are not re-compressed)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    replace_file(target, buffer.getvalue())
+
+
+def assign_splits(records: Sequence[Record], rule: SplitRule, source: Path) -> list[str]:
+    """The split of every record under ``rule``; identity leaks across given splits are errors."""
+    if rule.level == "given":
+        seen: dict[str, Record] = {}
+        for record in records:
+            first = seen.setdefault(record.identity, record)
+            if first.split != record.split:
+                raise DataError(
+                    f"identity {record.identity!r} is in both splits ({first.name} and {record.name});"
+                    " splits must be by identity (fix the folders or the --identity-pattern)", source)
+        return [str(r.split) for r in records]
+    if rule.level == "image":
+        order = list(range(len(records)))
+        random.Random(rule.seed).shuffle(order)  # = random.seed(seed); random.shuffle(lines)
+        if not 0 < rule.test_count < len(records):
+            raise DataError(f"an image-level split with {rule.test_count} test lines needs more "
+                            f"than {rule.test_count} lines, not {len(records)}", source)
+        test = set(order[: rule.test_count])
+        return ["test" if i in test else "train" for i in range(len(records))]
+    try:
+        by_identity = split_identities([r.identity for r in records], rule.test_fraction, rule.seed)
+    except DataError as exc:
+        raise DataError(str(exc), source) from None
+    return [by_identity[r.identity] for r in records]
+
+
+def write_dataset(
+    records: Sequence[Record],
+    out: str | Path,
+    write_image: ImageWriter,
+    rule: SplitRule,
+    reader: str,
+    source: str | Path,
+    extra: dict[str, object] | None = None,
+) -> IngestReport:
+    """Write images and index for ``records``; refuse when too many are unusable."""
+    out, source = Path(out), Path(source)
+    if not records:
+        raise DataError("no images found", source)
+    names = pd.Series([r.name for r in records])
+    if names.duplicated().any():
+        raise DataError(f"duplicate image path {names[names.duplicated()].iloc[0]!r}", source)
+    if out.resolve() == source.resolve() or source.resolve() in out.resolve().parents:
+        raise DataError("the output folder must lie outside the source", out)
+    # Splits are drawn over every record, so a skipped image never moves anyone else's.
+    split_of = dict(zip(names, assign_splits(records, rule, source), strict=True))
+    no_aus = [r.name for r in records if r.aus is None]
+    usable: list[Record] = []
+    unreadable: list[str] = []
+    for record in records:
+        if record.aus is None:
+            continue
+        try:
+            write_image(record.source, out / record.name)
+        except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
+            unreadable.append(record.name)
+            continue
+        usable.append(record)
+    bad = len(no_aus) + len(unreadable)
+    if bad > MAX_BAD_IMAGE_FRACTION * len(records):
+        first = (unreadable or no_aus)[0]
+        raise DataError(
+            f"{bad} of {len(records)} images are unusable ({len(unreadable)} unreadable, "
+            f"{len(no_aus)} without AUs; first: {first}); at most {MAX_BAD_IMAGE_FRACTION:.0%} "
+            "may be skipped", source)
+    table = pd.DataFrame({
+        "path": [r.name for r in usable],
+        "identity": [r.identity for r in usable],
+        "expression": [r.expression for r in usable],
+        "split": [split_of[r.name] for r in usable],
+    })
+    table[list(AU_COLUMNS)] = pd.DataFrame([r.aus for r in usable], columns=list(AU_COLUMNS))
+    report = IngestReport(out=out, images=len(usable), identities=table["identity"].nunique(),
+                          per_split=table["split"].value_counts().to_dict(),
+                          unreadable=unreadable, no_aus=no_aus)
+    provenance = {"reader": reader, "source": str(source), "split": rule.describe(),
+                  "images": report.images, "identities": report.identities,
+                  "per_split": report.per_split, "skipped_unreadable": unreadable,
+                  "skipped_no_aus": no_aus, **(extra or {})}
+    write_index(table, out, provenance)
+    return report
+

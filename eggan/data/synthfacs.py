@@ -1,0 +1,181 @@
+"""SynthFACS: the suite's embedded dataset, rendered procedurally with exactly known labels.
+
+Every identity shows each of the eight RaFD expressions ``variants`` times. An expression is an
+EMFACS-style AU prototype whose intensities are scaled by a random factor per image (so each
+category spans weak to strong versions, the fine-grained variation continuous-AU methods are
+judged on) plus small noise on the other AUs; contempt is drawn on the identity's dominant side
+only. Each image also gets a small random shift, scale and brightness.
+
+Every random draw comes from a generator seeded with (seed, identity, expression, variant), so a
+dataset is a pure function of its parameters: the same seed and size give byte-identical PNGs,
+and adding identities or variants leaves the existing images unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+
+from eggan.aus import AU_COLUMNS, AU_IDS, AU_MAX, EXPRESSIONS, N_AUS
+from eggan.config import IMAGE_SIZES
+from eggan.data.dataset import read_index, split_identities, write_index
+from eggan.data.face import Nuisance, render_faces
+from eggan.data.identity import Identity, sample_identities, sample_identity
+from eggan.errors import ConfigError, DataError
+from eggan.io import atomic_write_json
+
+# Prototype intensities (0-5) of the AUs EMFACS associates with each expression.
+PROTOTYPES: dict[str, dict[int, float]] = {
+    "angry": {4: 4.5, 5: 3.0, 7: 3.5, 17: 3.0, 23: 4.0},
+    "contemptuous": {12: 3.5, 14: 4.0},
+    "disgusted": {9: 4.5, 10: 4.0, 15: 3.0, 17: 3.0},
+    "fearful": {1: 4.0, 2: 3.5, 4: 3.0, 5: 4.0, 7: 2.5, 20: 4.0, 25: 3.5, 26: 2.5},
+    "happy": {6: 3.5, 12: 4.5, 25: 3.0},
+    "neutral": {},
+    "sad": {1: 4.0, 4: 3.0, 15: 4.0, 17: 3.0},
+    "surprised": {1: 4.5, 2: 4.5, 5: 4.0, 25: 4.0, 26: 4.0},
+}
+UNILATERAL = frozenset({"contemptuous"})  # drawn on the identity's dominant side only
+SCALE_RANGE = (0.45, 1.1)  # per-image factor on the prototype (weak to strong expressions)
+JITTER = 0.15  # per-AU relative jitter around the scaled prototype
+NOISE_MAX = 0.8  # other AUs: half of them get a small intensity up to this
+BLINK_RATE = 0.15  # spontaneous blinks, independent of the expression (as in filmed faces)
+SHIFT_PX, SCALE_JITTER, BRIGHTNESS_JITTER = 0.5, 0.03, 0.05
+META_NAME = "synthfacs.json"
+
+
+@dataclass
+class Sample:
+    """What one image shows: its AU labels, the AUs per image half it is drawn with, its nuisance."""
+
+    aus: np.ndarray  # 17, the label (dominant side for unilateral actions)
+    sided: np.ndarray  # 2 x 17, left and right half of the image
+    shift: tuple[float, float]
+    scale: float
+    brightness: float
+
+
+def sample_expression(seed: int, identity: int, expression: str, variant: int, side: float) -> Sample:
+    """Draw the AUs and nuisance of image ``variant`` of ``expression`` on identity ``identity``."""
+    rng = np.random.default_rng([seed, 1, identity, EXPRESSIONS.index(expression), variant])
+    prototype = PROTOTYPES[expression]
+    factor = rng.uniform(*SCALE_RANGE)
+    jitter = rng.uniform(1.0 - JITTER, 1.0 + JITTER, N_AUS)
+    noise = rng.uniform(0.0, NOISE_MAX, N_AUS) * (rng.uniform(size=N_AUS) < 0.5)
+    blink = rng.uniform(1.5, AU_MAX) if rng.uniform() < BLINK_RATE else 0.0
+    aus = noise
+    for au, value in prototype.items():
+        aus[AU_IDS.index(au)] = value * factor * jitter[AU_IDS.index(au)]
+    blink_index = AU_IDS.index(45)
+    aus[blink_index] = max(aus[blink_index], blink)
+    aus = np.round(np.clip(aus, 0.0, AU_MAX), 4)  # labels are written with 4 decimals
+    sided = np.stack([aus, aus])
+    if expression in UNILATERAL:
+        other = 0 if side > 0 else 1  # row 0 is the image's left half
+        for au in prototype:
+            sided[other, AU_IDS.index(au)] = 0.0
+    shift = rng.uniform(-SHIFT_PX, SHIFT_PX, 2)
+    scale = 1.0 + rng.uniform(-SCALE_JITTER, SCALE_JITTER)
+    brightness = 1.0 + rng.uniform(-BRIGHTNESS_JITTER, BRIGHTNESS_JITTER)
+    return Sample(aus, sided, (float(shift[0]), float(shift[1])), float(scale), float(brightness))
+
+
+def render_samples(identity: Identity, samples: list[Sample], size: int) -> torch.Tensor:
+    """Render ``samples`` (one per row of ``identity``) with their nuisances: N x 3 x S x S uint8."""
+    nuisance = Nuisance(
+        shift_x=torch.tensor([s.shift[0] for s in samples], dtype=torch.float32),
+        shift_y=torch.tensor([s.shift[1] for s in samples], dtype=torch.float32),
+        scale=torch.tensor([s.scale for s in samples], dtype=torch.float32),
+        brightness=torch.tensor([s.brightness for s in samples], dtype=torch.float32),
+    )
+    sided = torch.from_numpy(np.stack([s.sided for s in samples]).astype(np.float32))
+    return render_faces(identity, sided, size, nuisance)
+
+
+def identity_name(index: int) -> str:
+    return f"id{index:03d}"
+
+
+def _check(size: int, identities: int, test_identities: int, variants: int) -> None:
+    if size not in IMAGE_SIZES:
+        raise ConfigError(f"SynthFACS size {size} is not one of {IMAGE_SIZES}")
+    if not 1 <= test_identities < identities:
+        raise ConfigError(
+            f"SynthFACS needs 1 <= test identities < identities (got {test_identities} of {identities})"
+        )
+    if variants < 1:
+        raise ConfigError(f"SynthFACS variants must be >= 1 (got {variants})")
+
+
+def render_synthfacs(
+    out_dir: str | Path,
+    size: int = 64,
+    identities: int = 80,
+    test_identities: int = 16,
+    variants: int = 6,
+    seed: int = 0,
+) -> Path:
+    """Render the dataset into ``out_dir``: ``images/<identity>/<expression>_<k>.png`` and index.csv.
+
+    ``index.csv`` is written last (atomically), so a folder with an index is always complete; an
+    interrupted render is simply redone.
+    """
+    _check(size, identities, test_identities, variants)
+    out_dir = Path(out_dir)
+    names = [identity_name(i) for i in range(identities)]
+    split = split_identities(names, test_identities / identities, seed)
+    people = sample_identities(seed, identities)
+    jobs = [(i, e, k) for i in range(identities) for e in EXPRESSIONS for k in range(variants)]
+    chunk = max(16, 2**20 // size**2)  # about 4 MB per full-size float plane
+    rows = []
+    for start in range(0, len(jobs), chunk):
+        batch = jobs[start : start + chunk]
+        who = [i for i, _, _ in batch]
+        samples = [sample_expression(seed, i, e, k, float(people.side[i])) for i, e, k in batch]
+        images = render_samples(people.select(who), samples, size).permute(0, 2, 3, 1).numpy()
+        for (i, expression, k), sample, image in zip(batch, samples, images, strict=True):
+            path = Path("images") / names[i] / f"{expression}_{k}.png"
+            (out_dir / path.parent).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(out_dir / path, format="PNG")
+            rows.append([path.as_posix(), names[i], expression, split[names[i]], *sample.aus])
+    meta = {"generator": "synthfacs", "size": size, "identities": identities,
+            "test_identities": test_identities, "variants": variants, "seed": seed}
+    atomic_write_json(out_dir / META_NAME, meta)
+    write_index(pd.DataFrame(rows, columns=["path", "identity", "expression", "split", *AU_COLUMNS]), out_dir)
+    return out_dir
+
+
+def default_counts(identities: int = 80, test_identities: int = 16, variants: int = 6) -> dict[str, int]:
+    """Sizes of a render without rendering it: what the paper protocol's minimums are checked on."""
+    train = identities - test_identities
+    return {
+        "images": identities * len(EXPRESSIONS) * variants,
+        "train_images": train * len(EXPRESSIONS) * variants,
+        "test_images": test_identities * len(EXPRESSIONS) * variants,
+        "train_per_expression": train * variants,
+    }
+
+
+def dataset_identity(dataset_dir: str | Path, name: str | None = None) -> tuple[Identity, int]:
+    """The identity ``name`` of a rendered SynthFACS folder (default: its first test identity),
+    and the folder's image size: lets figures re-render that person with any AU vector."""
+    root = Path(dataset_dir)
+    meta_path = root / META_NAME
+    try:
+        meta = json.loads(meta_path.read_text())
+        seed, size, count = int(meta["seed"]), int(meta["size"]), int(meta["identities"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise DataError(f"not a SynthFACS folder (no readable {META_NAME})", root) from None
+    if name is None:
+        table = read_index(root)
+        name = sorted(table.loc[table["split"] == "test", "identity"])[0]
+    index = int(name[2:]) if name.startswith("id") and name[2:].isdigit() else -1
+    if not 0 <= index < count:
+        raise DataError(f"no SynthFACS identity {name!r} (id000 .. {identity_name(count - 1)})", root)
+    return sample_identity(seed, index), size

@@ -1,0 +1,124 @@
+"""Editing faces with a trained checkpoint: what `eggan-bench edit` and `interpolate` call.
+
+A source image is decoded like the training data (centre square crop, resize to the model's
+size). A target is built from whatever was given (an image, an AU string, an expression name);
+the method's ``translate`` refuses a target without the field it is conditioned on. When an image
+given as source or target belongs to the run's dataset, its AU and expression labels are read
+from the dataset's index (found through the run's config.json next to the checkpoint).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from PIL import UnidentifiedImageError
+
+from eggan.aus import AU_COLUMNS, EXPRESSIONS, expression_index, parse_au_vector
+from eggan.config import RunConfig
+from eggan.data.dataset import Target, load_image, read_index
+from eggan.errors import ConfigError, DataError, EgganError
+from eggan.interpolate import interpolate, save_strip
+from eggan.train import load_trained
+
+
+def load_face(path: str | Path, image_size: int) -> torch.Tensor:
+    """1 x 3 x S x S in [-1, 1]; unreadable files are a one-line DataError."""
+    try:
+        return load_image(Path(path), image_size)[None].float().div(127.5).sub(1.0)
+    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        raise DataError(f"cannot read the image ({type(exc).__name__})", path) from None
+
+
+def run_labels(checkpoint: str | Path, image: str | Path) -> tuple[torch.Tensor, int] | None:
+    """(AUs, expression index or -1) of ``image`` if it is in the run's dataset index, else None."""
+    config_path = Path(checkpoint).parent / "config.json"
+    if not config_path.is_file():
+        return None
+    config = RunConfig.load(config_path)
+    if config.data.source == "synthfacs":
+        from eggan.data.sources import synthfacs_dir
+
+        root = synthfacs_dir(config.data)
+    else:
+        root = Path(config.data.source)
+    try:
+        table = read_index(root)
+    except EgganError:
+        return None
+    wanted = Path(image).resolve()
+    for row in table.itertuples(index=False):
+        if (root / row.path).resolve() == wanted:
+            aus = torch.tensor([float(getattr(row, c)) for c in AU_COLUMNS])
+            return aus, EXPRESSIONS.index(row.expression) if row.expression else -1
+    return None
+
+
+def build_target(
+    checkpoint: str | Path,
+    image_size: int,
+    target_image: Path | None = None,
+    target_aus: str | None = None,
+    target_expression: str | None = None,
+) -> Target:
+    """A one-image Target from exactly one of the three options."""
+    given = [v is not None for v in (target_image, target_aus, target_expression)]
+    if sum(given) != 1:
+        raise ConfigError("give exactly one of --target-image, --target-aus, --target-expression")
+    if target_aus is not None:
+        return Target(aus=parse_au_vector(target_aus)[None])
+    if target_expression is not None:
+        return Target(expression=torch.tensor([expression_index(target_expression)]))
+    assert target_image is not None
+    labels = run_labels(checkpoint, target_image)
+    return Target(
+        image=load_face(target_image, image_size),
+        aus=None if labels is None else labels[0][None],
+        expression=None if labels is None or labels[1] < 0 else torch.tensor([labels[1]]),
+    )
+
+
+def edit_face(
+    checkpoint: str | Path,
+    source: str | Path,
+    out: str | Path,
+    target_image: Path | None = None,
+    target_aus: str | None = None,
+    target_expression: str | None = None,
+    device: str = "cpu",
+) -> Path:
+    """Translate one source image to the target and save [source | result] as a PNG."""
+    method = load_trained(checkpoint, device)
+    size = method.info.image_size
+    target = build_target(checkpoint, size, target_image, target_aus, target_expression)
+    image = load_face(source, size)
+    result = method.translate(image, target).cpu()
+    return save_strip(result[None], out, source=image)
+
+
+def interpolation_strip(
+    checkpoint: str | Path,
+    source: str | Path,
+    out: str | Path,
+    target_aus: str | None = None,
+    target_image: Path | None = None,
+    source_aus: str | None = None,
+    steps: int = 7,
+    device: str = "cpu",
+) -> Path:
+    """Eq. 8 from the source's AUs to the target's, saved as [source | alpha = 0 ... 1]."""
+    method = load_trained(checkpoint, device)
+    size = method.info.image_size
+    target = build_target(checkpoint, size, target_image, target_aus)
+    if target.aus is None:
+        raise ConfigError(f"{target_image}: not in the run's dataset index, so its AUs are unknown; use --target-aus")
+    if source_aus is not None:
+        start = parse_au_vector(source_aus)[None]
+    else:
+        labels = run_labels(checkpoint, source)
+        if labels is None:
+            raise ConfigError(f"{source}: not in the run's dataset index; give its AUs with --source-aus")
+        start = labels[0][None]
+    image = load_face(source, size)
+    frames = interpolate(method, image, start, target.aus, steps)
+    return save_strip(frames, out, source=image)

@@ -1,0 +1,263 @@
+"""EGGAN (Tang, Shao, Ma, ICME 2020) as a ``Method``: networks + loss terms -> training phases.
+
+One iteration has three phases, each with its own optimisers:
+1. image critic D_img (WGAN-GP, Eq. 2) and the expression classifier C_exp on real images (Eq. 3);
+2. latent discriminator D_z: prior samples z ~ N(0, I) against codes E(I) (Eq. 1);
+3. encoder E and generator G: the edit I_t = G(E(I_s) | u_t) towards a random training AU vector
+   and the reconstruction I_s' = G(E(I_s) | u_s), with the remaining terms of Eq. 7.
+The authors' variant (``variant="official"``) changes only configured pieces (eggan.variants).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from eggan import losses as L
+from eggan.config import RunConfig, base_preset
+from eggan.data.dataset import Batch, FaceDataset, Target
+from eggan.gan import gradient_penalty, random_interpolate
+from eggan.method import DataInfo, Method, set_requires_grad
+from eggan.msssim import settings_for
+from eggan.nets import build_networks
+from eggan.perceptual import Perceptual, build_perceptual
+from eggan.schedules import epochwise_linear_decay, linear_decay
+from eggan.variants import EggANConfig, differences, resolve
+
+OPTIMISED = ("encoder", "generator", "critic", "latent_d", "c_exp")
+
+
+class EggAN(Method):
+    name: ClassVar[str] = "eggan"
+    condition = "aus"
+    Config: ClassVar[type] = EggANConfig
+
+    def __init__(self, config: EggANConfig, info: DataInfo, total_steps: int, device: torch.device) -> None:
+        super().__init__(config, info, total_steps, device)
+        self.cfg = c = resolve(config)
+        nets = build_networks(c.architecture, info.image_size, c.latent_size, info.n_aus, info.n_identities,
+                              c.width, c.classifier_depth, identity=not c.no_identity)
+        self.nets.update(nets)
+        self.nets.to(device)
+        if "c_id" in self.nets:
+            set_requires_grad(self.nets["c_id"], False)  # trained only in ``pretrain``
+        self.msssim = None if c.no_msssim else settings_for(info.image_size, c.msssim)
+        self.phi: Perceptual | None = None  # built in ``setup``: only training needs VGG19
+        self.au_bank: torch.Tensor | None = None
+        self.cid_accuracy: float | None = None
+        for name in OPTIMISED:
+            lr, betas = (c.lr_exp, c.betas_exp) if name == "c_exp" else (c.lr, c.betas)
+            self.optimizers[name] = torch.optim.Adam(self.nets[name].parameters(), lr=lr, betas=betas)
+            self.schedulers[name] = self._schedule(self.optimizers[name], total_steps)
+
+    def _schedule(self, optimizer: torch.optim.Optimizer, steps: int) -> torch.optim.lr_scheduler.LRScheduler:
+        c = self.cfg
+        if c.lr_schedule == "epochwise":
+            return epochwise_linear_decay(optimizer, steps, c.schedule_epochs, round(c.schedule_epochs * c.decay_start))
+        return linear_decay(optimizer, steps, round(steps * c.decay_start))
+
+    # --- presets -------------------------------------------------------------------------
+    @classmethod
+    def preset(cls, name: str) -> RunConfig:
+        """smoke: 32 px, tiny nets, seconds on a CPU; quick: 64 px, a few minutes on 2 CPU cores;
+        paper: 128 px and the published settings (400 epochs, batch 8, VGG19 ImageNet weights)."""
+        data, train = base_preset(name)
+        if name == "smoke":
+            model = EggANConfig(width=0.125, latent_size=32, classifier_depth=(1, 1, 1, 1, 1),
+                                cid_epochs=1, allow_random_vgg=True)
+        elif name == "quick":
+            model = EggANConfig(width=0.25, latent_size=64, classifier_depth=(1, 1, 1, 1, 1),
+                                cid_epochs=2, allow_random_vgg=True)
+            train.steps = 1500
+        else:
+            model = EggANConfig()
+        return RunConfig(method=cls.name, preset=name, data=data, train=train, model=model)
+
+    # --- training ------------------------------------------------------------------------
+    def setup(self, train: FaceDataset) -> None:
+        """AU bank of the training images (random targets) and, unless ablated, phi."""
+        self.au_bank = train.aus.to(self.device)
+        if not self.cfg.no_perceptual and self.phi is None:
+            c = self.cfg
+            self.phi = build_perceptual(c.vgg_weights, c.allow_random_vgg, c.perceptual_input).to(self.device)
+
+    def pretrain(self, train: FaceDataset, log: Callable[[str], None]) -> None:
+        """Train C_id on the training identities with Adam (lr cid_lr, betas (0.5, 0.999)) and the
+        variant's decay after half the epochs, then freeze it (the authors: 16 epochs)."""
+        if "c_id" not in self.nets or self.cfg.cid_epochs == 0:
+            return
+        c, net = self.cfg, self.nets["c_id"]
+        batch_size = min(c.cid_batch_size, len(train))
+        per_epoch = len(train) // batch_size
+        total = per_epoch * c.cid_epochs
+        set_requires_grad(net, True)
+        net.train()
+        optimizer = torch.optim.Adam(net.parameters(), lr=c.cid_lr, betas=(0.5, 0.999))
+        if c.lr_schedule == "epochwise":
+            schedule = epochwise_linear_decay(optimizer, total, c.cid_epochs, round(c.cid_epochs * c.decay_start))
+        else:
+            schedule = linear_decay(optimizer, total, round(total * c.decay_start))
+        for epoch in range(c.cid_epochs):
+            order = torch.randperm(len(train))
+            correct = 0
+            for i in range(per_epoch):
+                batch = train.batch(order[i * batch_size : (i + 1) * batch_size]).to(self.device)
+                logits = net(batch.image)
+                loss = L.identity_loss(logits, batch.identity)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                correct += int((logits.argmax(1) == batch.identity).sum())
+            self.cid_accuracy = correct / (per_epoch * batch_size)
+            log(f"C_id pre-training epoch {epoch + 1}/{c.cid_epochs}: train accuracy {self.cid_accuracy:.3f}")
+        set_requires_grad(net, False)
+
+    def random_targets(self, n: int) -> torch.Tensor:
+        """AU vectors of random training images (torch's global RNG, so resume is exact)."""
+        if self.au_bank is None:
+            raise RuntimeError("EggAN.setup(train) must run before training")
+        return self.au_bank[torch.randint(len(self.au_bank), (n,)).to(self.au_bank.device)]
+
+    def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
+        batch = batch.to(self.device)
+        x, u_s = batch.image, batch.aus
+        u_t = self.random_targets(len(batch))
+        if "c_id" in self.nets:
+            self.nets["c_id"].train(self.cfg.cid_bn_updates)
+        with torch.no_grad():
+            code = self.nets["encoder"](x)
+        out = self.critic_step(x, u_s, u_t, code)
+        out.update(self.latent_step(code))
+        if (step + 1) % self.cfg.n_critic == 0:
+            out.update(self.generator_step(x, u_s, u_t, batch.identity))
+        return {name: value.detach() for name, value in out.items()}
+
+    def critic_step(self, x: torch.Tensor, u_s: torch.Tensor, u_t: torch.Tensor, code: torch.Tensor) -> dict[str, torch.Tensor]:
+        """D_img on real vs fake images (+ gradient penalty) and C_exp on real images' AU classes."""
+        c = self.cfg
+        with torch.no_grad():
+            latent = torch.randn_like(code) if c.critic_fake == "prior" else code
+            fake = self.nets["generator"](latent, u_t)
+        mixed = random_interpolate(x, fake)
+        d_real, d_fake, d_mixed = self.ddp("critic")(torch.cat([x, fake, mixed])).split(len(x))
+        adv = L.critic_wgan_loss(d_real, d_fake) if c.adversarial == "wgan-gp" else L.critic_ls_loss(d_real, d_fake)
+        gp = gradient_penalty(d_mixed, mixed)
+        levels = L.discretise_aus(u_s, c.au_discretisation)
+        logits = self.ddp("c_exp")(x)
+        exp = L.expression_loss(logits, levels)
+        for name in ("critic", "c_exp"):
+            self.optimizers[name].zero_grad(set_to_none=True)
+        (adv + c.lambda_gp * gp + exp).backward()
+        for name in ("critic", "c_exp"):
+            self.optimizers[name].step()
+        return {"d_adv": adv, "d_gp": gp, "c_exp": exp, "c_exp_acc_real": L.expression_accuracy(logits, levels)}
+
+    def latent_step(self, code: torch.Tensor) -> dict[str, torch.Tensor]:
+        """D_z: prior samples z ~ N(0, I) are real, encoded images fake."""
+        d_prior, d_code = self.ddp("latent_d")(torch.cat([torch.randn_like(code), code])).split(len(code))
+        loss = L.latent_d_loss(d_prior, d_code) if self.cfg.adversarial == "wgan-gp" else L.latent_d_ls_loss(d_prior, d_code)
+        self.optimizers["latent_d"].zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizers["latent_d"].step()
+        return {"dz_adv": loss}
+
+    def generator_step(self, x: torch.Tensor, u_s: torch.Tensor, u_t: torch.Tensor, identity: torch.Tensor) -> dict[str, torch.Tensor]:
+        """E and G against the frozen D_img, D_z, C_exp, C_id and phi; every term of Eq. 7 that is on."""
+        c, n = self.cfg, len(x)
+        critics = [self.nets[name] for name in ("critic", "latent_d", "c_exp")]
+        for net in critics:
+            set_requires_grad(net, False)
+        code = self.ddp("encoder")(x)
+        images = self.ddp("generator")(torch.cat([code, code]), torch.cat([u_t, u_s]))
+        edit, recon = images.split(n)
+        # The images judged by D_img, C_exp and C_id: the edit (paper) or edit + reconstruction.
+        judged, judged_aus = (images, torch.cat([u_t, u_s])) if c.reconstruction_terms else (edit, u_t)
+        terms: dict[str, torch.Tensor] = {}
+        weights: dict[str, float] = {}
+
+        adv_term = L.generator_wgan_loss if c.adversarial == "wgan-gp" else L.generator_ls_loss
+        terms["g_adv"] = sum_over_branches(adv_term, n, self.nets["critic"](judged))
+        weights["g_adv"] = 1.0
+        if c.encoder_adversarial:
+            terms["e_adv"] = L.latent_encoder_loss(self.nets["latent_d"](code))
+            weights["e_adv"] = c.lambda_z
+        with judging(self.nets["c_exp"]):
+            logits = self.nets["c_exp"](judged)
+        levels = L.discretise_aus(judged_aus, c.au_discretisation)
+        terms["g_exp"] = sum_over_branches(L.expression_loss, n, logits, levels)
+        weights["g_exp"] = c.lambda_exp
+        if not c.no_identity:
+            terms["g_id"] = sum_over_branches(L.identity_loss, n, self.nets["c_id"](judged), identity.repeat(len(judged) // n))
+            weights["g_id"] = c.lambda_id
+        if not c.no_perceptual:
+            if self.phi is None:
+                raise RuntimeError("EggAN.setup(train) must run before training")
+            with torch.no_grad():
+                reference = self.phi(x)
+            terms["g_per"] = sum_over_branches(L.perceptual_loss, n, self.phi(images), reference.repeat(2, 1, 1, 1))
+            weights["g_per"] = c.lambda_per
+        terms["g_l1"] = L.l1_loss(recon, x)
+        weights["g_l1"] = c.lambda_rec
+        if self.msssim is not None:
+            terms["g_msssim"] = L.msssim_loss(recon, x, self.msssim)
+            weights["g_msssim"] = c.lambda_msssim
+
+        total = sum(weights[name] * value for name, value in terms.items())
+        for name in ("encoder", "generator"):
+            self.optimizers[name].zero_grad(set_to_none=True)
+        total.backward()
+        for name in ("encoder", "generator"):
+            self.optimizers[name].step()
+        for net in critics:
+            set_requires_grad(net, True)
+        accuracy = L.expression_accuracy(logits[:n], levels[:n])
+        return {**terms, "g_total": total, "exp_acc_edit": accuracy}
+
+    # --- inference -----------------------------------------------------------------------
+    def generate(self, source: torch.Tensor, target: Target) -> torch.Tensor:
+        """G(E(source) | target AUs)."""
+        return self.nets["generator"](self.nets["encoder"](source), target.aus)
+
+    def metadata(self) -> dict[str, Any]:
+        c = self.cfg
+        terms = ["latent_adversarial_d", "image_adversarial", "gradient_penalty", "expression", "reconstruction_l1"]
+        terms += ["latent_adversarial_encoder"] if c.encoder_adversarial else []
+        terms += [] if c.no_identity else ["identity"]
+        terms += [] if c.no_perceptual else ["perceptual"]
+        terms += [] if c.no_msssim else ["reconstruction_msssim"]
+        vgg = self.phi.status.to_dict() if self.phi is not None else {"weights": "not used" if c.no_perceptual else "not built"}
+        return {
+            **super().metadata(),
+            "variant": c.variant,
+            "loss_terms": sorted(terms),
+            "ablations": {"no_perceptual": c.no_perceptual, "no_identity": c.no_identity, "no_msssim": c.no_msssim},
+            "variant_settings": differences(c),
+            "latent_size": c.latent_size,
+            "width": c.width,
+            "vgg19": vgg,
+            "msssim": None if self.msssim is None else self.msssim.to_dict(),
+            "cid_pretraining": {"epochs": c.cid_epochs, "lr": c.cid_lr, "train_accuracy": self.cid_accuracy},
+        }
+
+
+def sum_over_branches(term: Callable[..., torch.Tensor], n: int, *tensors: torch.Tensor) -> torch.Tensor:
+    """A loss term computed per branch of ``n`` images (edit, then reconstruction) and summed, as
+    the authors add their edit and reconstruction terms; one branch when only the edit is judged."""
+    chunks = [t.split(n) for t in tensors]
+    return sum(term(*parts) for parts in zip(*chunks, strict=True))
+
+
+@contextmanager
+def judging(net: nn.Module) -> Iterator[None]:
+    """Eval mode for a critic used as a fixed judge (BatchNorm reads its running statistics)."""
+    mode = net.training
+    net.eval()
+    try:
+        yield
+    finally:
+        net.train(mode)

@@ -1,0 +1,134 @@
+"""EGGAN's networks as the paper describes them (Section 4.1), at any suite size (32-256 px).
+
+The paper gives layer counts and a few widths for 128x128 images; what it leaves open is chosen
+here and listed in docs/eggan-variants.md. Size awareness keeps the paper's layer counts at every
+size: the encoder's five stride-2 convolutions end on an (S/32)^2 map, the generator's six
+residual blocks up-sample as often as the size allows (all six from 2x2 at 128 and 4x4 at 256;
+at 64 and 32 the first one or two keep the 2x2 resolution), and the critic's six convolutions
+stride by 2 until a 2x2 map and by 1 afterwards.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from eggan.blocks import UpResBlock, conv_block, log2_int, widen
+
+ENCODER_CHANNELS = (16, 32, 64, 128, 256)  # paper: five stride-2 convs, then one FC layer
+LATENT_D_UNITS = (256, 128, 64, 32, 16, 1)  # paper: six FC layers
+GENERATOR_CHANNELS = (512, 256, 128, 64, 32, 32)  # one per residual block (paper: widths open)
+CRITIC_CHANNELS = (64, 128, 256, 512, 1024, 2048)  # six convs, StarGAN's widths (paper: open)
+# "VGG19-inspired": VGG19's 2-2-4-4-4 conv blocks with max-pooling, at half VGG19's widths.
+CLASSIFIER_CHANNELS = (32, 64, 128, 256, 256)
+VGG19_DEPTH = (2, 2, 4, 4, 4)
+
+
+class Encoder(nn.Module):
+    """E: image -> structured latent code l_s (unbounded, matched to the N(0, I) prior by D_z)."""
+
+    def __init__(self, image_size: int, latent_size: int, width: float = 1.0) -> None:
+        super().__init__()
+        chans = [3, *(widen(c, width) for c in ENCODER_CHANNELS)]
+        # The last map is 1x1 at 32 px, where InstanceNorm is undefined: it gets no norm.
+        self.features = nn.Sequential(
+            *(
+                conv_block(chans[i], chans[i + 1], 4, 2, 1, "instance" if i < 4 else "none", "prelu")
+                for i in range(5)
+            )
+        )
+        side = image_size // 32
+        self.fc = nn.Linear(chans[-1] * side * side, latent_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.features(x).flatten(1))
+
+
+class LatentDiscriminator(nn.Module):
+    """D_z: one logit, real for prior samples z ~ N(0, I), fake for encoded images."""
+
+    def __init__(self, latent_size: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = latent_size
+        for units in LATENT_D_UNITS:
+            layers.append(nn.Linear(c_in, units))
+            if units != 1:
+                layers.append(nn.PReLU(units))
+            c_in = units
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z).squeeze(1)
+
+
+class Generator(nn.Module):
+    """G(l | u): the code and the AUs (scaled to [0, 1]) projected to a small map, then 6 blocks."""
+
+    def __init__(self, image_size: int, latent_size: int, n_aus: int, width: float = 1.0) -> None:
+        super().__init__()
+        self.start = max(2, image_size // 64)
+        n_up = log2_int(image_size // self.start, "image size")
+        chans = [widen(c, width) for c in GENERATOR_CHANNELS]
+        self.project = nn.Linear(latent_size + n_aus, chans[0] * self.start**2)
+        ups = [False] * (len(chans) - n_up) + [True] * n_up
+        self.blocks = nn.Sequential(
+            *(UpResBlock(chans[max(0, i - 1)], chans[i], up) for i, up in enumerate(ups))
+        )
+        self.out = nn.Sequential(
+            nn.InstanceNorm2d(chans[-1], affine=True), nn.PReLU(chans[-1]), nn.Conv2d(chans[-1], 3, 3, 1, 1), nn.Tanh()
+        )
+
+    def forward(self, latent: torch.Tensor, aus: torch.Tensor) -> torch.Tensor:
+        h = self.project(torch.cat([latent, aus / 5.0], dim=1))
+        h = h.view(h.shape[0], -1, self.start, self.start)
+        return self.out(self.blocks(h))
+
+
+class Critic(nn.Module):
+    """D_img: WGAN-GP critic, six 4x4 convs (stride 2 down to 2x2), a 3x3 output conv, mean score."""
+
+    def __init__(self, image_size: int, width: float = 1.0) -> None:
+        super().__init__()
+        n_down = min(6, log2_int(image_size // 2, "image size"))
+        chans = [3, *(widen(c, width) for c in CRITIC_CHANNELS)]
+        layers = [
+            conv_block(chans[i], chans[i + 1], 4 if i < n_down else 3, 2 if i < n_down else 1, act="lrelu")
+            for i in range(6)
+        ]
+        self.features = nn.Sequential(*layers)
+        self.out = nn.Conv2d(chans[-1], 1, 3, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.features(x)).mean(dim=(1, 2, 3))
+
+
+class VGGClassifier(nn.Module):
+    """C_exp and C_id: VGG19-style conv blocks (BatchNorm, ReLU, max-pool), global pool, linear.
+
+    ``outputs = (k, n)`` gives k independent n-way softmaxes (C_exp: 17 x 6); a single int gives
+    plain logits (C_id).
+    """
+
+    def __init__(self, outputs: int | tuple[int, int], width: float = 1.0, depth: tuple[int, ...] = VGG19_DEPTH) -> None:
+        super().__init__()
+        if len(depth) != len(CLASSIFIER_CHANNELS):
+            raise ValueError(f"classifier depth needs {len(CLASSIFIER_CHANNELS)} blocks, got {depth}")
+        layers: list[nn.Module] = []
+        c_in = 3
+        for channels, convs in zip(CLASSIFIER_CHANNELS, depth, strict=True):
+            c_out = widen(channels, width)
+            for _ in range(convs):
+                layers.append(conv_block(c_in, c_out, 3, norm="batch", act="relu"))
+                c_in = c_out
+            layers.append(nn.MaxPool2d(2))
+        self.features = nn.Sequential(*layers)
+        self.shape = outputs if isinstance(outputs, tuple) else (outputs,)
+        n_out = 1
+        for n in self.shape:
+            n_out *= n
+        self.head = nn.Linear(c_in, n_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.features(x).mean(dim=(2, 3))
+        return self.head(h).view(x.shape[0], *self.shape)

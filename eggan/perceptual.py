@@ -1,0 +1,48 @@
+"""phi: the frozen VGG19 trunk of EGGAN's perceptual loss (Eq. 5), up to relu3_1.
+
+The paper uses "the third layer" of the pre-trained VGG19; the authors' code uses the first block
+of a normalised VGG19 (conv1_1 ... relu3_1). Both are the torchvision VGG19 ``features[:12]``.
+The weights come from ``eggan.vgg.vgg19_features``: ImageNet weights found offline, or (only
+where the preset allows it) a fixed-seed random VGG19, whose status goes into the run metadata.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+
+from eggan.method import set_requires_grad
+from eggan.vgg import VGGStatus, imagenet_normalise, vgg19_features
+
+RELU3_1 = 12  # torchvision VGG19 features[:12] ends with relu3_1
+InputMode = Literal["imagenet", "raw"]
+
+
+class Perceptual(nn.Module):
+    """Frozen relu3_1 features; ``input_mode`` 'imagenet' normalises [-1, 1] images first, 'raw'
+    feeds them as they are (the authors' code)."""
+
+    def __init__(self, trunk: nn.Sequential, status: VGGStatus, input_mode: InputMode = "imagenet") -> None:
+        super().__init__()
+        self.trunk = trunk[:RELU3_1]
+        self.status = status
+        self.input_mode = input_mode
+        set_requires_grad(self.trunk, False)
+        self.trunk.eval()
+
+    def train(self, mode: bool = True) -> Perceptual:
+        """Always in eval mode: phi is a fixed measuring instrument."""
+        return super().train(False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.trunk(imagenet_normalise(x) if self.input_mode == "imagenet" else x)
+
+
+def build_perceptual(
+    weights: str | None, allow_random: bool, input_mode: InputMode = "imagenet"
+) -> Perceptual:
+    """phi from ImageNet VGG19 weights; a random trunk only when ``allow_random`` (with a warning)."""
+    trunk, status = vgg19_features(weights, allow_random=allow_random)
+    return Perceptual(trunk, status, input_mode)

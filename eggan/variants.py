@@ -1,0 +1,149 @@
+"""EGGAN's configuration, and the two variants: the paper (default) and the authors' public code.
+
+Every point where the authors' code departs from the paper is one field of ``EggANConfig``.
+Those fields default to ``None``, meaning "whatever the variant says"; ``resolve`` fills them
+from ``VARIANT_DEFAULTS``. So ``--set model.variant=official`` switches everything at once, and
+``--set model.variant=official --set model.au_discretisation=round`` changes one piece back.
+The resolved values are what the model uses and what its metadata records.
+docs/eggan-variants.md lists the differences with their switches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from eggan.errors import ConfigError
+from eggan.nets_paper import VGG19_DEPTH
+
+Variant = Literal["paper", "official"]
+
+
+@dataclass
+class EggANConfig:
+    variant: Variant = "paper"
+    width: float = 1.0  # channel multiplier of every convolutional network
+    classifier_depth: tuple[int, ...] = VGG19_DEPTH  # convs per block of the paper's C_exp / C_id
+    latent_size: int | None = None  # paper: not given, 128; authors (as run): 512
+
+    # Loss weights (Eq. 7). lambda_msssim weighs (1 - MS-SSIM): in the paper it sits inside
+    # L_rec (Eq. 6), so it defaults to lambda_rec there; the authors weigh it separately.
+    lambda_exp: float | None = None
+    lambda_id: float | None = None
+    lambda_per: float | None = None
+    lambda_rec: float | None = None
+    lambda_msssim: float | None = None
+    lambda_gp: float | None = None
+    lambda_z: float = 1.0  # the encoder's latent adversarial term (weight 1 in Eq. 7)
+
+    # Optimisation (Section 4.1). Adam betas are not in the paper: the authors' values are used.
+    lr: float = 1e-4  # E, G, D_z, D_img
+    lr_exp: float = 2e-4  # C_exp
+    betas: tuple[float, float] = (0.5, 0.999)
+    betas_exp: tuple[float, float] = (0.95, 0.999)
+    decay_start: float = 0.5  # share of the schedule after which the rate decays linearly
+    schedule_epochs: int = 16  # epochs the authors' epoch-wise schedule divides the run into
+    n_critic: int = 1  # D_img / D_z updates per E+G update (neither the paper nor the code use >1)
+
+    # Ablations (Section 4.4): a switched-off term is never computed.
+    no_perceptual: bool = False  # E_wtP
+    no_identity: bool = False  # E_wtI
+    no_msssim: bool = False  # E_wtS
+
+    # C_id pre-training on the training identities (then frozen).
+    cid_epochs: int = 16
+    cid_lr: float = 2e-4
+    cid_batch_size: int = 32
+
+    # phi (VGG19 up to relu3_1)
+    vgg_weights: str | None = None
+    allow_random_vgg: bool = False
+
+    # The paper / authors' code differences (None: the variant's value).
+    architecture: Literal["paper", "official"] | None = None
+    adversarial: Literal["wgan-gp", "least-squares"] | None = None
+    au_discretisation: Literal["round", "truncate"] | None = None
+    encoder_adversarial: bool | None = None  # E trained against D_z (Eq. 1)
+    critic_fake: Literal["edit", "prior"] | None = None  # D_img's fake: G(E(x)|u_t) or G(z|u_t)
+    reconstruction_terms: bool | None = None  # adversarial, C_exp, C_id also on the reconstruction
+    msssim: Literal["standard", "official"] | None = None
+    perceptual_input: Literal["imagenet", "raw"] | None = None
+    lr_schedule: Literal["linear", "epochwise"] | None = None
+    cid_bn_updates: bool | None = None  # frozen C_id left in training mode (BatchNorm stats move)
+
+
+VARIANT_DEFAULTS: dict[str, dict[str, Any]] = {
+    "paper": {
+        "latent_size": 128,
+        "lambda_exp": 100.0,
+        "lambda_id": 60.0,
+        "lambda_per": 20.0,
+        "lambda_rec": 100.0,
+        "lambda_msssim": None,  # = lambda_rec
+        "lambda_gp": 20.0,
+        "architecture": "paper",
+        "adversarial": "wgan-gp",
+        "au_discretisation": "round",
+        "encoder_adversarial": True,
+        "critic_fake": "edit",
+        "reconstruction_terms": False,
+        "msssim": "standard",
+        "perceptual_input": "imagenet",
+        "lr_schedule": "linear",
+        "cid_bn_updates": False,
+    },
+    "official": {  # runner.sh as published (DISFA), eggan-official.md
+        "latent_size": 512,
+        "lambda_exp": 10.0,
+        "lambda_id": 50.0,
+        "lambda_per": 10.0,
+        "lambda_rec": 100.0,
+        "lambda_msssim": 50.0,
+        "lambda_gp": 10.0,
+        "architecture": "official",
+        "adversarial": "least-squares",
+        "au_discretisation": "truncate",
+        "encoder_adversarial": False,
+        "critic_fake": "prior",
+        "reconstruction_terms": True,
+        "msssim": "official",
+        "perceptual_input": "raw",
+        "lr_schedule": "epochwise",
+        "cid_bn_updates": True,
+    },
+}
+VARIANT_FIELDS: tuple[str, ...] = tuple(VARIANT_DEFAULTS["paper"])
+
+
+def resolve(config: EggANConfig) -> EggANConfig:
+    """A copy with every variant-dependent field filled in, after checking the values."""
+    if config.variant not in VARIANT_DEFAULTS:
+        raise ConfigError(f"model.variant must be paper or official, not {config.variant!r}")
+    defaults = VARIANT_DEFAULTS[config.variant]
+    values = {name: defaults[name] if getattr(config, name) is None else getattr(config, name) for name in VARIANT_FIELDS}
+    if values["lambda_msssim"] is None:
+        values["lambda_msssim"] = values["lambda_rec"]
+    out = dataclasses.replace(config, **values, classifier_depth=tuple(config.classifier_depth),
+                              betas=tuple(config.betas), betas_exp=tuple(config.betas_exp))
+    check(out)
+    return out
+
+
+def check(config: EggANConfig) -> None:
+    if config.width <= 0 or config.latent_size is None or config.latent_size < 1:
+        raise ConfigError("model.width and model.latent_size must be positive")
+    if config.n_critic < 1 or config.cid_epochs < 0 or config.cid_batch_size < 1 or config.schedule_epochs < 1:
+        raise ConfigError("model.n_critic, cid_batch_size and schedule_epochs must be >= 1, cid_epochs >= 0")
+    if not 0.0 <= config.decay_start <= 1.0:
+        raise ConfigError(f"model.decay_start must lie in [0, 1], not {config.decay_start}")
+    for name in ("lambda_exp", "lambda_id", "lambda_per", "lambda_rec", "lambda_msssim", "lambda_gp", "lambda_z"):
+        if getattr(config, name) < 0:
+            raise ConfigError(f"model.{name} must be >= 0, not {getattr(config, name)}")
+    if len(config.classifier_depth) != len(VGG19_DEPTH) or min(config.classifier_depth) < 1:
+        raise ConfigError(f"model.classifier_depth needs {len(VGG19_DEPTH)} positive conv counts")
+
+
+def differences(config: EggANConfig) -> dict[str, Any]:
+    """The resolved variant-dependent values, for metadata and the variants table."""
+    return {name: getattr(config, name) for name in VARIANT_FIELDS}

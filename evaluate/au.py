@@ -1,0 +1,213 @@
+"""AU estimators: images in [-1, 1] (N x 3 x H x W) -> N x 17 intensities on 0-5, plus a per-row
+``ok`` mask (false where the estimator found no face: those rows are excluded and counted).
+
+- ``openface``: OpenFace 2.x run once per image with its static AU models (the paper's
+  estimator), or a folder of its CSVs computed elsewhere, looked up by image key.
+- ``learned``: a small CNN regressor trained on a dataset's TRAINING identities (the in-domain
+  estimator for SynthFACS, which has no OpenFace readings), cached by dataset fingerprint. Its
+  own error on the held-out identities is part of its metadata and reported beside every result.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from eggan.aus import AU_COLUMNS, AU_MAX, N_AUS
+from eggan.data.dataset import FaceDataset
+from eggan.errors import ConfigError, MissingComponentError
+from evaluate.indomain import batches, jitter, load_or_train, pick_device, resize
+from evaluate.metrics import au_agreement
+
+
+@dataclass
+class AUReading:
+    aus: torch.Tensor  # N x 17 on 0-5; NaN where ok is false
+    ok: torch.Tensor  # N, bool
+
+
+class AUEstimator(ABC):
+    name: str
+
+    @abstractmethod
+    def estimate(self, images: torch.Tensor, keys: Sequence[str]) -> AUReading:
+        """AUs of ``images``; ``keys`` name them (file stems), for estimators that work on files."""
+
+    @abstractmethod
+    def metadata(self) -> dict[str, Any]:
+        """What a table must say about this estimator (name, scale, its own accuracy)."""
+
+
+# --- OpenFace ------------------------------------------------------------------------------------
+
+
+def save_images(images: torch.Tensor, keys: Sequence[str], folder: Path) -> list[Path]:
+    """Write [-1, 1] images as PNGs named ``<key>.png`` (what OpenFace or a user reads)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pixels = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1)
+    paths = []
+    for array, key in zip(pixels.numpy(), keys, strict=True):
+        paths.append(folder / f"{key}.png")
+        Image.fromarray(array).save(paths[-1])
+    return paths
+
+
+class OpenFaceEstimator(AUEstimator):
+    """OpenFace's static AU models, per image; or its CSVs from ``csv_dir`` (``<key>.csv``)."""
+
+    name = "openface"
+
+    def __init__(self, csv_dir: str | Path | None = None, binary: str | Path | None = None,
+                 min_confidence: float = 0.0) -> None:
+        from eggan.data.openface import find_openface
+
+        self.csv_dir = None if csv_dir is None else Path(csv_dir)
+        self.min_confidence = min_confidence
+        self.binary = None if self.csv_dir is not None else find_openface(binary)  # absent: one-line error
+        self.counts = {"no_face": 0, "dropped_rows": 0}
+
+    def estimate(self, images: torch.Tensor, keys: Sequence[str]) -> AUReading:
+        from eggan.data.openface import read_openface_dir, run_openface
+
+        if self.csv_dir is not None:
+            readout = read_openface_dir(self.csv_dir, list(keys), self.min_confidence)
+            if readout.missing:
+                raise MissingComponentError(
+                    f"{len(readout.missing)} of {len(keys)} images have no OpenFace CSV (first: "
+                    f"{readout.missing[0]}.csv); run OpenFace on the exported images first",
+                    self.csv_dir,
+                )
+        else:
+            with tempfile.TemporaryDirectory(prefix="eggan-openface-") as tmp:
+                paths = save_images(images, keys, Path(tmp) / "images")
+                run_openface(paths, Path(tmp) / "csv", binary=self.binary)
+                readout = read_openface_dir(Path(tmp) / "csv", list(keys), self.min_confidence)
+        self.counts["no_face"] += len(readout.no_face) + len(readout.missing)
+        self.counts["dropped_rows"] += sum(readout.dropped.values())
+        aus = torch.full((len(keys), N_AUS), float("nan"))
+        for i, key in enumerate(keys):
+            if key in readout.aus:
+                aus[i] = torch.tensor(readout.aus[key])
+        return AUReading(aus, torch.isfinite(aus).all(dim=1))
+
+    def metadata(self) -> dict[str, Any]:
+        source = f"CSVs from {self.csv_dir}" if self.csv_dir is not None else f"binary {self.binary}"
+        return {"name": "OpenFace 2.x (static AU models)", "kind": "openface", "source": source,
+                "scale": "0-5", "min_confidence": self.min_confidence, "failures": dict(self.counts),
+                "heldout": None}
+
+
+# --- the learned in-domain regressor ------------------------------------------------------------
+
+
+class AURegressor(nn.Module):
+    """Four conv stages (two 3x3 convs each, BN, ReLU, 2x pooling) and a linear head to 17 AUs.
+
+    Output in [0, 1] (sigmoid), multiplied by 5 by the estimator; trained on the AUs / 5.
+    """
+
+    def __init__(self, size: int, width: int = 32) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = 3
+        for c_out in (width, 2 * width, 4 * width, 4 * width):
+            layers += [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True),
+                       nn.Conv2d(c_out, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True),
+                       nn.MaxPool2d(2)]
+            c_in = c_out
+        self.features = nn.Sequential(*layers)
+        side = size // 16
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(0.2), nn.Linear(c_in * side * side, N_AUS))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.head(self.features(x)))
+
+
+LEARNED_SETTINGS: dict[str, Any] = {"width": 16, "epochs": 15, "batch_size": 32, "lr": 3e-3,
+                                    "weight_decay": 1e-4, "jitter": 2, "seed": 0}
+
+
+class LearnedEstimator(AUEstimator):
+    name = "learned"
+
+    def __init__(self, net: AURegressor, size: int, info: dict[str, Any], device: torch.device) -> None:
+        self.net = net.to(device).eval()
+        self.size = size
+        self.info = info
+        self.device = device
+
+    @torch.no_grad()
+    def predict(self, images: torch.Tensor, batch_size: int = 128) -> torch.Tensor:
+        out = [self.net(resize(chunk.float().to(self.device), self.size)).cpu() * AU_MAX
+               for chunk in images.split(batch_size)]
+        return torch.cat(out) if out else torch.empty(0, N_AUS)
+
+    def estimate(self, images: torch.Tensor, keys: Sequence[str] = ()) -> AUReading:
+        aus = self.predict(images)
+        return AUReading(aus, torch.ones(len(aus), dtype=torch.bool))
+
+    def metadata(self) -> dict[str, Any]:
+        return self.info
+
+
+def learned_estimator(
+    dataset: FaceDataset, device: torch.device | str | None = None, settings: dict[str, Any] | None = None
+) -> LearnedEstimator:
+    """The in-domain AU regressor of ``dataset`` (trained on its train split once, then cached)."""
+    settings = {**LEARNED_SETTINGS, **(settings or {})}
+    device = pick_device(device)
+    size = max(16, dataset.image_size)
+    train, test = dataset.split("train"), dataset.split("test")
+
+    def fit() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        torch.manual_seed(settings["seed"])
+        generator = torch.Generator().manual_seed(settings["seed"])
+        net = AURegressor(size, settings["width"]).to(device)
+        images = resize(train.images.float().div(127.5).sub(1.0), size)
+        targets = train.aus / AU_MAX
+        optimizer = torch.optim.AdamW(net.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
+        steps = settings["epochs"] * -(-len(train) // settings["batch_size"])
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, settings["lr"], total_steps=steps)
+        net.train()
+        for _ in range(settings["epochs"]):
+            for idx in batches(len(train), settings["batch_size"], generator):
+                x = jitter(images[idx], settings["jitter"], generator).to(device)
+                loss = F.mse_loss(net(x), targets[idx].to(device))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+        estimator = LearnedEstimator(net, size, {}, device)
+        predicted = estimator.predict(test.images.float().div(127.5).sub(1.0))
+        heldout = au_agreement(test.aus.numpy(), predicted.numpy(), rounds=200, seed=settings["seed"])
+        report = {"heldout": {"split": "test identities", "n_images": len(test), "identities": len(test.identities),
+                              **heldout}}
+        return {k: v.cpu() for k, v in net.state_dict().items()}, report
+
+    state, report, path = load_or_train("au-regressor", dataset, {**settings, "size": size}, fit)
+    net = AURegressor(size, settings["width"])
+    net.load_state_dict(state, strict=True)
+    info = {"name": f"learned AU regressor (CNN, {size}x{size}, trained in-domain)", "kind": "learned",
+            "scale": "0-5", "weights": str(path), "settings": settings, "training": report,
+            "heldout": report["heldout"], "columns": list(AU_COLUMNS)}
+    return LearnedEstimator(net, size, info, device)
+
+
+def build_estimator(kind: str, dataset: FaceDataset, openface_csv: str | Path | None = None,
+                    device: torch.device | str | None = None) -> AUEstimator:
+    """``learned`` (in-domain, cached) or ``openface`` (binary on PATH, or ``openface_csv``)."""
+    if kind == "learned":
+        return learned_estimator(dataset, device)
+    if kind == "openface":
+        return OpenFaceEstimator(csv_dir=openface_csv)
+    raise ConfigError(f"unknown AU estimator {kind!r}; expected learned or openface")
+

@@ -1,0 +1,305 @@
+"""Evaluate every trained run of a benchmark directory on one pair list with one pair of evaluators.
+
+Layout read: ``RUN/train/<label>/seed<k>/{config.json, checkpoint.pt}`` (``eggan.train.train_run``;
+label = method name or an ablation label such as ``eggan-wtP``). Layout written (atomically):
+
+    RUN/eval/pairs.csv                 the (source, target, impostor) pairs, identical for all rows
+    RUN/eval/evaluators.json           estimator and verifier metadata, own held-out accuracies, threshold
+    RUN/eval/reference/<row>/pairs.csv per-pair results of "Source (no edit)"
+    RUN/eval/<label>/seed<k>/pairs.csv per-pair results; summary.json beside it
+    RUN/results.json                   everything the report needs (the report reads nothing else)
+
+Re-running skips a seed whose ``summary.json`` matches its checkpoint's step and the evaluators.
+
+results.json schema (``format`` = ``eggan-bench-results/1``)::
+
+    {"format": str,
+     "meta": {"run": str, "created": ISO time, "environment": {versions, device, torch_threads},
+              "dataset": FaceDataset.describe() + {"labels": what the index labels are},
+              "protocol": {n_pairs, per_expression_requested, per_expression_used, seed,
+                           targets_from, sources_from, source_identities, au_scale, average,
+                           na_policy, excluded_rows, ci, verification},
+              "evaluators": {"estimator": {...}, "verifier": {...}}},   # = evaluators.json
+     "au_names": ["AU01", ...],            # the 17 AUs in table order
+     "metrics": {"mse": {"higher_is_better": false}, ...},
+     "rows": [Row, ...],                   # "Source (no edit)", each label (sorted), "Real"
+     "throughput": {...} | null}           # from `eggan-bench throughput --run`, when measured
+
+    Row = {"label": str, "kind": "reference" | "method", "method": str | null,
+           "seeds": {"<k>": Summary}, "checkpoint_steps": {"<k>": int},
+           "metadata": Method.metadata() of the first seed | null,
+           "summary": Summary (reference rows) | Aggregate (method rows, over seeds)}
+    Summary = {"n_pairs": int, "estimator_failures": int,
+               "au": {"vs_estimator": AUTable | null,   # against the estimator's reading of the target
+                      "vs_labels": AUTable},            # against the dataset labels (exact on SynthFACS)
+               "verification": {threshold, accuracy, mean_cosine, balanced_accuracy,
+                                impostor_rejection, mean_impostor_cosine, n_genuine, n_impostor,
+                                n_nonfinite},
+               "seconds": float, "pairs_per_s": float}   # scoring time (method rows and Source)
+    AUTable = {"n_pairs", "n_used", "n_excluded", "ci_level", "bootstrap_rounds", "bootstrap_seed",
+               "per_au": {metric: {AU: float | null}},               # null = n/a
+               "avg": {metric: {"value", "ci_low", "ci_high", "n_aus"}}}
+    Aggregate = {"n_seeds": int,
+                 "au": {"vs_estimator" | "vs_labels":
+                        {"per_au": {metric: {AU: {"mean", "std"}}},
+                         "avg": {metric: {"mean", "std", "n_aus"}}}},
+                 "verification": {"accuracy" | "mean_cosine" | "balanced_accuracy": {"mean", "std"}}}
+    (std is the sample standard deviation over seeds, null with one seed; mean over the seeds
+    where the figure is defined.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from eggan.aus import AU_NAMES
+from eggan.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from eggan.config import DataConfig, from_dict
+from eggan.data.dataset import FaceDataset
+from eggan.data.sources import open_dataset
+from eggan.errors import ConfigError, DataError
+from eggan.io import atomic_write_json, atomic_write_text
+from eggan.method import Method
+from eggan.runmeta import environment, select_device
+from evaluate.au import AUEstimator, build_estimator
+from evaluate.identity import Verifier, indomain_verifier, released_verifier
+from evaluate.lightcnn import VARIANTS
+from evaluate.metrics import HIGHER_IS_BETTER
+from evaluate.pairs import calibrate, load_pairs, make_pairs, save_pairs
+from evaluate.protocol import prepare_reference, score_real, score_source, score_translation
+from evaluate.weights import fetch_weights
+
+FORMAT = "eggan-bench-results/1"
+SOURCE_ROW, REAL_ROW = "Source (no edit)", "Real"
+Loader = Callable[[Path, torch.device], Method]
+
+
+def find_runs(run_dir: Path) -> dict[str, dict[int, Path]]:
+    """label -> seed -> training folder, for every ``train/<label>/seed<k>/checkpoint.pt``."""
+    runs: dict[str, dict[int, Path]] = {}
+    for checkpoint in sorted((run_dir / "train").glob(f"*/seed*/{CHECKPOINT_NAME}")):
+        match = re.fullmatch(r"seed(\d+)", checkpoint.parent.name)
+        if match:
+            runs.setdefault(checkpoint.parent.parent.name, {})[int(match.group(1))] = checkpoint.parent
+    if not runs:
+        raise DataError("no trained runs (expected train/<label>/seed<k>/checkpoint.pt)", run_dir)
+    return runs
+
+
+def data_config(train_dir: Path) -> DataConfig:
+    """The dataset a training run used, from its config.json (no method class needed)."""
+    path = train_dir / "config.json"
+    try:
+        raw = json.loads(path.read_text())["data"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"not a run config ({exc})", path) from None
+    return from_dict(DataConfig, raw)
+
+
+def _dataset_key(config: DataConfig) -> dict[str, Any]:
+    raw = {k: v for k, v in config.__dict__.items() if k != "hflip"}  # augmentation, not data
+    return json.loads(json.dumps(raw, default=lambda o: o.__dict__))
+
+
+def build_verifier(kind: str, dataset: FaceDataset, weights: str | Path | None, device: torch.device) -> Verifier:
+    if kind == "indomain":
+        return indomain_verifier(dataset, device)
+    if kind in VARIANTS:
+        return released_verifier(kind, str(weights or fetch_weights(kind)), device)
+    raise ConfigError(f"unknown verifier {kind!r}; expected indomain or one of {', '.join(VARIANTS)}")
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    estimator: str = "learned",
+    openface_csv: str | Path | None = None,
+    verifier: str = "indomain",
+    weights: str | Path | None = None,
+    device: str = "auto",
+    batch_size: int = 32,
+    per_expression: int = 174,
+    seed: int = 0,
+    rounds: int = 1000,
+    loader: Loader | None = None,
+    log: Callable[[str], None] = lambda _msg: None,
+) -> dict[str, Any]:
+    """Score every trained run in ``run_dir``; write per-pair files, summaries and results.json."""
+    run_dir = Path(run_dir)
+    eval_dir = run_dir / "eval"
+    runs = find_runs(run_dir)
+    torch_device = select_device(device)
+    if loader is None:
+        from eggan.train import load_trained as loader
+
+    first = next(iter(next(iter(runs.values())).values()))
+    config = data_config(first)
+    for label, seeds in runs.items():
+        for k, folder in seeds.items():
+            if _dataset_key(data_config(folder)) != _dataset_key(config):
+                raise ConfigError(f"{label}/seed{k} was trained on other data than {first}; "
+                                  "one evaluation needs one dataset", folder)
+    dataset = open_dataset(config)
+    pairs_path = eval_dir / "pairs.csv"
+    if pairs_path.is_file():
+        pairs = load_pairs(pairs_path, dataset)
+        description = json.loads((eval_dir / "pairs.json").read_text())
+    else:
+        pairs = make_pairs(dataset, per_expression, seed)
+        description = dict(pairs.attrs)
+        save_pairs(pairs, pairs_path)
+        atomic_write_json(eval_dir / "pairs.json", description)
+    log(f"{len(pairs)} pairs ({description['per_expression_used']} per expression)")
+
+    au = build_estimator(estimator, dataset, openface_csv, torch_device)
+    ver = build_verifier(verifier, dataset, weights, torch_device)
+    calibration = calibrate(ver, dataset, seed=seed)  # before any generated image is scored
+    log(f"verifier threshold {calibration['threshold']:.4f}, held-out accuracy {calibration['accuracy']:.4f}")
+    evaluators = {"estimator": au.metadata(), "verifier": ver.metadata()}
+    atomic_write_json(eval_dir / "evaluators.json", evaluators)
+    stamp = _evaluator_stamp(evaluators, pairs_path)
+
+    reference = prepare_reference(dataset, pairs, au, ver)
+    rows = [_reference_row(SOURCE_ROW, *score_source(dataset, pairs, au, ver, reference, batch_size, rounds),
+                           eval_dir / "reference" / "source")]
+    for label in sorted(runs):
+        rows.append(_method_row(label, runs[label], dataset, pairs, au, ver, reference, stamp, eval_dir,
+                                torch_device, loader, batch_size, rounds, log))
+    rows.append({"label": REAL_ROW, "kind": "reference", "method": None, "seeds": {}, "checkpoint_steps": {},
+                 "metadata": None, "summary": score_real(reference, ver, rounds)})
+    throughput = eval_dir / "throughput.json"
+    results = {
+        "format": FORMAT,
+        "meta": {
+            "run": str(run_dir),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "environment": environment(torch_device),
+            "dataset": {**dataset.describe(), "labels": _label_kind(config)},
+            "protocol": {**description, **PROTOCOL_NOTES, "ci": f"95 % bootstrap over pairs, {rounds} rounds"},
+            "evaluators": evaluators,
+        },
+        "au_names": list(AU_NAMES),
+        "metrics": {name: {"higher_is_better": better} for name, better in HIGHER_IS_BETTER.items()},
+        "rows": rows,
+        "throughput": json.loads(throughput.read_text()) if throughput.is_file() else None,
+    }
+    atomic_write_json(run_dir / "results.json", results)
+    return results
+
+
+PROTOCOL_NOTES = {
+    "au_scale": "0-5 (OpenFace intensity scale)",
+    "average": "Avg = unweighted mean over AUs of the per-AU values",
+    "na_policy": "an AU with zero variance in targets or predictions has no PCC (n/a), left out of the "
+                 "PCC average; n_aus says how many AUs were averaged",
+    "excluded_rows": "rows with a non-finite value or an estimator failure are excluded pairwise and counted",
+    "verification": "accept when cosine >= threshold; threshold of highest accuracy on real genuine/impostor "
+                    "pairs of test identities, fixed before any generated image is scored",
+}
+
+
+def _label_kind(config: DataConfig) -> str:
+    if config.source == "synthfacs":
+        return "exact ground truth (SynthFACS renders the labelled AUs)"
+    return "the dataset's index labels"
+
+
+def _evaluator_stamp(evaluators: dict[str, Any], pairs_path: Path) -> dict[str, Any]:
+    """What a saved summary must match to be reused: the evaluators' identity and the pair list."""
+    return {"estimator": evaluators["estimator"].get("weights") or evaluators["estimator"]["name"],
+            "verifier": evaluators["verifier"]["weights"], "threshold": evaluators["verifier"]["threshold"],
+            "pairs_sha256": hashlib.sha256(pairs_path.read_bytes()).hexdigest()}
+
+
+def _write_pairs(frame: Any, folder: Path) -> None:
+    atomic_write_text(folder / "pairs.csv", frame.to_csv(index=False, float_format="%.5f", lineterminator="\n"))
+
+
+def _reference_row(label: str, frame: Any, summary: dict[str, Any], folder: Path) -> dict[str, Any]:
+    _write_pairs(frame, folder)
+    atomic_write_json(folder / "summary.json", summary)
+    return {"label": label, "kind": "reference", "method": None, "seeds": {}, "checkpoint_steps": {},
+            "metadata": None, "summary": summary}
+
+
+def _method_row(label: str, seeds: dict[int, Path], dataset: FaceDataset, pairs: Any, au: AUEstimator,
+                ver: Verifier, reference: Any, stamp: dict[str, Any], eval_dir: Path, device: torch.device,
+                loader: Loader, batch_size: int, rounds: int, log: Callable[[str], None]) -> dict[str, Any]:
+    summaries: dict[str, dict[str, Any]] = {}
+    steps: dict[str, int] = {}
+    metadata = None
+    for k, train_dir in sorted(seeds.items()):
+        checkpoint = train_dir / CHECKPOINT_NAME
+        step = int(load_checkpoint(checkpoint)["step"])
+        folder = eval_dir / label / f"seed{k}"
+        saved = folder / "summary.json"
+        if saved.is_file():
+            previous = json.loads(saved.read_text())
+            if previous.get("checkpoint_step") == step and previous.get("evaluators") == stamp:
+                log(f"{label}/seed{k}: up to date (step {step}), skipped")
+                summaries[str(k)], steps[str(k)] = previous["summary"], step
+                metadata = metadata or previous.get("metadata")
+                continue
+        method = loader(checkpoint, device)
+        frame, summary = score_translation(method.translate, dataset, pairs, au, ver, reference, batch_size,
+                                           f"{label}_seed{k}", rounds)
+        metadata = metadata or method.metadata()
+        _write_pairs(frame, folder)
+        atomic_write_json(saved, {"label": label, "seed": k, "checkpoint": str(checkpoint), "checkpoint_step": step,
+                                  "evaluators": stamp, "metadata": method.metadata(), "summary": summary})
+        log(f"{label}/seed{k}: {summary['n_pairs']} pairs in {summary['seconds']} s")
+        summaries[str(k)], steps[str(k)] = summary, step
+    return {"label": label, "kind": "method", "method": (metadata or {}).get("method"), "seeds": summaries,
+            "checkpoint_steps": steps, "metadata": metadata, "summary": aggregate(list(summaries.values()))}
+
+
+def _mean_std(values: list[float | None]) -> dict[str, float | None]:
+    defined = np.array([v for v in values if v is not None], dtype=np.float64)
+    return {"mean": float(defined.mean()) if len(defined) else None,
+            "std": float(defined.std(ddof=1)) if len(defined) > 1 else None}
+
+
+def aggregate(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean and standard deviation over seeds of every per-AU and Avg figure."""
+    result: dict[str, Any] = {"n_seeds": len(summaries), "au": {}, "verification": {}}
+    for side in ("vs_estimator", "vs_labels"):
+        tables = [s["au"][side] for s in summaries]
+        result["au"][side] = {
+            "per_au": {m: {au: _mean_std([t["per_au"][m][au] for t in tables]) for au in tables[0]["per_au"][m]}
+                       for m in tables[0]["per_au"]},
+            "avg": {m: {**_mean_std([t["avg"][m]["value"] for t in tables]),
+                        "n_aus": min(t["avg"][m]["n_aus"] for t in tables)} for m in tables[0]["avg"]},
+        }
+    for key in ("accuracy", "mean_cosine", "balanced_accuracy"):
+        result["verification"][key] = _mean_std([s["verification"][key] for s in summaries])
+    return result
+
+
+def run_throughput(run_dir: str | Path, device: str = "auto", loader: Loader | None = None) -> dict[str, Any]:
+    """Throughput of seed 0 (or the first seed) of every label; written to ``eval/throughput.json``
+    and into ``results.json`` when that exists."""
+    from evaluate.throughput import measure
+
+    run_dir = Path(run_dir)
+    torch_device = select_device(device)
+    if loader is None:
+        from eggan.train import load_trained as loader
+    measured = {}
+    for label, seeds in sorted(find_runs(run_dir).items()):
+        method = loader(seeds[min(seeds)] / CHECKPOINT_NAME, torch_device)
+        measured[label] = measure(method)
+    atomic_write_json(run_dir / "eval" / "throughput.json", measured)
+    results_path = run_dir / "results.json"
+    if results_path.is_file():
+        results = json.loads(results_path.read_text())
+        results["throughput"] = measured
+        atomic_write_json(results_path, results)
+    return measured

@@ -1,0 +1,84 @@
+"""Example images for the paper's figures, stored in ``results.json`` as base64 PNGs.
+
+The same few protocol pairs (one per expression, in order) are translated by every trained label
+(first seed), and EGGAN's Eq. 8 strips are taken on them, so the comparison, ablation and
+interpolation figures show the same faces and can be rebuilt from ``results.json`` alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from eggan.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from eggan.data.dataset import FaceDataset, Target
+from eggan.interpolate import interpolate
+from eggan.method import Method
+from evaluate.evaluation import find_runs
+from evaluate.pairs import load_pairs, row_indices
+
+
+def encode(image: torch.Tensor) -> str:
+    """One 3 x H x W image in [-1, 1] as a base64 PNG."""
+    pixels = ((image.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="png")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def example_pairs(pairs: Any, count: int) -> list[int]:
+    """The first pair of each expression in turn, until ``count`` pairs are chosen."""
+    chosen: list[int] = []
+    by_expression = [list(group.index) for _, group in pairs.groupby("expression", sort=True)]
+    for depth in range(max(len(g) for g in by_expression)):
+        for group in by_expression:
+            if depth < len(group) and len(chosen) < count:
+                chosen.append(int(group[depth]))
+    return chosen
+
+
+def collect_examples(
+    run_dir: str | Path,
+    dataset: FaceDataset,
+    loader: Callable[[Path, torch.device], Method],
+    device: torch.device,
+    count: int = 8,
+    steps: int = 7,
+) -> dict[str, Any]:
+    """Translations of ``count`` protocol pairs by every label, and Eq. 8 strips of EGGAN."""
+    run = Path(run_dir)
+    pairs = load_pairs(run / "eval" / "pairs.csv", dataset)
+    chosen = example_pairs(pairs, count)
+    picked = pairs.loc[chosen]
+    source = dataset.batch(row_indices(dataset, picked["source_path"]))
+    target = dataset.batch(row_indices(dataset, picked["target_path"]))
+    examples: dict[str, Any] = {
+        "image_size": dataset.image_size,
+        "pairs": [int(p) for p in picked["pair"]],
+        "target_expressions": list(picked["expression"]),
+        "source": [encode(x) for x in source.image],
+        "target": [encode(x) for x in target.image],
+        "generated": {},
+        "checkpoint_steps": {},
+        "interpolation": None,
+    }
+    for label, seeds in sorted(find_runs(run).items()):
+        checkpoint = seeds[min(seeds)] / CHECKPOINT_NAME
+        method = loader(checkpoint, device)
+        examples["checkpoint_steps"][label] = int(load_checkpoint(checkpoint)["step"])
+        generated = method.translate(source.image, Target.from_batch(target))
+        examples["generated"][label] = [encode(x) for x in generated]
+        if label == "eggan":
+            frames = interpolate(method, source.image, source.aus, target.aus, steps)  # steps x B x 3 x H x W
+            examples["interpolation"] = {
+                "label": label,
+                "alphas": torch.linspace(0, 1, steps).tolist(),
+                "strips": [[encode(frames[s, b]) for s in range(steps)] for b in range(frames.shape[1])],
+            }
+    return examples

@@ -1,0 +1,179 @@
+"""Face verification for the identity metric: released LightCNN weights, or an in-domain LightCNN-9.
+
+``load_lightcnn`` reads the released ``.pth.tar`` files as they are (nested ``state_dict``,
+``module.`` prefixes from DataParallel, ``fc2`` present or not, legacy or zip serialisation)
+through ``eggan.checkpoint.load_file`` (``weights_only=True``) and loads the backbone strictly:
+a LightCNN loaded with ``strict=False`` silently yields garbage features (LightCNN issue #43),
+so any missing or unexpected key is an error that names them.
+
+A ``Verifier`` turns images in [-1, 1] RGB of any size into 256-d features the way LightCNN was
+fed (8-bit-style grayscale with ITU-R 601 weights, values in [0, 1], resized to the network's
+input side) and scores pairs by cosine similarity. Its threshold is fixed from real pairs of
+held-out identities (``evaluate.pairs.calibrate``) before any generated image is scored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from eggan.checkpoint import load_file
+from eggan.data.dataset import FaceDataset
+from eggan.errors import CheckpointError
+from evaluate.indomain import batches, jitter, load_or_train, pick_device, resize
+from evaluate.lightcnn import INPUT_SIZE, VARIANTS, build_lightcnn
+from evaluate.weights import verify_weights
+
+LUMA = (0.299, 0.587, 0.114)  # what PIL "L" and OpenCV's grayscale read use
+
+
+class FeatureExtractor(nn.Module):
+    """A LightCNN backbone that returns only the 256-d feature (N x 1 x S x S in [0, 1])."""
+
+    def __init__(self, backbone: nn.Module) -> None:
+        super().__init__()
+        self.backbone = backbone
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone(x)[1]
+
+
+def _state_dict(payload: Any, path: str) -> dict[str, torch.Tensor]:
+    state = payload.get("state_dict", payload) if isinstance(payload, Mapping) else None
+    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError("not a LightCNN checkpoint: no state_dict of tensors inside", path)
+    return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def _backbone_keys(variant: str) -> set[str]:
+    return set(build_lightcnn(variant, num_classes=None, width=1 / 48).state_dict())
+
+
+def load_lightcnn(path: str, variant: str) -> FeatureExtractor:
+    """The released LightCNN ``variant`` from ``path``, eval mode, mapping N x 1 x 128 x 128 -> N x 256."""
+    state = _state_dict(load_file(path), str(path))
+    state = {k: v for k, v in state.items() if not k.startswith("fc2.")}  # the classifier is not needed
+    model = build_lightcnn(variant, num_classes=None)
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]  # in the network's order: the first ones tell most
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        guess = next((v for v in VARIANTS if v != variant and _backbone_keys(v) == set(state)), None)
+        hint = f"; it looks like a {guess} checkpoint" if guess else ""
+        raise CheckpointError(
+            f"not a {variant} checkpoint: missing keys {_few(missing)}, unexpected keys {_few(unexpected)}{hint}",
+            path,
+        )
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        shapes = [line.strip() for line in str(exc).splitlines() if "size mismatch" in line]
+        raise CheckpointError(f"not a {variant} checkpoint: {shapes[0] if shapes else exc}", path) from None
+    return FeatureExtractor(model).eval()
+
+
+def _few(keys: list[str], n: int = 3) -> str:
+    if not keys:
+        return "none"
+    more = f" (+{len(keys) - n} more)" if len(keys) > n else ""
+    return ", ".join(keys[:n]) + more
+
+
+def to_gray(images: torch.Tensor, size: int) -> torch.Tensor:
+    """[-1, 1] RGB (N x 3 x H x W) -> [0, 1] grayscale N x 1 x size x size."""
+    rgb = (images.float() + 1.0) / 2.0
+    weights = torch.tensor(LUMA, device=rgb.device).view(1, 3, 1, 1)
+    gray = (rgb * weights).sum(dim=1, keepdim=True)
+    return resize(gray, size).clamp(0.0, 1.0)
+
+
+class Verifier:
+    """Features and cosine scores of one LightCNN, plus the threshold fixed on real pairs."""
+
+    def __init__(self, net: nn.Module, input_size: int, info: dict[str, Any], device: torch.device) -> None:
+        self.net = net.to(device).eval()
+        self.input_size = input_size
+        self.info = info
+        self.device = device
+        self.threshold: float | None = None
+        self.calibration: dict[str, Any] | None = None
+        self.real_scores: tuple[np.ndarray, np.ndarray] | None = None  # genuine, impostor cosines
+
+    @torch.no_grad()
+    def features(self, images: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+        out = [self.net(to_gray(chunk.to(self.device), self.input_size)).float().cpu()
+               for chunk in images.split(batch_size)]
+        return torch.cat(out) if out else torch.empty(0, 256)
+
+    def metadata(self) -> dict[str, Any]:
+        return {**self.info, "input_size": self.input_size, "threshold": self.threshold,
+                "calibration": self.calibration}
+
+
+def released_verifier(variant: str, path: str, device: torch.device | str | None = None) -> Verifier:
+    """A released LightCNN, its file checked against the size/sha256 record first."""
+    record = verify_weights(path, variant)
+    net = load_lightcnn(path, variant)
+    info = {"name": variant.replace("lightcnn", "LightCNN"), "weights": str(path), "sha256": record["sha256"],
+            "alignment": "none (the dataset's own crop, grayscale, resized to 128)", "trained_in_domain": False}
+    return Verifier(net, INPUT_SIZE, info, pick_device(device))
+
+
+# --- the in-domain verifier ---------------------------------------------------------------------
+
+INDOMAIN_SETTINGS: dict[str, Any] = {"variant": "lightcnn-9", "width": 0.25, "epochs": 12,
+                                     "batch_size": 64, "lr": 2e-3, "jitter": 2, "seed": 0}
+
+
+def indomain_verifier(
+    dataset: FaceDataset, device: torch.device | str | None = None, settings: dict[str, Any] | None = None
+) -> Verifier:
+    """LightCNN-9 (narrowed by ``width``) trained to classify the training identities; cached.
+
+    The input side is the dataset's image size (LightCNN's 128 only costs time on 64 px data);
+    both choices are in the verifier's name. Its held-out genuine/impostor accuracy is computed
+    by the caller's calibration on real pairs of the test identities.
+    """
+    settings = {**INDOMAIN_SETTINGS, **(settings or {})}
+    device = pick_device(device)
+    size = max(16, dataset.image_size)
+    train = dataset.split("train")
+
+    def fit() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        net = build_lightcnn(settings["variant"], len(train.identities), settings["width"], size).to(device)
+        generator = torch.Generator().manual_seed(settings["seed"])
+        torch.manual_seed(settings["seed"])
+        gray = to_gray(train.images.float().div(127.5).sub(1.0), size)
+        labels = train.identity_index
+        optimizer = torch.optim.Adam(net.parameters(), lr=settings["lr"])
+        steps = settings["epochs"] * -(-len(train) // settings["batch_size"])
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, settings["lr"], total_steps=steps)
+        net.train()
+        correct = 0
+        for epoch in range(settings["epochs"]):
+            correct = 0
+            for idx in batches(len(train), settings["batch_size"], generator):
+                x = jitter(gray[idx], settings["jitter"], generator).to(device)
+                logits, _ = net(x)
+                loss = F.cross_entropy(logits, labels[idx].to(device))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                if epoch == settings["epochs"] - 1:
+                    correct += int((logits.argmax(1).cpu() == labels[idx]).sum())
+        state = {k: v.cpu() for k, v in net.state_dict().items() if not k.startswith("fc2.")}
+        return state, {"train_identities": len(train.identities), "final_epoch_train_accuracy": correct / len(train)}
+
+    state, report, path = load_or_train("verifier", dataset, {**settings, "size": size}, fit)
+    net = build_lightcnn(settings["variant"], None, settings["width"], size)
+    net.load_state_dict(state, strict=True)
+    name = f"LightCNN-9 (width {settings['width']}, {size}x{size} input, trained in-domain)"
+    info = {"name": name, "weights": str(path), "trained_in_domain": True, "training": report,
+            "settings": settings, "alignment": "none (the dataset's own crop)"}
+    return Verifier(FeatureExtractor(net), size, info, device)

@@ -1,0 +1,171 @@
+"""`eggan-bench run`: the whole benchmark, stage by stage, resumable.
+
+Stages: plan and check everything (unknown methods, unreadable data, missing weights fail here,
+before any training) -> data -> train every (label, seed) -> evaluate on the protocol ->
+throughput -> example images -> tables and figures. Every stage writes atomically into the run
+directory and skips what is already done, so an interrupted run started again continues where it
+stopped: a finished checkpoint is reused, an unfinished one resumed, a scored seed not rescored.
+
+Run directory::
+
+    RUN/bench.json                the resolved benchmark config; RUN/meta.json: versions, device
+    RUN/train/<label>/seed<k>/    one training run each (config.json, meta.json, checkpoint.pt, ...)
+    RUN/eval/                     pairs, evaluators, per-pair results, throughput; *.stage.json: the
+                                  throughput and example images with the checkpoint steps they came from
+    RUN/results.json              everything the report reads
+    RUN/tables/, RUN/figures/     built from results.json by reports.report.build_report
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eggan.config import RunConfig
+from eggan.data.dataset import read_index
+from eggan.data.sources import open_dataset
+from eggan.errors import ConfigError
+from eggan.io import atomic_write_json
+from eggan.method import get_method
+from eggan.runmeta import environment, select_device
+from eggan.train import load_trained, resolve_config, train_run
+from evaluate.evaluation import evaluate_run, find_runs, run_throughput
+from evaluate.examples import collect_examples
+from reports.report import build_report
+from reports.results import ABLATION_LABELS
+
+DEFAULT_METHODS = ("eggan", "stargan", "homointerp")
+
+
+@dataclass
+class BenchConfig:
+    """What `eggan-bench run` does; dumped as ``RUN/bench.json``."""
+
+    methods: list[str] = field(default_factory=lambda: list(DEFAULT_METHODS))
+    ablations: bool = False
+    preset: str = "quick"
+    data: str = "synthfacs"
+    seeds: list[int] = field(default_factory=lambda: [0])
+    device: str = "auto"
+    overrides: list[str] = field(default_factory=list)  # applied to every method's config
+    estimator: str = "learned"
+    openface_csv: str | None = None
+    verifier: str = "indomain"
+    weights: str | None = None
+    per_expression: int = 174
+    examples: int = 8
+    interpolation_steps: int = 7
+
+
+@dataclass
+class Job:
+    label: str
+    seed: int
+    config: RunConfig
+
+
+def plan(bench: BenchConfig) -> list[Job]:
+    """Every (label, seed) training job, with its config resolved and its requirements checked."""
+    if not bench.methods:
+        raise ConfigError("--methods is empty")
+    for name in bench.methods:
+        get_method(name)  # unknown names fail here, before anything runs
+    if bench.ablations and "eggan" not in bench.methods:
+        raise ConfigError("--ablations compares against the full EGGAN: add eggan to --methods")
+    if bench.data != "synthfacs":
+        read_index(bench.data)  # an unreadable dataset fails here, in one line
+    labels = [(name, name, []) for name in bench.methods]
+    if bench.ablations:
+        labels += [(label, "eggan", [f"model.{switch}=true"]) for switch, label in ABLATION_LABELS.items()]
+    jobs = []
+    for label, method, extra in labels:
+        for seed in bench.seeds:
+            config = resolve_config(method, bench.preset, bench.data,
+                                    [*bench.overrides, *extra, f"train.seed={seed}"], bench.device)
+            get_method(method).check_requirements(config)
+            jobs.append(Job(label, seed, config))
+    sizes = {job.config.data.image_size for job in jobs}
+    if len(sizes) > 1:
+        raise ConfigError(f"the methods' presets use different image sizes {sorted(sizes)}; one protocol needs one")
+    if bench.verifier != "indomain" and bench.weights is None:
+        from evaluate.weights import expected_path
+
+        if not expected_path(bench.verifier).is_file():
+            raise ConfigError(
+                f"verifier {bench.verifier} needs its weights: run `eggan-bench weights fetch {bench.verifier}` "
+                "or pass --weights PATH"
+            )
+    return jobs
+
+
+def _check_same_bench(path: Path, bench: BenchConfig) -> None:
+    """Continuing a run is only meaningful with the config it started with (device may change)."""
+    if not path.is_file():
+        return
+    saved = json.loads(path.read_text())
+    current = dataclasses.asdict(bench)
+    for key in current:
+        if key != "device" and saved.get(key) != current[key]:
+            raise ConfigError(f"this run directory was started with {key}={saved.get(key)!r}, not "
+                              f"{current[key]!r}; use another --out", path)
+
+
+def run_benchmark(
+    bench: BenchConfig, out_dir: str | Path, progress: bool = True, log: Callable[[str], None] = print
+) -> dict[str, Any]:
+    """Run (or continue) the benchmark in ``out_dir``; returns the final results.json content."""
+    out = Path(out_dir)
+    jobs = plan(bench)
+    _check_same_bench(out / "bench.json", bench)
+    device = select_device(bench.device)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "bench.json", dataclasses.asdict(bench))
+    atomic_write_json(out / "meta.json", {"environment": environment(device), "jobs": len(jobs)})
+
+    log(f"[1/6] data: {bench.data} at {jobs[0].config.data.image_size}x{jobs[0].config.data.image_size}")
+    dataset = open_dataset(jobs[0].config.data)
+    for i, job in enumerate(jobs, 1):
+        log(f"[2/6] train {job.label} seed {job.seed} ({i}/{len(jobs)})")
+        train_run(job.config, out / "train" / job.label / f"seed{job.seed}", progress=progress, dataset=dataset,
+                  log=log)
+
+    log("[3/6] evaluate on the protocol")
+    results = evaluate_run(out, estimator=bench.estimator, openface_csv=bench.openface_csv,
+                           verifier=bench.verifier, weights=bench.weights, device=bench.device,
+                           per_expression=bench.per_expression, seed=bench.seeds[0], log=log)
+
+    log("[4/6] throughput")
+    steps = {label: _steps(seeds) for label, seeds in find_runs(out).items()}
+    results["throughput"] = _reuse(out / "eval" / "throughput.stage.json", steps,
+                                   lambda: run_throughput(out, device=bench.device))
+
+    log("[5/6] example images")
+    results["examples"] = _reuse(out / "eval" / "examples.stage.json", steps, lambda: collect_examples(
+        out, dataset, load_trained, device, bench.examples, bench.interpolation_steps))
+    atomic_write_json(out / "results.json", results)
+
+    log("[6/6] tables and figures")
+    build_report(out)
+    return results
+
+
+def _steps(seeds: dict[int, Path]) -> dict[str, int]:
+    from eggan.checkpoint import CHECKPOINT_NAME, load_checkpoint
+
+    return {str(k): int(load_checkpoint(folder / CHECKPOINT_NAME)["step"]) for k, folder in seeds.items()}
+
+
+def _reuse(path: Path, steps: dict[str, Any], compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """A stage's saved output when it was made from the same checkpoints, else computed and saved."""
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        if saved.get("checkpoint_steps") == steps:
+            return saved["value"]
+    value = compute()
+    atomic_write_json(path, {"checkpoint_steps": steps, "value": value})
+    return value
+

@@ -1,0 +1,188 @@
+"""Scoring one method on the protocol's pairs, and the two reference rows.
+
+A method is seen only through ``Method.translate(source, Target.from_batch(target))``: every
+target field is filled, the method reads the one it is conditioned on. For each pair the
+generated image is read by the AU estimator (compared with the estimator's reading of the real
+target, and with the dataset's labels: exact ground truth on SynthFACS) and by the verifier
+(cosine with its own source, and with an impostor source of another identity).
+
+Reference rows (``protocol.md``): "Source (no edit)" scores the unedited source as if it were the
+output (the floor every method must beat on expression); "Real" reads the real target images
+against their labels (the estimator's ceiling) and verifies real genuine/impostor pairs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from eggan.aus import AU_COLUMNS
+from eggan.data.dataset import FaceDataset, Target
+from eggan.method import Method
+from evaluate.au import AUEstimator
+from evaluate.identity import Verifier
+from evaluate.metrics import au_agreement, cosine, verification
+from evaluate.pairs import row_indices
+
+Translate = Callable[[torch.Tensor, Target], torch.Tensor]
+AU_NAMES_R = list(AU_COLUMNS)
+
+
+@dataclass
+class Reference:
+    """What every method's scoring shares: indices, the target readings, the source features."""
+
+    target: torch.Tensor  # dataset rows of the targets
+    source: torch.Tensor
+    impostor: torch.Tensor
+    target_aus: torch.Tensor  # the estimator's reading of the real targets, N x 17
+    target_ok: torch.Tensor
+    labels: torch.Tensor  # the dataset's labels of the targets, N x 17
+    source_features: torch.Tensor
+    impostor_features: torch.Tensor
+
+
+def prepare_reference(dataset: FaceDataset, pairs: pd.DataFrame, estimator: AUEstimator, verifier: Verifier,
+                      batch_size: int = 64) -> Reference:
+    target = row_indices(dataset, pairs["target_path"])
+    source = row_indices(dataset, pairs["source_path"])
+    impostor = row_indices(dataset, pairs["impostor_path"])
+    readings, oks = [], []
+    for chunk in torch.arange(len(pairs)).split(batch_size):
+        reading = estimator.estimate(dataset.batch(target[chunk]).image, [f"target_{i:04d}" for i in chunk.tolist()])
+        readings.append(reading.aus)
+        oks.append(reading.ok)
+    return Reference(
+        target=target, source=source, impostor=impostor,
+        target_aus=torch.cat(readings), target_ok=torch.cat(oks), labels=dataset.aus[target],
+        source_features=_features(verifier, dataset, source, batch_size),
+        impostor_features=_features(verifier, dataset, impostor, batch_size),
+    )
+
+
+def _features(verifier: Verifier, dataset: FaceDataset, rows: torch.Tensor, batch_size: int) -> torch.Tensor:
+    return torch.cat([verifier.features(dataset.batch(chunk).image) for chunk in rows.split(batch_size)])
+
+
+def score_translation(
+    translate: Translate,
+    dataset: FaceDataset,
+    pairs: pd.DataFrame,
+    estimator: AUEstimator,
+    verifier: Verifier,
+    reference: Reference,
+    batch_size: int = 32,
+    key_prefix: str = "generated",
+    rounds: int = 1000,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Per-pair results and their summary for any translate function (a method, or no edit)."""
+    if verifier.threshold is None:
+        raise RuntimeError("calibrate the verifier on real pairs before scoring generated images")
+    start = time.perf_counter()
+    predicted, ok, features = [], [], []
+    for chunk in torch.arange(len(pairs)).split(batch_size):
+        source = dataset.batch(reference.source[chunk])
+        target = dataset.batch(reference.target[chunk])
+        generated = translate(source.image, Target.from_batch(target)).detach().cpu()
+        reading = estimator.estimate(generated, [f"{key_prefix}_{i:04d}" for i in chunk.tolist()])
+        predicted.append(reading.aus)
+        ok.append(reading.ok)
+        features.append(verifier.features(generated))
+    seconds = time.perf_counter() - start
+    generated_features = torch.cat(features)
+    frame = per_pair_frame(pairs, reference, torch.cat(predicted), torch.cat(ok),
+                           cosine(reference.source_features, generated_features),
+                           cosine(generated_features, reference.impostor_features), verifier.threshold)
+    summary = summarise(frame, verifier.threshold, rounds, seed)
+    summary["seconds"] = round(seconds, 2)
+    summary["pairs_per_s"] = round(len(pairs) / seconds, 2) if seconds > 0 else None
+    return frame, summary
+
+
+def per_pair_frame(pairs: pd.DataFrame, reference: Reference, predicted: torch.Tensor, ok: torch.Tensor,
+                   genuine: torch.Tensor, impostor: torch.Tensor, threshold: float) -> pd.DataFrame:
+    frame = pairs[["pair", "expression", "source_path", "target_path"]].reset_index(drop=True).copy()
+    blocks = [frame,
+              _block("target_", reference.target_aus), _block("label_", reference.labels), _block("pred_", predicted),
+              pd.DataFrame({"target_ok": reference.target_ok.numpy(), "pred_ok": ok.numpy(),
+                            "cosine": genuine.numpy(), "impostor_cosine": impostor.numpy()})]
+    frame = pd.concat(blocks, axis=1)
+    frame["accepted"] = frame["cosine"] >= threshold
+    frame["impostor_accepted"] = frame["impostor_cosine"] >= threshold
+    return frame
+
+
+def _block(prefix: str, values: torch.Tensor) -> pd.DataFrame:
+    return pd.DataFrame(values.numpy(), columns=[prefix + c for c in AU_NAMES_R])
+
+
+def columns(frame: pd.DataFrame, prefix: str) -> np.ndarray:
+    return frame[[prefix + c for c in AU_NAMES_R]].to_numpy(np.float64)
+
+
+def summarise(frame: pd.DataFrame, threshold: float, rounds: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """The summary of a per-pair frame (so any table can be rebuilt from the saved pairs.csv)."""
+    pred_ok = frame["pred_ok"].to_numpy(bool)
+    both_ok = pred_ok & frame["target_ok"].to_numpy(bool)
+    return {
+        "n_pairs": len(frame),
+        "estimator_failures": int((~pred_ok).sum()),
+        "au": {
+            "vs_estimator": au_agreement(columns(frame, "target_"), columns(frame, "pred_"), both_ok,
+                                         rounds=rounds, seed=seed),
+            "vs_labels": au_agreement(columns(frame, "label_"), columns(frame, "pred_"), pred_ok,
+                                      rounds=rounds, seed=seed),
+        },
+        "verification": verification(frame["cosine"].to_numpy(), frame["impostor_cosine"].to_numpy(), threshold),
+    }
+
+
+def score_method(
+    method: Method,
+    dataset: FaceDataset,
+    pairs: pd.DataFrame,
+    estimator: AUEstimator,
+    verifier: Verifier,
+    batch_size: int = 32,
+    reference: Reference | None = None,
+    key_prefix: str = "generated",
+    rounds: int = 1000,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Score ``method`` on ``pairs``: per-pair DataFrame and summary dict."""
+    reference = reference or prepare_reference(dataset, pairs, estimator, verifier)
+    return score_translation(method.translate, dataset, pairs, estimator, verifier, reference, batch_size,
+                             key_prefix, rounds)
+
+
+def no_edit(source: torch.Tensor, target: Target) -> torch.Tensor:
+    """The "Source (no edit)" row's translation: the source itself."""
+    return source
+
+
+def score_source(dataset: FaceDataset, pairs: pd.DataFrame, estimator: AUEstimator, verifier: Verifier,
+                 reference: Reference, batch_size: int = 32, rounds: int = 1000
+                 ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    return score_translation(no_edit, dataset, pairs, estimator, verifier, reference, batch_size, "source", rounds)
+
+
+def score_real(reference: Reference, verifier: Verifier, rounds: int = 1000) -> dict[str, Any]:
+    """The estimator on the real targets against their labels; verification of real pairs."""
+    if verifier.real_scores is None or verifier.threshold is None:
+        raise RuntimeError("calibrate the verifier on real pairs first")
+    genuine, impostor = verifier.real_scores
+    ok = reference.target_ok.numpy()
+    return {
+        "n_pairs": len(reference.target),
+        "estimator_failures": int((~ok).sum()),
+        "au": {"vs_estimator": None,
+               "vs_labels": au_agreement(reference.labels.numpy(), reference.target_aus.numpy(), ok, rounds=rounds)},
+        "verification": {**verification(genuine, impostor, verifier.threshold),
+                         "pairs": "real genuine/impostor pairs of test identities (the calibration pairs)"},
+    }

@@ -1,0 +1,73 @@
+"""Test-time speed: translations per second of a method at fixed batch sizes.
+
+Measured through ``Method.translate`` (what a user of the method calls), on random inputs of the
+method's image size with every target field filled, after warm-up passes, with
+``torch.cuda.synchronize`` around the timed region on a GPU. Device name, dtype and thread count
+are recorded with the figures: a number without them cannot be compared.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from eggan.aus import AU_MAX, N_AUS, N_EXPRESSIONS
+from eggan.data.dataset import Target
+from eggan.method import Method
+from eggan.runmeta import device_name
+
+BATCH_SIZES: tuple[int, ...] = (1, 8, 32)
+
+
+def random_inputs(batch_size: int, size: int, seed: int = 0) -> tuple[torch.Tensor, Target]:
+    generator = torch.Generator().manual_seed(seed)
+    source = torch.rand(batch_size, 3, size, size, generator=generator) * 2 - 1
+    target = Target(
+        aus=torch.rand(batch_size, N_AUS, generator=generator) * AU_MAX,
+        expression=torch.randint(N_EXPRESSIONS, (batch_size,), generator=generator),
+        image=torch.rand(batch_size, 3, size, size, generator=generator) * 2 - 1,
+    )
+    return source, target
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure(method: Method, batch_sizes: Sequence[int] = BATCH_SIZES, warmup: int = 2, repeats: int = 5
+            ) -> dict[str, Any]:
+    """Translations/s per batch size (median of ``repeats`` timed calls) and the conditions."""
+    device = method.device
+    size = method.info.image_size
+    results = []
+    for batch_size in batch_sizes:
+        source, target = random_inputs(batch_size, size)
+        source, target = source.to(device), target.to(device)
+        for _ in range(warmup):
+            method.translate(source, target)
+        times = []
+        for _ in range(repeats):
+            _sync(device)
+            start = time.perf_counter()
+            method.translate(source, target)
+            _sync(device)
+            times.append(time.perf_counter() - start)
+        median = sorted(times)[len(times) // 2]
+        results.append({"batch_size": batch_size, "seconds_per_batch": median,
+                        "translations_per_s": batch_size / median})
+    dtype = next((p.dtype for p in method.nets.parameters()), torch.float32)
+    return {
+        "method": method.name,
+        "image_size": size,
+        "device": {"type": device.type, "name": device_name(device)},
+        "dtype": str(dtype).removeprefix("torch."),
+        "threads": torch.get_num_threads(),
+        "warmup": warmup,
+        "repeats": repeats,
+        "statistic": "median",
+        "batches": results,
+    }

@@ -1,0 +1,129 @@
+"""The paper's figures from ``results.json``: comparison (Fig. 2), interpolation (Fig. 3),
+ablation (Fig. 4) and per-AU MSE/PCC bars.
+
+Example images travel inside ``results.json`` (``examples``: base64 PNGs, written by the
+benchmark pipeline) so that every figure can be rebuilt from that one file.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+from PIL import Image
+
+from eggan.io import atomic_write
+from reports.results import ABLATION_LABELS, display_name, method_rows
+
+DPI = 150
+
+
+def decode(png: str) -> np.ndarray:
+    with Image.open(io.BytesIO(base64.b64decode(png))) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    return atomic_write(path, lambda handle: handle.write(buffer.getbuffer()))
+
+
+def image_grid(columns: list[tuple[str, list[str]]], path: Path, row_labels: list[str] | None = None) -> Path:
+    """A grid with one titled column per (title, images); rows are examples."""
+    n_rows = len(columns[0][1])
+    fig, axes = plt.subplots(n_rows, len(columns), figsize=(1.3 * len(columns), 1.3 * n_rows), squeeze=False)
+    for c, (title, images) in enumerate(columns):
+        for r, png in enumerate(images):
+            ax = axes[r][c]
+            ax.imshow(decode(png))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(title, fontsize=8)
+            if c == 0 and row_labels:
+                ax.set_ylabel(row_labels[r], fontsize=7)
+    fig.subplots_adjust(wspace=0.04, hspace=0.04)
+    return _save(fig, path)
+
+
+def comparison_figure(results: dict[str, Any], path: Path) -> Path | None:
+    """Fig. 2: rows of source, target, then each compared method's output."""
+    examples = results.get("examples")
+    if not examples:
+        return None
+    ablations = set(ABLATION_LABELS.values())
+    labels = [r["label"] for r in method_rows(results) if r["label"] not in ablations and r["label"] in
+              examples["generated"]]
+    columns = [("Source", examples["source"]), ("Target", examples["target"])]
+    columns += [(display_name(label), examples["generated"][label]) for label in labels]
+    return image_grid(columns, path, examples.get("target_expressions"))
+
+
+def ablation_figure(results: dict[str, Any], path: Path) -> Path | None:
+    """Fig. 4: source, target, full EGGAN and each ablation."""
+    examples = results.get("examples")
+    labels = ["eggan", *ABLATION_LABELS.values()]
+    if not examples or not all(label in examples["generated"] for label in labels):
+        return None
+    columns = [("Source", examples["source"]), ("Target", examples["target"])]
+    columns += [(display_name(label), examples["generated"][label]) for label in labels]
+    return image_grid(columns, path, examples.get("target_expressions"))
+
+
+def interpolation_figure(results: dict[str, Any], path: Path) -> Path | None:
+    """Fig. 3: one strip per source, alpha from 0 (source AUs) to 1 (target AUs), then the target."""
+    strips = (results.get("examples") or {}).get("interpolation")
+    if not strips:
+        return None
+    alphas = strips["alphas"]
+    columns = [(f"α={alpha:.2f}", [strip[i] for strip in strips["strips"]]) for i, alpha in enumerate(alphas)]
+    columns.append(("Target", results["examples"]["target"][: len(strips["strips"])]))
+    return image_grid(columns, path)
+
+
+def per_au_figure(results: dict[str, Any], path: Path) -> Path:
+    """Per-AU MSE and PCC of each method side by side (against the estimator's reading of the target)."""
+    au_names = results["au_names"]
+    rows = [r for r in results["rows"] if r["label"] not in ABLATION_LABELS.values()]
+    fig, axes = plt.subplots(2, 1, figsize=(12, 6), sharex=True)
+    width = 0.8 / max(1, len(rows))
+    x = np.arange(len(au_names))
+    for ax, metric in zip(axes, ("mse", "pcc"), strict=True):
+        for i, row in enumerate(rows):
+            side = "vs_labels" if row["label"] == "Real" else "vs_estimator"
+            block = row["summary"]["au"].get(side)
+            if block is None:
+                continue
+            values = [_mean(block["per_au"][metric][name]) for name in au_names]
+            heights = [np.nan if v is None else v for v in values]
+            ax.bar(x + (i - (len(rows) - 1) / 2) * width, heights, width, label=display_name(row["label"]))
+        ax.set_ylabel(metric.upper())
+        ax.grid(axis="y", alpha=0.3)
+    axes[1].set_xticks(x, au_names, rotation=45)
+    axes[0].legend(ncol=min(6, len(rows)), fontsize=8, loc="upper left")
+    axes[0].set_title("Per-AU expression accuracy (MSE lower is better, PCC higher is better; missing bar = n/a)")
+    return _save(fig, path)
+
+
+def _mean(stat: Any) -> float | None:
+    return stat["mean"] if isinstance(stat, dict) else stat
+
+
+def build_figures(results: dict[str, Any], out_dir: str | Path) -> list[Path]:
+    out = Path(out_dir)
+    made = [
+        comparison_figure(results, out / "comparison.png"),
+        interpolation_figure(results, out / "interpolation.png"),
+        ablation_figure(results, out / "ablation.png"),
+        per_au_figure(results, out / "per_au.png"),
+    ]
+    return [p for p in made if p is not None]

@@ -1,0 +1,131 @@
+"""Reading ``results.json`` (schema in ``evaluate.evaluation``) and the sentences every caption needs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from eggan.errors import DataError
+from evaluate.evaluation import FORMAT as RESULTS_FORMAT
+
+ABLATION_LABELS = {"no_perceptual": "eggan-wtP", "no_identity": "eggan-wtI", "no_msssim": "eggan-wtS"}
+DISPLAY = {
+    "eggan": "EGGAN",
+    "stargan": "StarGAN",
+    "homointerp": "HomoInterpGAN",
+    "ganimation": "GANimation",
+    "eggan-wtP": "E_wtP",
+    "eggan-wtI": "E_wtI",
+    "eggan-wtS": "E_wtS",
+}
+
+
+def load_results(run_dir: str | Path) -> dict[str, Any]:
+    """``RUN/results.json``, checked to be in the suite's results format."""
+    path = Path(run_dir) / "results.json"
+    if not path.is_file():
+        raise DataError("no results.json: run `eggan-bench run` or `eggan-bench evaluate` first", Path(run_dir))
+    try:
+        results = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DataError(f"not valid JSON ({exc.msg} at line {exc.lineno})", path) from None
+    if results.get("format") != RESULTS_FORMAT:
+        raise DataError(f"not an eggan-bench results file (expected format {RESULTS_FORMAT})", path)
+    return results
+
+
+def display_name(label: str) -> str:
+    return DISPLAY.get(label, label)
+
+
+def method_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    return [row for row in results["rows"] if row["kind"] == "method"]
+
+
+def row_by_label(results: dict[str, Any], label: str) -> dict[str, Any] | None:
+    return next((row for row in results["rows"] if row["label"] == label), None)
+
+
+def data_sentence(results: dict[str, Any]) -> str:
+    meta = results["meta"]
+    data, protocol = meta["dataset"], meta["protocol"]
+    seeds = {len(row["seeds"]) for row in method_rows(results)} or {1}
+    return (
+        f"Data: {data['name']} at {data['image_size']}x{data['image_size']}, {protocol['n_pairs']} (source, target) "
+        f"pairs ({protocol['per_expression_used']} targets per expression from the training split, sources from "
+        f"held-out identities); {max(seeds)} seed(s)."
+    )
+
+
+def estimator_sentence(results: dict[str, Any]) -> str:
+    est = results["meta"]["evaluators"]["estimator"]
+    text = f"AU estimator: {est['name']}"
+    heldout = est.get("heldout")
+    if heldout:
+        avg = heldout["avg"]
+        text += (
+            f", own held-out accuracy Avg PCC {avg['pcc']['value']:.3f}, MSE {avg['mse']['value']:.3f} "
+            f"on {heldout.get('n_images', heldout.get('n_pairs'))} images of unseen identities"
+        )
+    return text + "."
+
+
+def verifier_sentence(results: dict[str, Any]) -> str:
+    ver = results["meta"]["evaluators"]["verifier"]
+    calibration = ver.get("calibration") or {}
+    trained = ", trained on the dataset's training identities (not the released weights)" if ver.get(
+        "trained_in_domain") else ""
+    text = f"Verifier: {ver['name']}{trained}; cosine threshold {ver['threshold']:.3f}"
+    if calibration:
+        accuracy = 100 * calibration["accuracy"]
+        text += (
+            f" fixed on real pairs of held-out identities before scoring (accuracy {accuracy:.2f} % on "
+            f"{calibration['n_genuine']} genuine and {calibration['n_impostor']} impostor pairs)"
+        )
+    return text + "."
+
+
+def _walk(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def substitution_notes(results: dict[str, Any]) -> list[str]:
+    """Every substitution recorded in a method's metadata that changes what a number means.
+
+    A random stand-in for ImageNet VGG19 is recorded as a dict with ``"weights": "random"`` and a
+    ``note`` (``eggan.vgg.VGGStatus``); any such dict anywhere in a row's metadata is reported.
+    """
+    notes: dict[str, list[str]] = {}
+    for row in method_rows(results):
+        for node in _walk(row.get("metadata")):
+            if node.get("weights") == "random" and node.get("note"):
+                notes.setdefault(node["note"], []).append(display_name(row["label"]))
+    return [f"{', '.join(dict.fromkeys(labels))}: {note}" for note, labels in notes.items()]
+
+
+def headline(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One line per row for the terminal summary: Avg MSE, Avg PCC, verification accuracy."""
+    lines = []
+    for row in results["rows"]:
+        summary = row["summary"]
+        side = "vs_labels" if row["label"] == "Real" else "vs_estimator"
+        au = summary["au"].get(side) or summary["au"]["vs_labels"]
+        lines.append({
+            "label": display_name(row["label"]),
+            "mse": _value(au["avg"]["mse"]),
+            "pcc": _value(au["avg"]["pcc"]),
+            "accuracy": _value(summary["verification"]["accuracy"]),
+        })
+    return lines
+
+
+def _value(stat: Any) -> float | None:
+    return stat.get("mean", stat.get("value")) if isinstance(stat, dict) else stat

@@ -1,0 +1,280 @@
+"""The paper's tables from ``results.json``: Markdown and LaTeX (booktabs) from the same cells.
+
+Each table is built once as a grid of text cells with a parallel "best" mask; the two renderers
+only decide how to write a cell and how to bold it, so the Markdown and the LaTeX can never
+disagree. A caption always states what produced the numbers (estimator, verifier, data, pairs,
+seeds) and any substitution that changes their meaning (random VGG19, in-domain evaluators).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from eggan.io import atomic_write_text
+from evaluate.evaluation import SOURCE_ROW
+from reports.results import (
+    ABLATION_LABELS,
+    data_sentence,
+    display_name,
+    estimator_sentence,
+    method_rows,
+    row_by_label,
+    substitution_notes,
+    verifier_sentence,
+)
+
+
+@dataclass
+class Table:
+    """Text cells by row and column, which cells are best, a caption, and row-group breaks."""
+
+    name: str
+    columns: list[str]
+    index: list[tuple[str, str]]  # (group, row label); group "" when the table has none
+    cells: list[list[str]]
+    best: list[list[bool]]
+    caption: str
+    group_title: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+# --- number formatting -------------------------------------------------------------------------
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def _cell(stat: dict[str, Any] | float | None, digits: int = 3, ci: bool = False) -> tuple[str, float | None]:
+    """Text and sortable value of one figure: a value (with its CI) or a mean +- std over seeds."""
+    if stat is None or isinstance(stat, float | int):
+        return _fmt(stat, digits), stat
+    if "mean" in stat:
+        mean, std = stat["mean"], stat["std"]
+        text = _fmt(mean, digits) if std is None or mean is None else f"{_fmt(mean, digits)} ± {_fmt(std, digits)}"
+        return text, mean
+    value = stat["value"]
+    text = _fmt(value, digits)
+    if ci and value is not None and stat.get("ci_low") is not None:
+        text += f" [{_fmt(stat['ci_low'], digits)}, {_fmt(stat['ci_high'], digits)}]"
+    return text, value
+
+
+def _mark_best(values: list[float | None], eligible: list[bool], higher: bool) -> list[bool]:
+    candidates = [v for v, ok in zip(values, eligible, strict=True) if ok and v is not None]
+    if not candidates:
+        return [False] * len(values)
+    target = max(candidates) if higher else min(candidates)
+    return [ok and v is not None and math.isclose(v, target) for v, ok in zip(values, eligible, strict=True)]
+
+
+# --- the tables --------------------------------------------------------------------------------
+
+
+def _au_block(row: dict[str, Any], side: str) -> dict[str, Any] | None:
+    """A row's AU figures for ``side``: one seed's values with their intervals, or the mean +- std over
+    seeds. The Real row has only the estimator against the labels, shown in both tables."""
+    if row["label"] == "Real":
+        side = "vs_labels"
+    if len(row["seeds"]) == 1:
+        return next(iter(row["seeds"].values()))["au"][side]
+    return row["summary"]["au"].get(side)
+
+
+def _table_rows(results: dict[str, Any], with_source: bool = True) -> list[dict[str, Any]]:
+    """Source (no edit), the compared methods (ablations have their own table), Real."""
+    ablations = set(ABLATION_LABELS.values())
+    return [r for r in results["rows"] if r["label"] not in ablations and (with_source or r["label"] != SOURCE_ROW)]
+
+
+def expression_table(results: dict[str, Any], side: str = "vs_estimator") -> Table:
+    """Table 1: per-AU MSE and PCC (+ Avg with 95 % CI), rows Source, each method, Real."""
+    au_names = results["au_names"]
+    rows = [(r, block) for r in _table_rows(results) if (block := _au_block(r, side)) is not None]
+    index, cells, best = [], [], []
+    for metric in ("mse", "pcc"):
+        values = []
+        for row, block in rows:
+            per_au = [_cell(block["per_au"][metric][name]) for name in au_names]
+            avg = block["avg"][metric]
+            text, value = _cell(avg, ci=True)
+            if avg.get("n_aus") is not None and avg["n_aus"] < len(au_names):
+                text += f" ({avg['n_aus']} AUs)"
+            cells.append([t for t, _ in per_au] + [text])
+            values.append([v for _, v in per_au] + [value])
+            index.append((metric.upper(), display_name(row["label"])))
+        higher = results["metrics"][metric]["higher_is_better"]
+        eligible = [row["kind"] == "method" for row, _ in rows]
+        best.extend(_best_by_column(values, eligible, [higher] * (len(au_names) + 1)))
+    reference = "the estimator's reading of each target image" if side == "vs_estimator" else "the dataset's AU labels"
+    caption = (
+        f"Expression accuracy: per-AU MSE (lower is better) and PCC (higher is better) between the AU intensities "
+        f"estimated on the generated image and {reference}, on the 0-5 scale. {data_sentence(results)} "
+        f"{estimator_sentence(results)} Source (no edit) scores the unedited source; Real is the estimator on the "
+        "real target images against their labels. Avg is the unweighted mean over AUs with a 95 % bootstrap "
+        "interval over pairs (mean ± std over seeds when several); n/a marks an AU whose targets or predictions "
+        "do not vary (no PCC), left out of the PCC average. Best method per column in bold."
+    )
+    return Table(f"expression_{side}", [*au_names, "Avg"], index, cells, best, caption, "Metric",
+                 substitution_notes(results))
+
+
+def identity_table(results: dict[str, Any]) -> Table:
+    """Table 2: verification accuracy (the paper's figure), mean cosine and balanced accuracy."""
+    rows = _table_rows(results, with_source=False)
+    keys = [("accuracy", "Verification acc. (%)", 100), ("mean_cosine", "Mean cosine", 1),
+            ("balanced_accuracy", "Balanced acc. (%)", 100)]
+    cells, values, eligible = [], [], []
+    for row in rows:
+        ver = row["summary"]["verification"]
+        texts, vals = [], []
+        for key, _title, scale in keys:
+            text, value = _cell(_scaled(ver.get(key), scale), digits=2 if scale == 100 else 3)
+            texts.append(text)
+            vals.append(value)
+        cells.append(texts)
+        values.append(vals)
+        eligible.append(row["kind"] == "method")
+    best = _best_by_column(values, eligible, [True, True, True])
+    caption = (
+        f"Identity preservation: share of (source, generated) pairs that the verifier accepts as the same person. "
+        f"{verifier_sentence(results)} Balanced accuracy also counts impostor pairs (generated vs another identity) "
+        f"that are rejected. Real verifies real genuine/impostor pairs. {data_sentence(results)}"
+    )
+    return Table("identity", [k[1] for k in keys], [("", display_name(r["label"])) for r in rows], cells, best,
+                 caption, notes=substitution_notes(results))
+
+
+def ablation_table(results: dict[str, Any]) -> Table | None:
+    """Full EGGAN against E_wtP, E_wtI and E_wtS on Avg MSE, Avg PCC and verification accuracy."""
+    labels = ["eggan", *ABLATION_LABELS.values()]
+    rows = [row_by_label(results, label) for label in labels]
+    if any(r is None for r in rows[1:]) or rows[0] is None:
+        return None
+    cells, values = [], []
+    for row in rows:
+        au = _au_block(row, "vs_estimator")
+        mse, v_mse = _cell(au["avg"]["mse"], ci=True)
+        pcc, v_pcc = _cell(au["avg"]["pcc"], ci=True)
+        acc, v_acc = _cell(_scaled(row["summary"]["verification"]["accuracy"], 100), digits=2)
+        cells.append([mse, pcc, acc])
+        values.append([v_mse, v_pcc, v_acc])
+    best = _best_by_column(values, [True] * len(rows), [False, True, True])
+    caption = (
+        "Ablation of EGGAN's losses: without the perceptual loss (E_wtP), the identity loss (E_wtI) or the MS-SSIM "
+        f"term (E_wtS), on the same pairs and evaluators. {estimator_sentence(results)} {verifier_sentence(results)}"
+    )
+    return Table("ablation", ["Avg MSE", "Avg PCC", "Verification acc. (%)"],
+                 [("", display_name(r["label"])) for r in rows], cells, best, caption,
+                 notes=substitution_notes(results))
+
+
+def throughput_table(results: dict[str, Any]) -> Table | None:
+    """Translations per second of each method at each batch size, on the recorded device."""
+    measured = results.get("throughput")
+    if not measured:
+        return None
+    labels = [r["label"] for r in method_rows(results) if r["label"] in measured]
+    sizes = sorted({b["batch_size"] for m in measured.values() for b in m["batches"]})
+    cells, values = [], []
+    for label in labels:
+        by_size = {b["batch_size"]: b["translations_per_s"] for b in measured[label]["batches"]}
+        values.append([by_size.get(s) for s in sizes])
+        cells.append([_fmt(by_size.get(s), 1) for s in sizes])
+    first = measured[labels[0]] if labels else next(iter(measured.values()))
+    caption = (
+        f"Test-time throughput (translations per second, median of {first['repeats']} timed calls after "
+        f"{first['warmup']} warm-up calls) at {first['image_size']}x{first['image_size']} on "
+        f"{first['device']['name']} ({first['device']['type']}, {first['dtype']}, {first['threads']} threads)."
+    )
+    best = _best_by_column(values, [True] * len(labels), [True] * len(sizes))
+    return Table("throughput", [f"batch {s}" for s in sizes], [("", display_name(x)) for x in labels], cells, best,
+                 caption)
+
+
+def _scaled(stat: Any, scale: float) -> Any:
+    if stat is None:
+        return None
+    if isinstance(stat, dict):
+        return {k: (v * scale if isinstance(v, float) and k in ("mean", "std", "value") else v) for k, v in
+                stat.items()}
+    return stat * scale
+
+
+def _best_by_column(values: list[list[float | None]], eligible: list[bool], higher: list[bool]) -> list[list[bool]]:
+    columns = [_mark_best([row[c] for row in values], eligible, higher[c]) for c in range(len(higher))]
+    return [[columns[c][r] for c in range(len(higher))] for r in range(len(values))]
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+
+def _frame(table: Table, bold: str) -> pd.DataFrame:
+    data = [[bold.format(c) if b else c for c, b in zip(row, flags, strict=True)]
+            for row, flags in zip(table.cells, table.best, strict=True)]
+    frame = pd.DataFrame(data, columns=table.columns)
+    if table.group_title:
+        frame.insert(0, table.group_title, [g for g, _ in table.index])
+    frame.insert(1 if table.group_title else 0, "Method", [label for _, label in table.index])
+    return frame
+
+
+def to_markdown(table: Table) -> str:
+    frame = _frame(table, "**{}**")
+    notes = "".join(f"\n> **Note:** {note}\n" for note in table.notes)
+    return f"**{_title(table)}.** {table.caption}\n{notes}\n{frame.to_markdown(index=False)}\n"
+
+
+LATEX_ESCAPES = {"&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "±": r"$\pm$"}
+
+
+def _tex(text: str) -> str:
+    return re.sub("|".join(re.escape(k) for k in LATEX_ESCAPES), lambda m: LATEX_ESCAPES[m.group()], text)
+
+
+def to_latex(table: Table) -> str:
+    escaped = Table(table.name, [_tex(c) for c in table.columns], [(g, _tex(lbl)) for g, lbl in table.index],
+                    [[_tex(c) for c in row] for row in table.cells], table.best, table.caption, table.group_title)
+    frame = _frame(escaped, r"\textbf{{{}}}")
+    caption = _tex(table.caption + "".join(f" Note: {n}" for n in table.notes))
+    body = frame.style.hide(axis="index").to_latex(
+        hrules=True, column_format="l" * (1 + bool(table.group_title)) + "r" * len(table.columns),
+        caption=caption, label=f"tab:{table.name}", position="t",
+        environment="table*" if len(table.columns) > 8 else "table",
+    )
+    return body.replace("\\begin{tabular}", "\\small\n\\begin{tabular}", 1)
+
+
+TITLES = {
+    "expression_vs_estimator": "Table 1 (expression)",
+    "expression_vs_labels": "Table 1b (expression against the labels)",
+    "identity": "Table 2 (identity)",
+    "ablation": "Ablation",
+    "throughput": "Throughput",
+}
+
+
+def _title(table: Table) -> str:
+    return TITLES.get(table.name, table.name)
+
+
+def build_tables(results: dict[str, Any], out_dir: str | Path) -> list[Path]:
+    """Write every table that the results support as ``NAME.md`` and ``NAME.tex``."""
+    out = Path(out_dir)
+    tables = [expression_table(results, "vs_estimator"), identity_table(results), ablation_table(results),
+              throughput_table(results)]
+    if any(r["summary"]["au"].get("vs_labels") for r in results["rows"] if r["kind"] == "method"):
+        tables.insert(1, expression_table(results, "vs_labels"))
+    written = []
+    for table in filter(None, tables):
+        name = {"expression_vs_estimator": "expression", "expression_vs_labels": "expression_labels"}.get(
+            table.name, table.name)
+        written.append(atomic_write_text(out / f"{name}.md", to_markdown(table)))
+        written.append(atomic_write_text(out / f"{name}.tex", to_latex(table)))
+    return written

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from eggan.aus import AU_COLUMNS
+from eggan.data.dataset import load_dataset
+from eggan.errors import ConfigError, MissingComponentError
+from evaluate.au import (
+    LEARNED_SETTINGS,
+    OpenFaceEstimator,
+    build_estimator,
+    learned_estimator,
+    save_images,
+)
+
+HEADER = "face, confidence, " + ", ".join(AU_COLUMNS) + ", " + ", ".join(c[:-2] + "_c" for c in AU_COLUMNS)
+
+
+def _image_mode_csv(path: Path, value: float | None) -> None:
+    """A FaceLandmarkImg CSV: header only when no face was found."""
+    rows = [HEADER]
+    if value is not None:
+        rows.append("0, 0.98, " + ", ".join([f"{value:.2f}"] * 17) + ", " + ", ".join(["1.0"] * 17))
+    path.write_text("\r\n".join(rows))
+
+
+def test_learned_estimator_reads_0_to_5_and_reports_its_heldout_error(tiny_dataset: Path, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EGGAN_CACHE", str(tmp_path))
+    monkeypatch.setitem(LEARNED_SETTINGS, "epochs", 2)
+    dataset = load_dataset(tiny_dataset, 32)
+    estimator = learned_estimator(dataset, "cpu")
+    reading = estimator.estimate(torch.rand(5, 3, 48, 48) * 2 - 1, [])  # any size is resized
+    assert reading.aus.shape == (5, 17) and reading.ok.all()
+    assert reading.aus.min() >= 0 and reading.aus.max() <= 5
+    heldout = estimator.metadata()["heldout"]
+    assert heldout["n_images"] == (dataset.table["split"] == "test").sum()
+    assert set(heldout["per_au"]) == {"mse", "mae", "pcc", "icc"}
+    assert estimator.metadata()["training"]["train_seconds"] >= 0
+    cached = list((tmp_path / "evaluators").glob("au-regressor-*.pt"))
+    assert len(cached) == 1 and dataset.fingerprint() in cached[0].name
+    again = learned_estimator(dataset, "cpu")
+    x = torch.rand(3, 3, 32, 32) * 2 - 1
+    assert torch.equal(again.estimate(x).aus, estimator.estimate(x).aus)
+
+
+def test_openface_csv_folder_gives_aus_and_marks_faces_not_found(tmp_path: Path) -> None:
+    _image_mode_csv(tmp_path / "gen_0000.csv", 2.5)
+    _image_mode_csv(tmp_path / "gen_0001.csv", None)
+    estimator = OpenFaceEstimator(csv_dir=tmp_path)
+    reading = estimator.estimate(torch.zeros(2, 3, 8, 8), ["gen_0000", "gen_0001"])
+    assert reading.ok.tolist() == [True, False]
+    assert torch.allclose(reading.aus[0], torch.full((17,), 2.5))
+    assert torch.isnan(reading.aus[1]).all()
+    assert estimator.metadata()["failures"]["no_face"] == 1
+    with pytest.raises(MissingComponentError, match="have no OpenFace CSV"):
+        estimator.estimate(torch.zeros(1, 3, 8, 8), ["gen_0002"])
+
+
+def test_openface_without_binary_is_a_one_line_missing_component(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(MissingComponentError, match="install OpenFace"):
+        build_estimator("openface", dataset=None)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="learned or openface"):
+        build_estimator("dlib", dataset=None)  # type: ignore[arg-type]
+
+
+def test_openface_binary_runs_once_per_image(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stand-in FaceLandmarkImg on PATH: one CSV per `-f` image, written into `-out_dir`."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "calls.txt"
+    script = bin_dir / "FaceLandmarkImg"
+    row = "0, 0.9, " + ", ".join(["1.25"] * 17) + ", " + ", ".join(["1.0"] * 17)
+    script.write_text(
+        "#!/bin/sh\n"
+        f'echo "$@" >> {log}\n'
+        'while [ $# -gt 0 ]; do case "$1" in -f) img="$2"; shift;; -out_dir) out="$2"; shift;; esac; shift; done\n'
+        f'stem=$(basename "$img" .png)\nprintf "%s\\n%s\\n" "{HEADER}" "{row}" > "$out/$stem.csv"\n'
+    )
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    estimator = OpenFaceEstimator()
+    reading = estimator.estimate(torch.zeros(3, 3, 16, 16), ["a", "b", "c"])
+    assert reading.ok.all() and torch.allclose(reading.aus, torch.full((3, 17), 1.25))
+    calls = log.read_text().splitlines()
+    assert len(calls) == 3 and all("-aus" in c and "-fdir" not in c for c in calls)
+
+
+def test_saved_images_round_trip_to_8_bit(tmp_path: Path) -> None:
+    images = torch.linspace(-1, 1, 3 * 4 * 4).view(1, 3, 4, 4)
+    (path,) = save_images(images, ["x"], tmp_path)
+    with Image.open(path) as im:
+        assert im.size == (4, 4) and im.mode == "RGB"

@@ -1,0 +1,197 @@
+"""EggAN as a Method: presets, variants, ablations removing exactly their terms, learning, state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from eggan import losses as L
+from eggan.config import apply_overrides
+from eggan.data.dataset import FaceDataset, Target
+from eggan.errors import ConfigError, MissingComponentError
+from eggan.method import DataInfo, get_method
+from eggan.model import EggAN
+from eggan.variants import EggANConfig, resolve
+from eggan_helpers import smoke_model, smoke_synthfacs
+
+FULL_KEYS = {
+    "d_adv", "d_gp", "c_exp", "c_exp_acc_real", "dz_adv",
+    "g_adv", "e_adv", "g_exp", "g_id", "g_per", "g_l1", "g_msssim", "g_total", "exp_acc_edit",
+}
+
+
+@pytest.fixture(scope="module")
+def train(tmp_path_factory: pytest.TempPathFactory) -> FaceDataset:
+    return smoke_synthfacs(tmp_path_factory.mktemp("synth")).split("train")
+
+
+def one_step(method: EggAN, train: FaceDataset, step: int = 0) -> dict[str, torch.Tensor]:
+    return method.train_step(train.batch(torch.arange(4)), step)
+
+
+def test_registered_and_presets() -> None:
+    assert get_method("eggan") is EggAN
+    sizes = {name: EggAN.preset(name).data.image_size for name in ("smoke", "quick", "paper")}
+    assert sizes == {"smoke": 32, "quick": 64, "paper": 128}
+    paper = EggAN.preset("paper")
+    c = resolve(paper.model)
+    assert (c.lambda_exp, c.lambda_id, c.lambda_per, c.lambda_rec, c.lambda_gp) == (100, 60, 20, 100, 20)
+    assert (paper.train.epochs, paper.train.batch_size, c.lr, c.lr_exp) == (400, 8, 1e-4, 2e-4)
+    assert not c.allow_random_vgg and c.width == 1.0
+
+
+def test_official_variant_is_one_override_and_pieces_can_be_switched_back() -> None:
+    config = apply_overrides(EggAN.preset("smoke"), ["model.variant=official"])
+    c = resolve(config.model)
+    assert (c.architecture, c.adversarial, c.au_discretisation, c.msssim) == (
+        "official", "least-squares", "truncate", "official")
+    assert not c.encoder_adversarial and c.reconstruction_terms and c.critic_fake == "prior"
+    assert (c.lambda_exp, c.lambda_id, c.lambda_per, c.lambda_rec, c.lambda_msssim, c.lambda_gp) == (
+        10, 50, 10, 100, 50, 10)
+    mixed = resolve(apply_overrides(config, ["model.au_discretisation=round"]).model)
+    assert mixed.au_discretisation == "round" and mixed.adversarial == "least-squares"
+    with pytest.raises(ConfigError):
+        apply_overrides(EggAN.preset("smoke"), ["model.variant=authors"])
+    with pytest.raises(ConfigError):
+        resolve(EggANConfig(n_critic=0))
+
+
+@pytest.mark.parametrize("variant", ["paper", "official"])
+def test_one_step_reports_every_term(train: FaceDataset, variant: str) -> None:
+    method = smoke_model(train, f"model.variant={variant}")
+    out = one_step(method, train)
+    expected = FULL_KEYS - ({"e_adv"} if variant == "official" else set())
+    assert set(out) == expected
+    assert all(torch.isfinite(v) and not v.requires_grad for v in out.values())
+
+
+@pytest.mark.parametrize(
+    ("switch", "key", "function"),
+    [("no_perceptual", "g_per", "perceptual_loss"), ("no_identity", "g_id", "identity_loss"),
+     ("no_msssim", "g_msssim", "msssim_loss")],
+)
+def test_ablations_remove_exactly_their_term(
+    train: FaceDataset, monkeypatch: pytest.MonkeyPatch, switch: str, key: str, function: str
+) -> None:
+    def never(*args: object) -> torch.Tensor:
+        raise AssertionError(f"{function} was computed although {switch} is on")
+
+    monkeypatch.setattr(L, function, never)
+    method = smoke_model(train, f"model.{switch}=true")
+    out = one_step(method, train)
+    assert set(out) == FULL_KEYS - {key}
+    assert switch in {k for k, v in method.metadata()["ablations"].items() if v}
+    full = smoke_model(train)
+    with pytest.raises(AssertionError, match=function):
+        one_step(full, train)
+
+
+def test_ablated_components_are_not_built(train: FaceDataset) -> None:
+    method = smoke_model(train, "model.no_perceptual=true", "model.no_identity=true", "model.no_msssim=true")
+    assert "c_id" not in method.nets and method.phi is None and method.msssim is None
+    meta = method.metadata()
+    assert {"perceptual", "identity", "reconstruction_msssim"}.isdisjoint(meta["loss_terms"])
+    assert meta["vgg19"]["weights"] == "not used"
+
+
+def test_removed_term_does_not_change_the_generator_update(train: FaceDataset) -> None:
+    """With lambda_per = 0 the full model's E/G update equals the E_wtP model's update."""
+    updates = []
+    for overrides in (("model.lambda_per=0",), ("model.no_perceptual=true",)):
+        method = smoke_model(train, *overrides)
+        torch.manual_seed(1)
+        one_step(method, train)
+        updates.append(torch.cat([p.detach().flatten() for p in method.nets["generator"].parameters()]))
+    assert torch.allclose(updates[0], updates[1], atol=1e-6)
+
+
+@pytest.mark.parametrize(("variant", "reaches_encoder"), [("paper", True), ("official", False)])
+def test_encoder_is_trained_against_latent_d_only_in_the_paper(
+    train: FaceDataset, variant: str, reaches_encoder: bool
+) -> None:
+    encoders = []
+    for perturb in (False, True):
+        method = smoke_model(train, f"model.variant={variant}")
+        if perturb:
+            with torch.no_grad():
+                for p in method.nets["latent_d"].parameters():
+                    p.add_(torch.randn_like(p))
+        torch.manual_seed(1)
+        one_step(method, train)
+        encoders.append(torch.cat([p.detach().flatten() for p in method.nets["encoder"].parameters()]))
+    assert torch.equal(encoders[0], encoders[1]) is not reaches_encoder
+
+
+def test_n_critic_skips_the_generator_phase(train: FaceDataset) -> None:
+    method = smoke_model(train, "model.n_critic=2")
+    assert "g_total" not in one_step(method, train, step=0)
+    assert "g_total" in one_step(method, train, step=1)
+
+
+def test_generate_and_translate(train: FaceDataset) -> None:
+    method = smoke_model(train)
+    batch = train.batch(torch.arange(3))
+    out = method.translate(batch.image, Target(aus=batch.aus.flip(0)))
+    assert out.shape == (3, 3, 32, 32)
+    with pytest.raises(ConfigError, match="aus"):
+        method.translate(batch.image, Target(expression=batch.expression))
+
+
+def test_paper_preset_refuses_to_start_without_vgg_weights(
+    train: FaceDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    monkeypatch.delenv("EGGAN_VGG19_WEIGHTS", raising=False)
+    config = EggAN.preset("paper").model
+    config.width, config.classifier_depth = 1 / 16, (1, 1, 1, 1, 1)
+    method = EggAN(config, DataInfo(32, len(train.identities)), 10, torch.device("cpu"))
+    with pytest.raises(MissingComponentError, match="vgg19-dcbb9e9d.pth"):
+        method.setup(train)
+
+
+def test_random_vgg_is_a_warning_and_in_the_metadata(train: FaceDataset, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    monkeypatch.delenv("EGGAN_VGG19_WEIGHTS", raising=False)
+    config = EggAN.preset("smoke").model
+    method = EggAN(config, DataInfo(32, len(train.identities)), 10, torch.device("cpu"))
+    with pytest.warns(UserWarning, match="random VGG19"):
+        method.setup(train)
+    meta = method.metadata()
+    assert meta["vgg19"]["weights"] == "random"
+    assert meta["msssim"]["scales"] == 3 and meta["variant"] == "paper"
+    assert set(meta["parameters"]) == {"encoder", "latent_d", "generator", "critic", "c_exp", "c_id"}
+
+
+def test_state_round_trip_includes_the_pretrained_identity_classifier(train: FaceDataset) -> None:
+    method = smoke_model(train)
+    method.pretrain(train, lambda _msg: None)
+    assert not any(p.requires_grad for p in method.nets["c_id"].parameters())
+    one_step(method, train)
+    clone = smoke_model(train, seed=5)
+    clone.load_state_dict(method.state_dict())
+    for name, net in method.nets.items():
+        for a, b in zip(net.state_dict().values(), clone.nets[name].state_dict().values(), strict=True):
+            assert torch.equal(a, b), name
+
+
+def test_smoke_steps_reduce_reconstruction_and_teach_the_aus(train: FaceDataset) -> None:
+    """A few hundred smoke steps: L1 reconstruction falls and C_exp reads the target AUs off edits."""
+    steps = 160
+    method = smoke_model(train, steps=steps)
+    generator = torch.Generator().manual_seed(0)
+    history = []
+    for step in range(steps):
+        out = method.train_step(train.batch(torch.randint(len(train), (4,), generator=generator)), step)
+        for scheduler in method.schedulers.values():
+            scheduler.step()
+        history.append(out)
+
+    def mean(key: str, part: slice) -> float:
+        return float(torch.stack([h[key] for h in history[part]]).mean())
+
+    first, last = slice(0, 20), slice(-20, None)
+    assert mean("g_l1", last) < 0.95 * mean("g_l1", first)
+    assert mean("exp_acc_edit", last) > mean("exp_acc_edit", first) + 0.15

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+import torch
+from standins import KeepSource, PasteTarget, standin
+
+from eggan.checkpoint import save_checkpoint
+from eggan.config import DataConfig
+from eggan.errors import DataError
+from evaluate.au import LEARNED_SETTINGS
+from evaluate.evaluation import SOURCE_ROW, evaluate_run, run_throughput
+from evaluate.identity import INDOMAIN_SETTINGS
+
+
+def _fake_run(root: Path, dataset: Path, labels: dict[str, int]) -> Path:
+    """A benchmark directory as `eggan-bench run` lays it out (config.json + checkpoint.pt)."""
+    for label, seeds in labels.items():
+        for k in range(seeds):
+            folder = root / "train" / label / f"seed{k}"
+            folder.mkdir(parents=True)
+            data = asdict(DataConfig(source=str(dataset), image_size=32))
+            (folder / "config.json").write_text(json.dumps({"method": label, "data": data}))
+            save_checkpoint(folder / "checkpoint.pt", {"method": label, "image_size": 32, "step": 7})
+    return root
+
+
+def _loader(path: Path, device: torch.device):
+    kind = PasteTarget if "paste" in str(path) else KeepSource
+    return standin(kind, 32)
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("EGGAN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setitem(LEARNED_SETTINGS, "epochs", 2)  # the machinery, not the evaluators' accuracy
+    monkeypatch.setitem(INDOMAIN_SETTINGS, "epochs", 2)
+    return tmp_path / "cache"
+
+
+def test_evaluate_run_writes_every_file_and_the_rows_make_sense(tmp_path: Path, tiny_dataset: Path, cache) -> None:
+    run = _fake_run(tmp_path / "run", tiny_dataset, {"keep": 2, "paste": 1})
+    messages: list[str] = []
+    results = evaluate_run(run, device="cpu", rounds=50, loader=_loader, log=messages.append)
+    for rel in ("eval/pairs.csv", "eval/evaluators.json", "eval/keep/seed0/pairs.csv", "eval/keep/seed1/summary.json",
+                "eval/paste/seed0/pairs.csv", "results.json"):
+        assert (run / rel).is_file(), rel
+    on_disk = json.loads((run / "results.json").read_text())
+    assert [r["label"] for r in on_disk["rows"]] == [SOURCE_ROW, "keep", "paste", "Real"]
+    rows = {r["label"]: r for r in results["rows"]}
+    # Keeping the source is exactly the "Source (no edit)" row; pasting the target is exactly "Real".
+    keep, paste = rows["keep"]["seeds"]["0"], rows["paste"]["seeds"]["0"]
+    assert keep["au"]["vs_labels"]["avg"] == rows[SOURCE_ROW]["summary"]["au"]["vs_labels"]["avg"]
+    assert keep["verification"]["accuracy"] == 1.0
+    assert paste["au"]["vs_estimator"]["avg"]["mse"]["value"] == pytest.approx(0.0, abs=1e-9)
+    assert paste["verification"]["accuracy"] < keep["verification"]["accuracy"]
+    aggregate = rows["keep"]["summary"]
+    assert aggregate["n_seeds"] == 2 and aggregate["verification"]["accuracy"]["std"] == 0.0
+    meta = on_disk["meta"]
+    assert meta["protocol"]["n_pairs"] == 32 and meta["evaluators"]["verifier"]["threshold"] is not None
+    assert meta["evaluators"]["estimator"]["heldout"]["avg"]["pcc"]["n_aus"] >= 0
+    # Re-running skips the finished seeds (same step, same evaluators, same pairs).
+    messages.clear()
+    evaluate_run(run, device="cpu", rounds=50, loader=_loader, log=messages.append)
+    assert sum("skipped" in m for m in messages) == 3
+
+
+def test_a_directory_without_trained_runs_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="no trained runs"):
+        evaluate_run(tmp_path, device="cpu")
+
+
+def test_throughput_of_a_run_lands_in_results(tmp_path: Path, tiny_dataset: Path) -> None:
+    run = _fake_run(tmp_path / "run", tiny_dataset, {"keep": 1})
+    (run / "results.json").write_text(json.dumps({"rows": [], "throughput": None}))
+    measured = run_throughput(run, device="cpu", loader=_loader)
+    assert [b["batch_size"] for b in measured["keep"]["batches"]] == [1, 8, 32]
+    assert json.loads((run / "results.json").read_text())["throughput"]["keep"]["threads"] >= 1

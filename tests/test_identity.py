@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+
+import pytest
+import torch
+
+from eggan.data.dataset import load_dataset
+from eggan.errors import CheckpointError
+from evaluate.identity import INDOMAIN_SETTINGS, indomain_verifier, load_lightcnn, released_verifier, to_gray
+from evaluate.lightcnn import build_lightcnn
+
+
+def _released(variant: str, seed: int = 0, fc2_classes: int | None = 5) -> torch.nn.Module:
+    """A network with random weights; the released fc2 is huge, a 5-class one stands in for it."""
+    torch.manual_seed(seed)
+    return build_lightcnn(variant, fc2_classes).eval()
+
+
+def _save_like_train_py(net: torch.nn.Module, path: Path, legacy: bool = False, tensor_prec1: bool = False) -> Path:
+    """The layout of LightCNN's train.py: DataParallel keys ('module.') nested under state_dict."""
+    state = OrderedDict((f"module.{k}", v) for k, v in net.state_dict().items())
+    prec1 = torch.tensor(98.7) if tensor_prec1 else 98.7
+    payload = {"epoch": 80, "arch": "LightCNN", "state_dict": state, "prec1": prec1}
+    torch.save(payload, path, _use_new_zipfile_serialization=not legacy)
+    return path
+
+
+@pytest.mark.parametrize(("variant", "legacy"), [("lightcnn-9", False), ("lightcnn-29v2", True)])
+def test_released_layouts_load_strictly_and_reproduce_the_features(tmp_path: Path, variant: str,
+                                                                   legacy: bool) -> None:
+    net = _released(variant)
+    path = _save_like_train_py(net, tmp_path / "w.pth.tar", legacy=legacy, tensor_prec1=legacy)
+    loaded = load_lightcnn(str(path), variant)
+    x = torch.rand(2, 1, 128, 128)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), net(x)[1])
+
+
+def test_a_bare_state_dict_without_fc2_loads_too(tmp_path: Path) -> None:
+    net = _released("lightcnn-9", fc2_classes=None)
+    torch.save(net.state_dict(), tmp_path / "bare.pt")
+    assert load_lightcnn(str(tmp_path / "bare.pt"), "lightcnn-9")(torch.rand(1, 1, 128, 128)).shape == (1, 256)
+
+
+def test_the_wrong_variant_is_refused_with_the_keys_and_a_guess(tmp_path: Path) -> None:
+    path = _save_like_train_py(_released("lightcnn-29", fc2_classes=None), tmp_path / "29.pth.tar")
+    with pytest.raises(CheckpointError, match=r"missing keys fc\.weight.*unexpected keys fc\.filter.*lightcnn-29 "):
+        load_lightcnn(str(path), "lightcnn-29v2")
+
+
+def test_a_file_that_is_no_lightcnn_is_refused(tmp_path: Path) -> None:
+    torch.save({"state_dict": {"encoder.weight": torch.zeros(3)}}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match=r"missing keys features\.0\.filter\.weight.*unexpected keys encoder"):
+        load_lightcnn(str(tmp_path / "other.pt"), "lightcnn-9")
+    torch.save([1, 2, 3], tmp_path / "list.pt")
+    with pytest.raises(CheckpointError, match="no state_dict"):
+        load_lightcnn(str(tmp_path / "list.pt"), "lightcnn-9")
+
+
+def test_wrong_shapes_are_refused(tmp_path: Path) -> None:
+    state = build_lightcnn("lightcnn-9").state_dict()
+    state["fc1.filter.bias"] = torch.zeros(7)
+    torch.save(state, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match="size mismatch"):
+        load_lightcnn(str(tmp_path / "bad.pt"), "lightcnn-9")
+
+
+def test_released_verifier_checks_the_file_record_before_loading(tmp_path: Path) -> None:
+    path = _save_like_train_py(_released("lightcnn-9"), tmp_path / "LightCNN_9Layers_checkpoint.pth.tar")
+    verifier = released_verifier("lightcnn-9", str(path), "cpu")
+    assert verifier.features(torch.rand(3, 3, 64, 64) * 2 - 1).shape == (3, 256)
+    assert verifier.metadata()["sha256"] and (tmp_path / (path.name + ".json")).is_file()
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="altered"):
+        released_verifier("lightcnn-9", str(path), "cpu")
+
+
+def test_to_gray_uses_luma_weights_and_resizes() -> None:
+    red = torch.zeros(1, 3, 32, 32)
+    red[:, 0] = 1.0  # pure red in [-1, 1]
+    red[:, 1:] = -1.0
+    gray = to_gray(red, 128)
+    assert gray.shape == (1, 1, 128, 128)
+    assert torch.allclose(gray, torch.full_like(gray, 0.299), atol=1e-6)
+
+
+def test_indomain_verifier_is_cached_by_dataset_fingerprint(tiny_dataset: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EGGAN_CACHE", str(tmp_path))
+    monkeypatch.setitem(INDOMAIN_SETTINGS, "epochs", 2)
+    dataset = load_dataset(tiny_dataset, 32)
+    first = indomain_verifier(dataset, "cpu")
+    assert "width 0.25" in first.info["name"] and "trained in-domain" in first.info["name"]
+    assert len(list((tmp_path / "evaluators").glob("verifier-*.pt"))) == 1
+    monkeypatch.setattr("evaluate.identity.build_lightcnn.__defaults__", None)  # training again would fail
+    again = indomain_verifier(dataset, "cpu")
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    assert torch.equal(first.features(x), again.features(x))

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from eggan.data.dataset import load_dataset
+from eggan.errors import DataError
+from evaluate.pairs import calibrate, load_pairs, make_pairs, real_pairs, save_pairs
+
+
+@pytest.fixture(scope="module")
+def dataset(tiny_dataset: Path):
+    return load_dataset(tiny_dataset, 32)
+
+
+def test_pairs_take_targets_from_train_and_sources_from_test(dataset) -> None:
+    pairs = make_pairs(dataset, per_expression=174, seed=0)
+    split = dict(zip(dataset.table["path"], dataset.table["split"], strict=True))
+    assert {split[p] for p in pairs["target_path"]} == {"train"}
+    assert {split[p] for p in pairs["source_path"]} == {"test"}
+    assert {split[p] for p in pairs["impostor_path"]} == {"test"}
+    # The tiny set has 4 training images per expression: the count shrinks and is recorded.
+    assert pairs.attrs["per_expression_used"] == 4 and len(pairs) == 32
+    assert pairs["expression"].value_counts().eq(4).all()
+    assert pairs["target_path"].is_unique
+    assert (pairs["impostor_identity"] != pairs["source_identity"]).all()
+    # Sources spread evenly over the test identities.
+    counts = pairs["source_identity"].value_counts()
+    assert counts.max() - counts.min() <= 1
+
+
+def test_pairs_are_seeded_and_round_trip(dataset, tmp_path: Path) -> None:
+    a, b, c = make_pairs(dataset, seed=1), make_pairs(dataset, seed=1), make_pairs(dataset, seed=2)
+    assert a.equals(b) and not a.equals(c)
+    save_pairs(a, tmp_path / "pairs.csv")
+    assert load_pairs(tmp_path / "pairs.csv", dataset).equals(a)
+
+
+def test_a_pair_list_naming_unknown_images_is_refused(dataset, tmp_path: Path) -> None:
+    pairs = make_pairs(dataset)
+    pairs.loc[3, "source_path"] = "images/nobody.png"
+    save_pairs(pairs, tmp_path / "pairs.csv")
+    with pytest.raises(DataError, match=r"nobody\.png"):
+        load_pairs(tmp_path / "pairs.csv", dataset)
+
+
+def test_real_pairs_are_genuine_and_impostor_among_test_images(dataset) -> None:
+    genuine, impostor = real_pairs(dataset, count=50, seed=0)
+    table = dataset.table
+    assert (table.loc[genuine[:, 0], "identity"].to_numpy() == table.loc[genuine[:, 1], "identity"].to_numpy()).all()
+    assert (genuine[:, 0] != genuine[:, 1]).all()
+    assert (table.loc[impostor[:, 0], "identity"].to_numpy() != table.loc[impostor[:, 1], "identity"].to_numpy()).all()
+    assert set(table.loc[np.unique(impostor), "split"]) == {"test"}
+
+
+class _ColourVerifier:
+    """Features = mean colour: identities of the tiny set differ by their base colour."""
+
+    threshold = None
+    calibration = None
+    real_scores = None
+
+    def features(self, images):
+        return images.mean(dim=(2, 3)) - images.mean()
+
+
+def test_calibration_fixes_a_threshold_that_separates_the_tiny_identities(dataset) -> None:
+    verifier = _ColourVerifier()
+    result = calibrate(verifier, dataset, count=40)
+    assert verifier.threshold == result["threshold"]
+    assert result["accuracy"] > 0.9
+    assert len(verifier.real_scores[0]) == 40

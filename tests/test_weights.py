@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gdown
+import pytest
+
+from eggan.errors import CheckpointError, MissingComponentError
+from evaluate.weights import MANIFEST, fetch_weights, verify_weights
+
+CONTENT = b"\x80\x02fake-lightcnn-weights" * 1000
+
+
+@pytest.fixture
+def downloads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """gdown.download replaced by a function that writes a file (the tests never use the network)."""
+    calls: list[str] = []
+
+    def fake(id: str | None = None, output: str | None = None, quiet: bool = False, **_: object) -> str:
+        calls.append(id or "")
+        Path(output).write_bytes(CONTENT)
+        return output
+
+    monkeypatch.setattr(gdown, "download", fake)
+    return calls
+
+
+def test_first_fetch_downloads_and_records_size_and_sha256(tmp_path: Path, downloads: list[str]) -> None:
+    path = fetch_weights("lightcnn-29v2", tmp_path)
+    assert path == tmp_path / MANIFEST["lightcnn-29v2"].filename and path.read_bytes() == CONTENT
+    assert downloads == [MANIFEST["lightcnn-29v2"].drive_id]
+    record = json.loads((tmp_path / (path.name + ".json")).read_text())
+    assert record["size"] == len(CONTENT) and len(record["sha256"]) == 64
+    assert fetch_weights("lightcnn-29v2", tmp_path) == path
+    assert len(downloads) == 1  # present and intact: no second download
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_partial_and_altered_files_are_detected(tmp_path: Path, downloads: list[str]) -> None:
+    path = fetch_weights("lightcnn-9", tmp_path)
+    path.write_bytes(CONTENT[:-100])
+    with pytest.raises(CheckpointError, match="partial or altered"):
+        fetch_weights("lightcnn-9", tmp_path)
+    path.write_bytes(CONTENT[:-1] + b"!")
+    with pytest.raises(CheckpointError, match="altered"):
+        verify_weights(path, "lightcnn-9")
+
+
+def test_offline_fails_in_one_line_saying_where_to_put_the_file(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    def offline(**_: object) -> str:
+        raise ConnectionError("Failed to resolve 'drive.google.com'\nmore detail")
+
+    monkeypatch.setattr(gdown, "download", offline)
+    with pytest.raises(MissingComponentError) as error:
+        fetch_weights("lightcnn-29", tmp_path)
+    message = str(error.value)
+    assert "\n" not in message and str(tmp_path / MANIFEST["lightcnn-29"].filename) in message
+    assert MANIFEST["lightcnn-29"].drive_id in message and "Failed to resolve" in message
+    assert not list(tmp_path.iterdir())  # no partial file left behind
+
+
+def test_a_quota_web_page_is_not_taken_for_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def page(output: str, **_: object) -> str:
+        Path(output).write_bytes(b"<!DOCTYPE html><html>Quota exceeded</html>")
+        return output
+
+    monkeypatch.setattr(gdown, "download", page)
+    with pytest.raises(MissingComponentError, match="web page"):
+        fetch_weights("lightcnn-9", tmp_path)
+
+
+def test_a_manually_placed_file_is_recorded_on_first_use(tmp_path: Path) -> None:
+    path = tmp_path / MANIFEST["lightcnn-9"].filename
+    with pytest.raises(MissingComponentError, match="weights fetch lightcnn-9"):
+        verify_weights(path, "lightcnn-9")
+    path.write_bytes(CONTENT)
+    assert verify_weights(path, "lightcnn-9")["origin"].startswith("found on disk")
+    path.write_bytes(CONTENT + b"x")
+    with pytest.raises(CheckpointError, match="partial or altered"):
+        verify_weights(path, "lightcnn-9")
