@@ -86,7 +86,7 @@ class GANimation(Method):
             model = GANimationConfig(g_conv_dim=8, d_conv_dim=8, g_repeat_num=1)
         elif name == "quick":
             model = GANimationConfig(g_conv_dim=24, d_conv_dim=24, g_repeat_num=3)
-            train.steps = 3500
+            train.steps = 3000
         else:
             model = GANimationConfig()
             train.batch_size, train.epochs = 25, model.epochs_no_decay + model.epochs_decay

@@ -105,11 +105,12 @@ class HomoInterpGAN(Method):
     def preset(cls, name: str) -> RunConfig:
         data, train = base_preset(name)
         if name == "smoke":
-            model = HomoInterpConfig(width=0.125, pretrain_steps=4, pretrain_batch=4, normalise_images=16,
+            model = HomoInterpConfig(width=0.125, pretrain_steps=4, pretrain_batch=4, normalise_vgg=False,
                                      allow_random_vgg=True)
         elif name == "quick":
-            model = HomoInterpConfig(width=0.25, pretrain_steps=300, pretrain_batch=8, allow_random_vgg=True)
-            train.steps = 1500
+            model = HomoInterpConfig(width=0.25, pretrain_steps=500, pretrain_batch=8, normalise_vgg=False,
+                                     allow_random_vgg=True)
+            train.steps = 3000
         else:
             model = HomoInterpConfig()
             train.batch_size = 32  # the authors' default (the README's 128 ran on 4 GPUs)

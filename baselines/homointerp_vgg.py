@@ -25,6 +25,8 @@ from eggan.checkpoint import load_file
 from eggan.errors import CheckpointError, ConfigError
 from eggan.vgg import vgg19_features
 
+DEAD_FRACTION = 0.01
+
 
 def load_vgg19g(encoder: VGGEncoder, path: str | Path) -> None:
     """The authors' file: keys ``features_{1,2,3}.convX_Y.*``, filtered to the encoder's (as they do)."""
@@ -56,8 +58,9 @@ def gatys_normalise(encoder: VGGEncoder, images: torch.Tensor) -> None:
     """Rescale filters so each conv's mean ReLU activation over ``images`` and positions is 1.
 
     Layer by layer: undo the previous layer's per-channel scale on this layer's input weights,
-    measure this layer's mean activations, divide its filters and biases by them. Dead filters
-    (mean 0) are left as they are.
+    measure this layer's mean activations, divide its filters and biases by them. Dead and nearly
+    dead filters (mean below ``DEAD_FRACTION`` of the layer's median) are left as they are:
+    dividing by a tiny mean would amplify them by orders of magnitude (common in random trunks).
     """
     h = images
     previous: torch.Tensor | None = None
@@ -67,7 +70,8 @@ def gatys_normalise(encoder: VGGEncoder, images: torch.Tensor) -> None:
                 if previous is not None:
                     layer.weight.mul_(previous.view(1, -1, 1, 1))
                 mean = F.relu(layer(h)).mean(dim=(0, 2, 3))
-                scale = torch.where(mean > 0, mean, torch.ones_like(mean))
+                alive = mean > DEAD_FRACTION * mean.median()
+                scale = torch.where(alive, mean, torch.ones_like(mean))
                 layer.weight.div_(scale.view(-1, 1, 1, 1))
                 layer.bias.div_(scale)
                 previous = scale

@@ -125,8 +125,8 @@ class StarGAN(Method):
         if name == "smoke":
             model = StarGANConfig(g_conv_dim=8, d_conv_dim=8, g_repeat_num=1)
         elif name == "quick":
-            model = StarGANConfig(g_conv_dim=16, d_conv_dim=16, g_repeat_num=3)
-            train.steps = 2000
+            model = StarGANConfig(g_conv_dim=24, d_conv_dim=24, g_repeat_num=3)
+            train.steps = 4000
         else:
             model = StarGANConfig()
             train.batch_size, train.epochs = 16, 200

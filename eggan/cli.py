@@ -288,8 +288,8 @@ def edit(
     """Edit one face with a trained model towards a target image, AU vector or expression.
 
     Examples:
-      eggan-bench edit --checkpoint runs/eggan-quick/checkpoint.pt --source face.png --target-aus "AU12=3,AU06=2" --out smile.png
-      eggan-bench edit --checkpoint runs/stargan/checkpoint.pt --source face.png --target-expression happy --out happy.png
+      eggan-bench edit --checkpoint runs/q/checkpoint.pt --source face.png --target-aus "AU12=3,AU06=2" --out e.png
+      eggan-bench edit --checkpoint runs/s/checkpoint.pt --source face.png --target-expression happy --out h.png
     """
     from eggan.edit import edit_face
 
@@ -312,8 +312,8 @@ def interpolate(
     """Eq. 8: G(l_s | u_s + alpha (u_t - u_s)) for alpha from 0 to 1, as one strip (AU-conditioned models).
 
     Examples:
-      eggan-bench interpolate --checkpoint runs/eggan-quick/checkpoint.pt --source face.png --target-aus "AU12=4" --source-aus "AU12=0" --out strip.png
-      eggan-bench interpolate --checkpoint runs/eggan-quick/checkpoint.pt --source data/img1.png --target-image data/img2.png --steps 9 --out strip.png
+      eggan-bench interpolate --checkpoint runs/q/checkpoint.pt --source a.png --target-aus AU12=4 --out s.png
+      eggan-bench interpolate --checkpoint c.pt --source a.png --source-aus AU12=0 --target-image b.png --out s.png
     """
     from eggan.edit import interpolation_strip
 

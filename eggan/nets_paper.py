@@ -110,7 +110,9 @@ class VGGClassifier(nn.Module):
     plain logits (C_id).
     """
 
-    def __init__(self, outputs: int | tuple[int, int], width: float = 1.0, depth: tuple[int, ...] = VGG19_DEPTH) -> None:
+    def __init__(
+        self, outputs: int | tuple[int, int], width: float = 1.0, depth: tuple[int, ...] = VGG19_DEPTH
+    ) -> None:
         super().__init__()
         if len(depth) != len(CLASSIFIER_CHANNELS):
             raise ValueError(f"classifier depth needs {len(CLASSIFIER_CHANNELS)} blocks, got {depth}")

@@ -121,7 +121,8 @@ def resolve(config: EggANConfig) -> EggANConfig:
     if config.variant not in VARIANT_DEFAULTS:
         raise ConfigError(f"model.variant must be paper or official, not {config.variant!r}")
     defaults = VARIANT_DEFAULTS[config.variant]
-    values = {name: defaults[name] if getattr(config, name) is None else getattr(config, name) for name in VARIANT_FIELDS}
+    values = {name: getattr(config, name) for name in VARIANT_FIELDS}
+    values = {name: defaults[name] if value is None else value for name, value in values.items()}
     if values["lambda_msssim"] is None:
         values["lambda_msssim"] = values["lambda_rec"]
     out = dataclasses.replace(config, **values, classifier_depth=tuple(config.classifier_depth),

@@ -24,6 +24,7 @@ from torch import nn
 
 from eggan.aus import AU_COLUMNS, AU_MAX, N_AUS
 from eggan.data.dataset import FaceDataset
+from eggan.data.openface import find_openface, read_openface_dir, run_openface
 from eggan.errors import ConfigError, MissingComponentError
 from evaluate.indomain import batches, jitter, load_or_train, pick_device, resize
 from evaluate.metrics import au_agreement
@@ -68,16 +69,12 @@ class OpenFaceEstimator(AUEstimator):
 
     def __init__(self, csv_dir: str | Path | None = None, binary: str | Path | None = None,
                  min_confidence: float = 0.0) -> None:
-        from eggan.data.openface import find_openface
-
         self.csv_dir = None if csv_dir is None else Path(csv_dir)
         self.min_confidence = min_confidence
         self.binary = None if self.csv_dir is not None else find_openface(binary)  # absent: one-line error
         self.counts = {"no_face": 0, "dropped_rows": 0}
 
     def estimate(self, images: torch.Tensor, keys: Sequence[str]) -> AUReading:
-        from eggan.data.openface import read_openface_dir, run_openface
-
         if self.csv_dir is not None:
             readout = read_openface_dir(self.csv_dir, list(keys), self.min_confidence)
             if readout.missing:

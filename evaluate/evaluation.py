@@ -35,7 +35,8 @@ results.json schema (``format`` = ``eggan-bench-results/1``)::
                "verification": {threshold, accuracy, mean_cosine, balanced_accuracy,
                                 impostor_rejection, mean_impostor_cosine, n_genuine, n_impostor,
                                 n_nonfinite},
-               "seconds": float, "pairs_per_s": float}   # scoring time (method rows and Source)
+               "seconds": float, "pairs_per_s": float,   # scoring time (method rows and Source)
+               "note": str}                              # Real row only: what its figures mean
     AUTable = {"n_pairs", "n_used", "n_excluded", "ci_level", "bootstrap_rounds", "bootstrap_seed",
                "per_au": {metric: {AU: float | null}},               # null = n/a
                "avg": {metric: {"value", "ci_low", "ci_high", "n_aus"}}}
@@ -74,7 +75,7 @@ from evaluate.au import AUEstimator, build_estimator
 from evaluate.identity import Verifier, indomain_verifier, released_verifier
 from evaluate.lightcnn import VARIANTS
 from evaluate.metrics import HIGHER_IS_BETTER
-from evaluate.pairs import calibrate, load_pairs, make_pairs, save_pairs
+from evaluate.pairs import calibrate, load_pairs, make_pairs, pairs_description, save_pairs
 from evaluate.protocol import prepare_reference, score_real, score_source, score_translation
 from evaluate.weights import fetch_weights
 
@@ -151,7 +152,9 @@ def evaluate_run(
     pairs_path = eval_dir / "pairs.csv"
     if pairs_path.is_file():
         pairs = load_pairs(pairs_path, dataset)
-        description = json.loads((eval_dir / "pairs.json").read_text())
+        described = eval_dir / "pairs.json"
+        description = (json.loads(described.read_text()) if described.is_file()
+                       else pairs_description(pairs, per_expression, None, seed))
     else:
         pairs = make_pairs(dataset, per_expression, seed)
         description = dict(pairs.attrs)

@@ -33,13 +33,19 @@ def encode(image: torch.Tensor) -> str:
 
 
 def example_pairs(pairs: Any, count: int) -> list[int]:
-    """The first pair of each expression in turn, until ``count`` pairs are chosen."""
+    """One pair per expression in turn, each from a different source identity where possible."""
     chosen: list[int] = []
     by_expression = [list(group.index) for _, group in pairs.groupby("expression", sort=True)]
-    for depth in range(max(len(g) for g in by_expression)):
+    used: set[str] = set()
+    for round_ in range(max(len(g) for g in by_expression)):
         for group in by_expression:
-            if depth < len(group) and len(chosen) < count:
-                chosen.append(int(group[depth]))
+            if len(chosen) == count:
+                return chosen
+            fresh = [i for i in group if pairs.at[i, "source_identity"] not in used and i not in chosen]
+            pick = fresh[0] if fresh else group[round_ % len(group)]
+            if pick not in chosen:
+                chosen.append(int(pick))
+                used.add(pairs.at[pick, "source_identity"])
     return chosen
 
 

@@ -145,9 +145,9 @@ def indomain_verifier(
     train = dataset.split("train")
 
     def fit() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        net = build_lightcnn(settings["variant"], len(train.identities), settings["width"], size).to(device)
+        torch.manual_seed(settings["seed"])  # the initialisation too is a function of the seed
         generator = torch.Generator().manual_seed(settings["seed"])
-        torch.manual_seed(settings["seed"])
+        net = build_lightcnn(settings["variant"], len(train.identities), settings["width"], size).to(device)
         gray = to_gray(train.images.float().div(127.5).sub(1.0), size)
         labels = train.identity_index
         optimizer = torch.optim.Adam(net.parameters(), lr=settings["lr"])

@@ -26,6 +26,7 @@ from eggan.data.dataset import FaceDataset
 from eggan.data.sources import cache_root
 from eggan.errors import CheckpointError
 from eggan.io import atomic_write
+from eggan.runmeta import select_device
 
 FORMAT = "eggan-bench-evaluator/1"
 
@@ -92,6 +93,4 @@ def batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.T
 
 
 def pick_device(device: torch.device | str | None) -> torch.device:
-    from eggan.runmeta import select_device
-
     return select_device("auto") if device is None else torch.device(device)

@@ -185,4 +185,6 @@ def score_real(reference: Reference, verifier: Verifier, rounds: int = 1000) -> 
                "vs_labels": au_agreement(reference.labels.numpy(), reference.target_aus.numpy(), ok, rounds=rounds)},
         "verification": {**verification(genuine, impostor, verifier.threshold),
                          "pairs": "real genuine/impostor pairs of test identities (the calibration pairs)"},
+        "note": "targets come from the training split: an estimator trained in-domain has seen them, so "
+                "its held-out figures (evaluators.estimator.heldout) are the honest ceiling",
     }

@@ -129,7 +129,7 @@ def fetch_weights(variant: str, cache_dir: str | Path | None = None) -> Path:
             result = gdown.download(id=entry.drive_id, output=tmp, quiet=True)
         except Exception as exc:  # gdown raises many kinds (requests, its own FileURLRetrievalError)
             result = None
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         else:
             reason = "gdown returned nothing"
         part = Path(tmp)

@@ -12,6 +12,18 @@ from eggan.data.dataset import FaceDataset, load_dataset
 from eggan.data.synthfacs import render_synthfacs
 from eggan.method import DataInfo
 from eggan.model import EggAN
+from eggan.perceptual import Perceptual, build_perceptual
+
+_PHI: dict[str, Perceptual] = {}
+
+
+def random_phi() -> Perceptual:
+    """One fixed-seed random phi for every test model (building VGG19 costs seconds)."""
+    if "phi" not in _PHI:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the random-VGG19 warning (tested on its own)
+            _PHI["phi"] = build_perceptual(None, allow_random=True)
+    return _PHI["phi"]
 
 
 def smoke_synthfacs(root: Path) -> FaceDataset:
@@ -26,7 +38,7 @@ def smoke_model(train: FaceDataset, *overrides: str, steps: int = 100, seed: int
     config = apply_overrides(EggAN.preset("smoke"), list(overrides))
     torch.manual_seed(seed)
     method = EggAN(config.model, DataInfo(32, len(train.identities)), steps, torch.device("cpu"))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the random-VGG19 warning (tested on its own)
-        method.setup(train)
+    if not method.cfg.no_perceptual:
+        method.phi = random_phi()
+    method.setup(train)
     return method

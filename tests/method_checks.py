@@ -1,4 +1,4 @@
-"""Checks every Method must pass, shared by the per-method test files (baselines and EGGAN).
+"""Checks every Method must pass, shared by the baselines' test files (any Method can use them).
 
 Each takes a method name and the tiny dataset folder of ``conftest.py`` and trains the method's
 ``smoke`` preset (a few seconds on one core).
@@ -7,6 +7,9 @@ Each takes a method name and the tiny dataset folder of ``conftest.py`` and trai
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -96,3 +99,25 @@ def check_state_round_trip(name: str, data: Path, batch: Batch) -> None:
     copy.load_state_dict(method.state_dict())
     assert torch.equal(copy.translate(batch.image, target), method.translate(batch.image, target))
     assert copy.metadata() == method.metadata()
+
+
+RUNNING_STATS = ("running_mean", "running_var", "num_batches_tracked")
+
+
+def check_ddp_replicas_agree(name: str, data: Path, tmp: Path) -> None:
+    """Two CPU processes under torchrun (gloo) end with identical parameters on both ranks.
+
+    Normalisation running statistics are each rank's own (as with the authors' DataParallel);
+    the checkpoint holds rank 0's.
+    """
+    tests = Path(__file__).parent
+    env = {**os.environ, "PYTHONPATH": f"{tests}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(tests / "ddp_worker.py"), str(data), str(tmp), name]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rank0, rank1 = (torch.load(tmp / f"rank{r}.pt", weights_only=True) for r in range(2))
+    assert rank0.keys() == rank1.keys()
+    for key in rank0:
+        if not key.endswith(RUNNING_STATS):
+            assert torch.equal(rank0[key], rank1[key]), key

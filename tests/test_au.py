@@ -48,6 +48,9 @@ def test_learned_estimator_reads_0_to_5_and_reports_its_heldout_error(tiny_datas
     again = learned_estimator(dataset, "cpu")
     x = torch.rand(3, 3, 32, 32) * 2 - 1
     assert torch.equal(again.estimate(x).aus, estimator.estimate(x).aus)
+    monkeypatch.setenv("EGGAN_CACHE", str(tmp_path / "elsewhere"))
+    torch.manual_seed(123)  # retrained from scratch after other RNG use: the same weights
+    assert torch.equal(learned_estimator(dataset, "cpu").estimate(x).aus, estimator.estimate(x).aus)
 
 
 def test_openface_csv_folder_gives_aus_and_marks_faces_not_found(tmp_path: Path) -> None:

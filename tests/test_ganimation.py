@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
-from method_checks import build, check_resume_is_exact, check_state_round_trip, check_translate_contract
+from method_checks import (
+    build,
+    check_ddp_replicas_agree,
+    check_resume_is_exact,
+    check_state_round_trip,
+    check_translate_contract,
+)
 
 from baselines.ganimation import GANimation
 from baselines.ganimation_nets import Generator, compose, critic, smoothness
@@ -103,3 +110,8 @@ def test_method_contract(tiny_dataset: Path, tmp_path: Path) -> None:
     check_translate_contract(method, batch)
     check_state_round_trip("ganimation", tiny_dataset, batch)
     check_resume_is_exact("ganimation", tiny_dataset, tmp_path, steps=10)
+
+
+@pytest.mark.slow
+def test_ddp_two_processes_keep_replicas_identical(tiny_dataset: Path, tmp_path: Path) -> None:
+    check_ddp_replicas_agree("ganimation", tiny_dataset, tmp_path)

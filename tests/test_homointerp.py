@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from method_checks import build, check_resume_is_exact, check_state_round_trip, check_translate_contract
+from method_checks import (
+    build,
+    check_ddp_replicas_agree,
+    check_resume_is_exact,
+    check_state_round_trip,
+    check_translate_contract,
+)
 from torchvision.models import vgg19
 
 from baselines.homointerp import HomoInterpGAN
@@ -147,3 +153,8 @@ def test_method_contract(tiny_dataset: Path, tmp_path: Path) -> None:
     check_translate_contract(method, batch)
     check_state_round_trip("homointerp", tiny_dataset, batch)
     check_resume_is_exact("homointerp", tiny_dataset, tmp_path, steps=6)
+
+
+@pytest.mark.slow
+def test_ddp_two_processes_keep_replicas_identical(tiny_dataset: Path, tmp_path: Path) -> None:
+    check_ddp_replicas_agree("homointerp", tiny_dataset, tmp_path)

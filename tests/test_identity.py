@@ -96,7 +96,24 @@ def test_indomain_verifier_is_cached_by_dataset_fingerprint(tiny_dataset: Path, 
     first = indomain_verifier(dataset, "cpu")
     assert "width 0.25" in first.info["name"] and "trained in-domain" in first.info["name"]
     assert len(list((tmp_path / "evaluators").glob("verifier-*.pt"))) == 1
-    monkeypatch.setattr("evaluate.identity.build_lightcnn.__defaults__", None)  # training again would fail
+
+    def no_training(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the cached verifier was trained again")
+
+    monkeypatch.setattr("evaluate.identity.F.cross_entropy", no_training)
     again = indomain_verifier(dataset, "cpu")
     x = torch.rand(2, 3, 32, 32) * 2 - 1
     assert torch.equal(first.features(x), again.features(x))
+
+
+def test_indomain_training_is_a_function_of_the_seed(tiny_dataset: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(INDOMAIN_SETTINGS, "epochs", 1)
+    dataset = load_dataset(tiny_dataset, 32)
+    verifiers = []
+    for attempt in range(2):
+        monkeypatch.setenv("EGGAN_CACHE", str(tmp_path / str(attempt)))
+        torch.manual_seed(100 + attempt)  # whatever ran before must not matter
+        verifiers.append(indomain_verifier(dataset, "cpu"))
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    assert torch.equal(verifiers[0].features(x), verifiers[1].features(x))

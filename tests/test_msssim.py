@@ -53,7 +53,7 @@ def test_official_mode_raises_the_last_scale_to_four_times_its_exponent(monkeypa
     captured: list[torch.Tensor] = []
     real_terms = msssim.ssim_terms
 
-    def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def spy(*args, **kwargs):
         ssim, cs = real_terms(*args, **kwargs)
         captured.append(torch.stack([ssim.mean(), cs.mean()]))
         return ssim, cs

@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from method_checks import build, check_resume_is_exact, check_state_round_trip, check_translate_contract
+from method_checks import (
+    build,
+    check_ddp_replicas_agree,
+    check_resume_is_exact,
+    check_state_round_trip,
+    check_translate_contract,
+)
 
 from baselines.stargan import StarGAN, load_authors_checkpoint, repo_decay
 from baselines.stargan_nets import Discriminator, Generator
@@ -157,3 +163,8 @@ def test_method_contract(tiny_dataset: Path, tmp_path: Path) -> None:
         method.translate(batch.image, bad)
     check_state_round_trip("stargan", tiny_dataset, batch)
     check_resume_is_exact("stargan", tiny_dataset, tmp_path, steps=10)
+
+
+@pytest.mark.slow
+def test_ddp_two_processes_keep_replicas_identical(tiny_dataset: Path, tmp_path: Path) -> None:
+    check_ddp_replicas_agree("stargan", tiny_dataset, tmp_path)

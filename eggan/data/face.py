@@ -64,6 +64,11 @@ class _Face:
     brows, ears); identity scalars are N x 1 x 1, colours N x 3 x 1 x 1, ``au(k)`` N x 1 x S.
     """
 
+    # Set while drawing, read by later layers.
+    chin: Tensor  # y of the chin (drops with AU26)
+    hair_cover: Tensor  # coverage of the hair mass (the fringe is cut out of it)
+    mouth: _Mouth
+
     def __init__(self, identity: Identity, aus: Tensor, size: int, nuisance: Nuisance) -> None:
         n = len(identity)
         step = 2.0 / size  # pixel pitch in image units ([-1, 1] across)
@@ -188,9 +193,9 @@ def _draw_skin_marks(f: _Face, face: Tensor) -> None:
     f.paint(fold * depth, wrinkle)
     # AU14: dimples just outside the mouth corners.
     dimple_y = f.y - mouth.corner_y
-    dimple = band(f.mx, mouth.half_w + 0.03 + 6.0 * dimple_y * dimple_y, 0.008, f.px)
-    dimple = dimple * span(dimple_y, -0.04, 0.035, f.px)
-    f.paint(dimple * f.au(14), wrinkle)
+    dimple = band(f.mx, mouth.half_w + 0.03 + 6.0 * dimple_y * dimple_y, 0.01, f.px)
+    dimple = dimple * span(dimple_y, -0.045, 0.04, f.px)
+    f.paint(dimple * f.au(14), f.skin * 0.45)
     # AU17: chin boss (wrinkled, shaded chin) and a deeper crease under the lower lip.
     a17 = f.au(17)
     f.paint(blob(f.x, f.y, 0.0, f.chin - 0.1, 0.1, 0.05) * (0.55 * a17) * face, wrinkle)
@@ -201,12 +206,13 @@ def _draw_skin_marks(f: _Face, face: Tensor) -> None:
 def _draw_beard(f: _Face, face: Tensor) -> None:
     """Stubble, full beard, moustache or goatee (identity factors; they follow the jaw)."""
     style = [(f.beard == k).float() for k in range(5)]
-    jaw_area = face * below(f.y, f.nose_y + 0.07 - 0.3 * f.mx, f.px)
+    jaw_area = face * below(f.y, f.nose_y + 0.08 - 0.22 * f.mx, f.px)
     moustache = band(f.y, f.mouth_y - f.lip_up - 0.035, 0.022, f.px) * span(f.mx, -1.0, f.mouth_w + 0.02, f.px)
     below_lip = f.mouth_y + f.lip_low + 0.14 * f.au(26) + 0.01  # under the lower lip's middle
     tuft = (f.chin - below_lip) * 0.4
     goatee = coverage(ellipse(f.x, f.y, 0.0, below_lip + tuft, f.mouth_w, tuft + 0.02), f.px) * face
-    alpha = (0.3 * style[1] + 0.8 * style[2]) * jaw_area + 0.9 * style[3] * moustache
+    f.paint(0.3 * style[1] * jaw_area, f.hair * 0.5)  # stubble: a shadow, whatever the hair colour
+    alpha = 0.8 * style[2] * jaw_area + 0.9 * style[3] * moustache
     f.paint(alpha + 0.9 * style[4] * (goatee + moustache).clamp(max=1.0), f.hair * 0.85)
 
 
@@ -242,7 +248,7 @@ def _mouth_shape(f: _Face) -> _Mouth:
     """Where the lips are for the current lip and jaw AUs (per column, so per side)."""
     a10, a12, a14, a15 = f.au(10), f.au(12), f.au(14), f.au(15)
     a17, a20, a23, a25, a26 = f.au(17), f.au(20), f.au(23), f.au(25), f.au(26)
-    half_w = f.mouth_w * (1.0 + 0.3 * a12 - 0.25 * a14 + 0.5 * a20 - 0.18 * a23)
+    half_w = f.mouth_w * (1.0 + 0.3 * a12 - 0.3 * a14 + 0.5 * a20 - 0.18 * a23)
     corner_dy = -0.08 * a12 - 0.02 * a14 + 0.07 * a15 + 0.018 * a20
     t = f.x / half_w
     t2 = t * t
@@ -330,7 +336,7 @@ def _draw_hair_and_glasses(f: _Face) -> None:
     fringe = f.hair_cover * (1.0 - below(f.y, torch.minimum(line, cap), f.px))
     f.paint(fringe * f.hair_alpha, f.hair)
     frame = rounded_box(f.mx, f.y, f.eye_x, f.eye_y + 0.005, f.eye_w + 0.045, 0.075, 0.04)
-    f.paint(coverage(frame, f.px) * (0.12 * f.glasses), f.frame * 0.3 + 0.7)
+    f.paint(coverage(frame, f.px) * (0.08 * f.glasses), f.frame * 0.3 + 0.7)
     edge = f.eye_x - f.eye_w - 0.045
     bridge = band(f.y, f.eye_y - 0.025, 0.009, f.px) * span(f.mx, -1.0, edge + 0.01, f.px)
     arm = band(f.y, f.eye_y - 0.03, 0.009, f.px) * span(f.mx, f.eye_x + f.eye_w + 0.04, f.face_w, f.px)

@@ -1,0 +1,63 @@
+"""Training iterations/s and translations/s of the three baselines at the quick (64 px, the
+preset's CPU networks) and paper (128 px, the authors' networks) configurations, batch 8.
+
+One training round is one full critic cycle (``n_critic`` iterations, so the generator step is
+counted in proportion); HomoInterpGAN's cycle is its E/I period. Paper-size rounds are few: on a
+CPU one cycle of the authors' networks takes tens of seconds.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from eggan.data.dataset import Batch, Target
+from eggan.method import DataInfo, Method, get_method
+
+BATCH = 8
+METHODS = ("stargan", "homointerp", "ganimation")
+PRESETS = {"quick": 64, "paper": 128}
+
+
+def make(name: str, preset: str) -> tuple[Method, Batch, int]:
+    """The preset's method (no pre-training stage: its cost is not the step's) and a random batch."""
+    config = get_method(name).preset(preset)
+    size = PRESETS[preset]
+    torch.manual_seed(0)
+    method = get_method(name)(config.model, DataInfo(size, 10), 1000, torch.device("cpu"))
+    g = torch.Generator().manual_seed(0)
+    batch = Batch(torch.rand(BATCH, 3, size, size, generator=g) * 2 - 1, torch.rand(BATCH, 17, generator=g) * 5,
+                  torch.zeros(BATCH, dtype=torch.long), torch.randint(8, (BATCH,), generator=g))
+
+    class Split:  # what GANimation's setup reads: the AU bank
+        aus = torch.rand(64, 17, generator=g) * 5
+
+    method.setup(Split())  # type: ignore[arg-type]
+    cycle = getattr(config.model, "n_critic", None) or config.model.n_discrim
+    return method, batch, cycle
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+@pytest.mark.parametrize("name", METHODS)
+def test_bench_training_iterations(benchmark, name: str, preset: str) -> None:
+    method, batch, cycle = make(name, preset)
+    state = {"step": 0}
+
+    def run() -> None:
+        for _ in range(cycle):
+            method.train_step(batch, state["step"])
+            state["step"] += 1
+
+    rounds = 3 if preset == "quick" else 1
+    benchmark.pedantic(run, rounds=rounds, warmup_rounds=1 if preset == "quick" else 0)
+    per_s = cycle / benchmark.stats.stats.mean
+    benchmark.extra_info.update(iterations_per_s=per_s, images_per_s=per_s * BATCH, threads=torch.get_num_threads())
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+@pytest.mark.parametrize("name", METHODS)
+def test_bench_translations(benchmark, name: str, preset: str) -> None:
+    method, batch, _ = make(name, preset)
+    target = Target.from_batch(Batch(batch.image.flip(0), batch.aus.flip(0), batch.identity, batch.expression.flip(0)))
+    benchmark.pedantic(lambda: method.translate(batch.image, target), rounds=3, warmup_rounds=1)
+    benchmark.extra_info.update(images_per_s=BATCH / benchmark.stats.stats.mean, threads=torch.get_num_threads())

@@ -1,0 +1,96 @@
+"""`eggan-bench run --preset smoke` end to end: tables with the right rows and columns, numbers that
+come from the run, a report rebuilt from results.json alone, a rerun that recomputes nothing, and
+bad input refused before any training."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from eggan.cli import app
+from eggan.errors import ConfigError, DataError
+from evaluate.pipeline import BenchConfig, plan, run_benchmark
+from reports.report import build_report
+
+SMOKE = BenchConfig(methods=["eggan", "stargan"], ablations=True, preset="smoke", device="cpu", examples=4,
+                    interpolation_steps=4)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One smoke benchmark (EGGAN, its three ablations and StarGAN) shared by the tests below."""
+    os.environ.setdefault("EGGAN_CACHE", str(tmp_path_factory.mktemp("cache")))
+    out = tmp_path_factory.mktemp("bench") / "smoke"
+    run_benchmark(SMOKE, out, progress=False, log=lambda _msg: None)
+    return out
+
+
+def test_run_writes_results_tables_and_figures(smoke_run: Path) -> None:
+    results = json.loads((smoke_run / "results.json").read_text())
+    labels = [row["label"] for row in results["rows"]]
+    assert labels == ["Source (no edit)", "eggan", "eggan-wtI", "eggan-wtP", "eggan-wtS", "stargan", "Real"]
+    for name in ("expression", "identity", "ablation", "throughput"):
+        assert (smoke_run / "tables" / f"{name}.md").is_file() and (smoke_run / "tables" / f"{name}.tex").is_file()
+    for name in ("comparison", "interpolation", "ablation", "per_au"):
+        assert (smoke_run / "figures" / f"{name}.png").stat().st_size > 1000
+    assert (smoke_run / "bench.json").is_file() and (smoke_run / "meta.json").is_file()
+    train_meta = json.loads((smoke_run / "train" / "eggan-wtP" / "seed0" / "meta.json").read_text())
+    assert train_meta["method"]["ablations"]["no_perceptual"] is True
+
+
+def test_tables_carry_the_runs_numbers(smoke_run: Path) -> None:
+    results = json.loads((smoke_run / "results.json").read_text())
+    markdown = (smoke_run / "tables" / "expression.md").read_text()
+    header = next(line for line in markdown.splitlines() if line.startswith("| Metric"))
+    assert [c.strip() for c in header.strip("|").split("|")][2:] == [*results["au_names"], "Avg"]
+    eggan = next(r for r in results["rows"] if r["label"] == "eggan")
+    avg = eggan["seeds"]["0"]["au"]["vs_estimator"]["avg"]["mse"]["value"]
+    row = next(line for line in markdown.splitlines() if line.startswith("| MSE") and "| EGGAN " in line)
+    assert f"{avg:.3f}" in row.split("|")[-2]
+    identity = (smoke_run / "tables" / "identity.md").read_text()
+    accuracy = 100 * eggan["seeds"]["0"]["verification"]["accuracy"]
+    assert f"{accuracy:.2f}" in next(line for line in identity.splitlines() if "| EGGAN " in line)
+    assert "random VGG19" in markdown  # smoke runs without ImageNet weights say so in every table
+
+
+def test_report_rebuilds_identically_from_results_json(smoke_run: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "results.json").write_bytes((smoke_run / "results.json").read_bytes())
+    build_report(copy)
+    for name in ("expression.md", "identity.tex", "ablation.md", "throughput.md"):
+        assert (copy / "tables" / name).read_text() == (smoke_run / "tables" / name).read_text()
+
+
+def test_rerun_recomputes_nothing(smoke_run: Path) -> None:
+    summary = smoke_run / "eval" / "stargan" / "seed0" / "summary.json"
+    checkpoint = smoke_run / "train" / "stargan" / "seed0" / "checkpoint.pt"
+    before = (summary.stat().st_mtime_ns, checkpoint.stat().st_mtime_ns)
+    messages: list[str] = []
+    run_benchmark(SMOKE, smoke_run, progress=False, log=messages.append)
+    assert (summary.stat().st_mtime_ns, checkpoint.stat().st_mtime_ns) == before
+    assert any("up to date" in m for m in messages)
+
+
+def test_bad_input_fails_before_training(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown method 'pix2pix'"):
+        plan(BenchConfig(methods=["eggan", "pix2pix"]))
+    with pytest.raises(DataError, match="no such dataset folder"):
+        plan(BenchConfig(data=str(tmp_path / "missing")))
+    with pytest.raises(ConfigError, match="add eggan"):
+        plan(BenchConfig(methods=["stargan"], ablations=True))
+    result = CliRunner().invoke(app, ["run", "--methods", "eggan,nope", "--out", str(tmp_path / "r")])
+    assert result.exit_code != 0 and not (tmp_path / "r").exists()
+
+
+def test_paper_preset_refuses_to_start_without_vgg_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # an empty torchvision cache
+    monkeypatch.delenv("EGGAN_VGG19_WEIGHTS", raising=False)
+    from eggan.errors import MissingComponentError
+
+    with pytest.raises(MissingComponentError, match="vgg19-dcbb9e9d.pth"):
+        plan(BenchConfig(methods=["eggan"], preset="paper"))

@@ -1,0 +1,142 @@
+"""Tables and figures from a hand-made results.json: bold goes to the best method, n/a stays n/a,
+seeds become mean ± std, substitutions reach the caption, and Markdown and LaTeX agree."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from eggan.aus import AU_NAMES
+from reports.figures import build_figures
+from reports.report import build_report
+from reports.results import headline, substitution_notes
+from reports.tables import ablation_table, expression_table, identity_table, to_latex, to_markdown
+
+
+def au_table(mse: float, pcc: float | None, n_aus: int = 17) -> dict:
+    per_au = {"mse": dict.fromkeys(AU_NAMES, mse), "pcc": dict.fromkeys(AU_NAMES, pcc),
+              "mae": dict.fromkeys(AU_NAMES, mse), "icc": dict.fromkeys(AU_NAMES, pcc)}
+    per_au["pcc"]["AU45"] = None  # an AU without PCC: shown as n/a
+    avg = {m: {"value": v, "ci_low": None if v is None else v - 0.01, "ci_high": None if v is None else v + 0.01,
+               "n_aus": n_aus if m in ("pcc", "icc") else 17} for m, v in
+           (("mse", mse), ("pcc", pcc), ("mae", mse), ("icc", pcc))}
+    return {"n_pairs": 16, "n_used": 16, "n_excluded": 0, "per_au": per_au, "avg": avg}
+
+
+def summary(mse: float, pcc: float, acc: float) -> dict:
+    return {"n_pairs": 16, "au": {"vs_estimator": au_table(mse, pcc, 16), "vs_labels": au_table(mse + 0.1, pcc, 16)},
+            "verification": {"threshold": 0.5, "accuracy": acc, "mean_cosine": acc, "balanced_accuracy": acc}}
+
+
+def method_row(label: str, seeds: list[tuple[float, float, float]], metadata: dict | None = None) -> dict:
+    per_seed = {str(k): summary(*s) for k, s in enumerate(seeds)}
+    mean = lambda xs: {"mean": sum(xs) / len(xs), "std": None if len(xs) == 1 else 0.5}  # noqa: E731
+    aggregate = {"n_seeds": len(seeds), "au": {side: {
+        "per_au": {m: {au: mean([s[0] if m == "mse" else s[1] for s in seeds]) for au in AU_NAMES}
+                   for m in ("mse", "pcc")},
+        "avg": {m: {**mean([s[0] if m == "mse" else s[1] for s in seeds]), "n_aus": 16} for m in ("mse", "pcc")}}
+        for side in ("vs_estimator", "vs_labels")},
+        "verification": {k: mean([s[2] for s in seeds]) for k in ("accuracy", "mean_cosine", "balanced_accuracy")}}
+    return {"label": label, "kind": "method", "method": label.split("-")[0], "seeds": per_seed,
+            "checkpoint_steps": dict.fromkeys(per_seed, 10), "metadata": metadata or {}, "summary": aggregate}
+
+
+def make_results(ablations: bool = False) -> dict:
+    real = summary(0.1, 0.95, 0.99)
+    real["au"]["vs_estimator"] = None
+    random_vgg = {"vgg": {"weights": "random", "path": None, "note": "VGG19 ImageNet weights not found"}}
+    rows = [
+        {"label": "Source (no edit)", "kind": "reference", "method": None, "seeds": {}, "checkpoint_steps": {},
+         "metadata": None, "summary": summary(1.0, 0.0, 1.0)},
+        method_row("eggan", [(0.3, 0.8, 0.9)], random_vgg),
+        method_row("stargan", [(0.5, 0.6, 0.95)]),
+    ]
+    if ablations:
+        rows += [method_row(label, [(0.4, 0.7, 0.8)], random_vgg) for label in ("eggan-wtI", "eggan-wtP",
+                                                                                   "eggan-wtS")]
+    rows.append({"label": "Real", "kind": "reference", "method": None, "seeds": {}, "checkpoint_steps": {},
+                 "metadata": None, "summary": real})
+    return {
+        "format": "eggan-bench-results/1",
+        "meta": {
+            "dataset": {"name": "SynthFACS", "image_size": 32},
+            "protocol": {"n_pairs": 16, "per_expression_used": 2},
+            "evaluators": {
+                "estimator": {"name": "learned AU regressor", "heldout": {"n_images": 64, "avg": {
+                    "pcc": {"value": 0.93}, "mse": {"value": 0.2}}}},
+                "verifier": {"name": "LightCNN-9", "trained_in_domain": True, "threshold": 0.61,
+                             "calibration": {"accuracy": 0.99, "n_genuine": 10, "n_impostor": 10}},
+            },
+        },
+        "au_names": list(AU_NAMES),
+        "metrics": {"mse": {"higher_is_better": False}, "pcc": {"higher_is_better": True},
+                    "mae": {"higher_is_better": False}, "icc": {"higher_is_better": True}},
+        "rows": rows,
+        "throughput": None,
+    }
+
+
+def test_expression_table_bolds_the_best_method_not_the_references() -> None:
+    table = expression_table(make_results())
+    labels = [label for _, label in table.index]
+    assert labels == ["Source (no edit)", "EGGAN", "StarGAN", "Real"] * 2
+    mse_avg = {label: (cell[-1], best[-1]) for (group, label), cell, best in
+               zip(table.index, table.cells, table.best, strict=True) if group == "MSE"}
+    assert mse_avg["EGGAN"] == ("0.300 [0.290, 0.310]", True) and mse_avg["StarGAN"][1] is False
+    assert not mse_avg["Real"][1] and not mse_avg["Source (no edit)"][1]  # references are never bold
+    pcc_eggan = next(c for (g, lbl), c in zip(table.index, table.cells, strict=True) if g == "PCC" and lbl == "EGGAN")
+    assert pcc_eggan[AU_NAMES.index("AU45")] == "n/a" and "(16 AUs)" in pcc_eggan[-1]
+    markdown = to_markdown(table)
+    assert "**0.300 [0.290, 0.310]**" in markdown and "n/a" in markdown
+    assert "VGG19 ImageNet weights not found" in markdown  # the substitution reaches the caption
+
+
+def test_seeds_are_reported_as_mean_and_std() -> None:
+    results = make_results()
+    results["rows"][1] = method_row("eggan", [(0.2, 0.8, 0.9), (0.4, 0.6, 0.8)])
+    table = identity_table(results)
+    eggan = table.cells[[label for _, label in table.index].index("EGGAN")]
+    assert eggan[0] == "85.00 ± 50.00"
+    assert "Source (no edit)" not in [label for _, label in table.index]
+
+
+def test_latex_is_booktabs_and_escaped() -> None:
+    tex = to_latex(ablation_table(make_results(ablations=True)))
+    for rule in ("\\toprule", "\\midrule", "\\bottomrule"):
+        assert tex.count(rule) == 1
+    assert "E\\_wtP" in tex and "\\textbf{" in tex and tex.count("{") == tex.count("}")
+    assert ablation_table(make_results()) is None  # no ablation rows, no ablation table
+
+
+def test_substitutions_are_collected_per_label() -> None:
+    notes = substitution_notes(make_results(ablations=True))
+    assert len(notes) == 1 and notes[0].startswith("EGGAN, E_wtI, E_wtP, E_wtS:")
+
+
+def test_headline_uses_estimator_side_and_real_labels() -> None:
+    lines = {line["label"]: line for line in headline(make_results())}
+    assert lines["EGGAN"]["mse"] == pytest.approx(0.3) and lines["Real"]["mse"] == pytest.approx(0.2)
+
+
+def test_report_rebuilds_from_results_json_alone(tmp_path: Path) -> None:
+    (tmp_path / "results.json").write_text(json.dumps(make_results(ablations=True)))
+    written = {p.name for p in build_report(tmp_path)}
+    assert {"expression.md", "expression.tex", "identity.md", "ablation.tex", "per_au.png"} <= written
+    assert "comparison.png" not in written  # no example images in these results
+    assert build_figures(make_results(), tmp_path / "figs")[0].name == "per_au.png"
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="no LaTeX engine installed")
+def test_latex_compiles(tmp_path: Path) -> None:
+    results = make_results(ablations=True)
+    body = "\n".join(to_latex(t) for t in (expression_table(results), identity_table(results),
+                                           ablation_table(results)))
+    doc = tmp_path / "doc.tex"
+    doc.write_text("\\documentclass{article}\\usepackage{booktabs}\\begin{document}\n" + body + "\\end{document}\n")
+    done = subprocess.run(["pdflatex", "-interaction=nonstopmode", doc.name], cwd=tmp_path, capture_output=True)
+    assert done.returncode == 0, re.findall(r"^!.*$", done.stdout.decode(errors="replace"), re.M)
