@@ -12,7 +12,10 @@ reference, strength ``test_strength`` on the expression branch, 0 on the residua
 Deviations from the authors' code, all recorded in ``metadata()``:
 - Encoder initialisation: the authors' "normalized VGG-19" file when given
   (``model.vgg19g_path``), else torchvision ImageNet VGG-19 with the same Gatys-style rescaling
-  measured on our training faces (``homointerp_vgg``); random only in smoke/quick.
+  measured on our training faces (``homointerp_vgg``). The smoke/quick presets use a narrow,
+  seeded random trunk without the rescaling: on random filters, which respond weakly to smooth
+  faces, per-filter rescaling amplifies them so much that the perceptual loss diverged (decoder
+  pre-training: perceptual MSE rising from ~1e3 to ~7e3 in 200 steps; ~1e-2 without it).
 - The decoder pre-training stage (the authors' separately released decoder) runs in
   ``pretrain`` on our training split for ``pretrain_steps``; the authors trained it on CelebA.
 - The perceptual network is the frozen teacher's relu3_1 prefix instead of a third copy of the

@@ -336,16 +336,28 @@ def evaluate(
     weights: Annotated[Path | None, typer.Option(help="LightCNN weights file (default: the cache).")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     batch_size: Annotated[int, typer.Option(help="Pairs per translate call.")] = 32,
+    export_images: Annotated[
+        Path | None, typer.Option(help="Only write the images OpenFace must read (<key>.png) to this folder.")
+    ] = None,
 ) -> None:
     """Score every trained run of RUN on the protocol's pairs; writes RUN/eval/ and RUN/results.json.
 
+    With --export-images, write the target, source and generated images named by their keys
+    instead, to run OpenFace on elsewhere and come back with --openface-csv.
+
     Examples:
       eggan-bench evaluate --run runs/quick
+      eggan-bench evaluate --run runs/rafd --export-images runs/rafd/images
       eggan-bench evaluate --run runs/rafd --estimator openface --openface-csv runs/rafd/openface
       eggan-bench evaluate --run runs/rafd --verifier lightcnn-29v2 --weights LightCNN_29Layers_V2_checkpoint.pth.tar
     """
     from evaluate.evaluation import evaluate_run
+    from evaluate.evaluation import export_images as export
 
+    if export_images is not None:
+        count = export(run, export_images, device=device, batch_size=batch_size)
+        typer.echo(f"{count} images in {export_images}; run OpenFace's FaceLandmarkImg -fdir on them")
+        return
     results = evaluate_run(run, estimator=estimator, openface_csv=openface_csv, verifier=verifier,
                            weights=weights, device=device, batch_size=batch_size,
                            log=lambda msg: console.print(msg, highlight=False))

@@ -28,6 +28,7 @@ from eggan.data.openface import find_openface, read_openface_dir, run_openface
 from eggan.errors import ConfigError, MissingComponentError
 from evaluate.indomain import batches, jitter, load_or_train, pick_device, resize
 from evaluate.metrics import au_agreement
+from evaluate.weights import sha256
 
 
 @dataclass
@@ -194,7 +195,7 @@ def learned_estimator(
     net = AURegressor(size, settings["width"])
     net.load_state_dict(state, strict=True)
     info = {"name": f"learned AU regressor (CNN, {size}x{size}, trained in-domain)", "kind": "learned",
-            "scale": "0-5", "weights": str(path), "settings": settings, "training": report,
+            "scale": "0-5", "weights": str(path), "sha256": sha256(path), "settings": settings, "training": report,
             "heldout": report["heldout"], "columns": list(AU_COLUMNS)}
     return LearnedEstimator(net, size, info, device)
 

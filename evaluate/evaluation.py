@@ -23,7 +23,8 @@ results.json schema (``format`` = ``eggan-bench-results/1``)::
      "au_names": ["AU01", ...],            # the 17 AUs in table order
      "metrics": {"mse": {"higher_is_better": false}, ...},
      "rows": [Row, ...],                   # "Source (no edit)", each label (sorted), "Real"
-     "throughput": {...} | null}           # from `eggan-bench throughput --run`, when measured
+     "throughput": {label: throughput.measure(...)} | null,  # `eggan-bench throughput --run`, if measured
+     "examples": {...}}                    # added by evaluate.pipeline (schema in evaluate.examples)
 
     Row = {"label": str, "kind": "reference" | "method", "method": str | null,
            "seeds": {"<k>": Summary}, "checkpoint_steps": {"<k>": int},
@@ -55,27 +56,29 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from eggan.aus import AU_NAMES
 from eggan.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from eggan.config import DataConfig, from_dict
-from eggan.data.dataset import FaceDataset
+from eggan.data.dataset import FaceDataset, Target
 from eggan.data.sources import open_dataset
 from eggan.errors import ConfigError, DataError
 from eggan.io import atomic_write_json, atomic_write_text
 from eggan.method import Method
 from eggan.runmeta import environment, select_device
-from evaluate.au import AUEstimator, build_estimator
+from evaluate.au import AUEstimator, build_estimator, save_images
 from evaluate.identity import Verifier, indomain_verifier, released_verifier
 from evaluate.lightcnn import VARIANTS
 from evaluate.metrics import HIGHER_IS_BETTER
-from evaluate.pairs import calibrate, load_pairs, make_pairs, pairs_description, save_pairs
+from evaluate.pairs import calibrate, load_pairs, make_pairs, pairs_description, row_indices, save_pairs
 from evaluate.protocol import prepare_reference, score_real, score_source, score_translation
 from evaluate.weights import fetch_weights
 
@@ -107,8 +110,7 @@ def data_config(train_dir: Path) -> DataConfig:
 
 
 def _dataset_key(config: DataConfig) -> dict[str, Any]:
-    raw = {k: v for k, v in config.__dict__.items() if k != "hflip"}  # augmentation, not data
-    return json.loads(json.dumps(raw, default=lambda o: o.__dict__))
+    return {k: v for k, v in asdict(config).items() if k != "hflip"}  # hflip: augmentation, not data
 
 
 def build_verifier(kind: str, dataset: FaceDataset, weights: str | Path | None, device: torch.device) -> Verifier:
@@ -141,25 +143,8 @@ def evaluate_run(
     if loader is None:
         from eggan.train import load_trained as loader
 
-    first = next(iter(next(iter(runs.values())).values()))
-    config = data_config(first)
-    for label, seeds in runs.items():
-        for k, folder in seeds.items():
-            if _dataset_key(data_config(folder)) != _dataset_key(config):
-                raise ConfigError(f"{label}/seed{k} was trained on other data than {first}; "
-                                  "one evaluation needs one dataset", folder)
-    dataset = open_dataset(config)
-    pairs_path = eval_dir / "pairs.csv"
-    if pairs_path.is_file():
-        pairs = load_pairs(pairs_path, dataset)
-        described = eval_dir / "pairs.json"
-        description = (json.loads(described.read_text()) if described.is_file()
-                       else pairs_description(pairs, per_expression, None, seed))
-    else:
-        pairs = make_pairs(dataset, per_expression, seed)
-        description = dict(pairs.attrs)
-        save_pairs(pairs, pairs_path)
-        atomic_write_json(eval_dir / "pairs.json", description)
+    config, dataset = run_dataset(runs)
+    pairs, description = run_pairs(eval_dir, dataset, per_expression, seed)
     log(f"{len(pairs)} pairs ({description['per_expression_used']} per expression)")
 
     au = build_estimator(estimator, dataset, openface_csv, torch_device)
@@ -168,7 +153,7 @@ def evaluate_run(
     log(f"verifier threshold {calibration['threshold']:.4f}, held-out accuracy {calibration['accuracy']:.4f}")
     evaluators = {"estimator": au.metadata(), "verifier": ver.metadata()}
     atomic_write_json(eval_dir / "evaluators.json", evaluators)
-    stamp = _evaluator_stamp(evaluators, pairs_path)
+    stamp = _evaluator_stamp(evaluators, eval_dir / "pairs.csv")
 
     reference = prepare_reference(dataset, pairs, au, ver)
     rows = [_reference_row(SOURCE_ROW, *score_source(dataset, pairs, au, ver, reference, batch_size, rounds),
@@ -198,6 +183,67 @@ def evaluate_run(
     return results
 
 
+def run_dataset(runs: dict[str, dict[int, Path]]) -> tuple[DataConfig, FaceDataset]:
+    """The one dataset every training run of the directory used (loaded; SynthFACS rendered if needed)."""
+    first = next(iter(next(iter(runs.values())).values()))
+    config = data_config(first)
+    for label, seeds in runs.items():
+        for k, folder in seeds.items():
+            if _dataset_key(data_config(folder)) != _dataset_key(config):
+                raise ConfigError(f"{label}/seed{k} was trained on other data than {first}; "
+                                  "one evaluation needs one dataset", folder)
+    return config, open_dataset(config)
+
+
+def run_pairs(eval_dir: Path, dataset: FaceDataset, per_expression: int, seed: int
+              ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The saved pair list of this run directory, made and saved on first use."""
+    pairs_path = eval_dir / "pairs.csv"
+    described = eval_dir / "pairs.json"
+    if pairs_path.is_file():
+        pairs = load_pairs(pairs_path, dataset)
+        description = (json.loads(described.read_text()) if described.is_file()
+                       else pairs_description(pairs, per_expression, None, seed))
+        return pairs, description
+    pairs = make_pairs(dataset, per_expression, seed)
+    save_pairs(pairs, pairs_path)
+    atomic_write_json(described, dict(pairs.attrs))
+    return pairs, dict(pairs.attrs)
+
+
+def export_images(run_dir: str | Path, out_dir: str | Path, device: str = "auto", batch_size: int = 32,
+                  per_expression: int = 174, seed: int = 0, loader: Loader | None = None) -> int:
+    """Write every image the ``openface`` estimator reads, as ``<key>.png`` in ``out_dir``.
+
+    Keys: ``target_<pair>``, ``source_<pair>`` (the "Source (no edit)" row) and
+    ``<label>_seed<k>_<pair>``. Run OpenFace on them elsewhere (FaceLandmarkImg, one CSV per
+    image), then ``evaluate --estimator openface --openface-csv CSV_DIR``. Returns the count.
+    """
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    runs = find_runs(run_dir)
+    torch_device = select_device(device)
+    if loader is None:
+        from eggan.train import load_trained as loader
+    _, dataset = run_dataset(runs)
+    pairs, _ = run_pairs(run_dir / "eval", dataset, per_expression, seed)
+    target, source = row_indices(dataset, pairs["target_path"]), row_indices(dataset, pairs["source_path"])
+    chunks = list(torch.arange(len(pairs)).split(batch_size))
+    written = 0
+    for chunk in chunks:
+        for prefix, rows in (("target", target), ("source", source)):
+            keys = [f"{prefix}_{i:04d}" for i in chunk.tolist()]
+            written += len(save_images(dataset.batch(rows[chunk]).image, keys, out_dir))
+    for label, seeds in sorted(runs.items()):
+        for k, folder in sorted(seeds.items()):
+            method = loader(folder / CHECKPOINT_NAME, torch_device)
+            for chunk in chunks:
+                generated = method.translate(dataset.batch(source[chunk]).image,
+                                             Target.from_batch(dataset.batch(target[chunk])))
+                keys = [f"{label}_seed{k}_{i:04d}" for i in chunk.tolist()]
+                written += len(save_images(generated, keys, out_dir))
+    return written
+
+
 PROTOCOL_NOTES = {
     "au_scale": "0-5 (OpenFace intensity scale)",
     "average": "Avg = unweighted mean over AUs of the per-AU values",
@@ -217,8 +263,9 @@ def _label_kind(config: DataConfig) -> str:
 
 def _evaluator_stamp(evaluators: dict[str, Any], pairs_path: Path) -> dict[str, Any]:
     """What a saved summary must match to be reused: the evaluators' identity and the pair list."""
-    return {"estimator": evaluators["estimator"].get("weights") or evaluators["estimator"]["name"],
-            "verifier": evaluators["verifier"]["weights"], "threshold": evaluators["verifier"]["threshold"],
+    estimator, verifier = evaluators["estimator"], evaluators["verifier"]
+    return {"estimator": estimator.get("sha256") or estimator.get("source") or estimator["name"],
+            "verifier": verifier["sha256"], "threshold": verifier["threshold"],
             "pairs_sha256": hashlib.sha256(pairs_path.read_bytes()).hexdigest()}
 
 

@@ -27,7 +27,7 @@ from eggan.data.dataset import FaceDataset
 from eggan.errors import CheckpointError
 from evaluate.indomain import batches, jitter, load_or_train, pick_device, resize
 from evaluate.lightcnn import INPUT_SIZE, VARIANTS, build_lightcnn
-from evaluate.weights import verify_weights
+from evaluate.weights import sha256, verify_weights
 
 LUMA = (0.299, 0.587, 0.114)  # what PIL "L" and OpenCV's grayscale read use
 
@@ -174,6 +174,7 @@ def indomain_verifier(
     net = build_lightcnn(settings["variant"], None, settings["width"], size)
     net.load_state_dict(state, strict=True)
     name = f"LightCNN-9 (width {settings['width']}, {size}x{size} input, trained in-domain)"
-    info = {"name": name, "weights": str(path), "trained_in_domain": True, "training": report,
+    info = {"name": name, "weights": str(path), "sha256": sha256(path), "trained_in_domain": True,
+            "training": report,
             "settings": settings, "alignment": "none (the dataset's own crop)"}
     return Verifier(FeatureExtractor(net), size, info, device)

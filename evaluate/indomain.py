@@ -59,7 +59,8 @@ def load_or_train(
             raise CheckpointError(f"not a cached {kind} evaluator; delete it to retrain", path)
         return payload["state_dict"], json.loads(payload["report"]), path
     start, cpu_start = time.perf_counter(), time.process_time()
-    state, report = train()
+    with torch.random.fork_rng():  # training seeds torch; the caller's RNG stream is left alone
+        state, report = train()
     # CPU time beside wall time: on a shared machine the wall time says more about the neighbours.
     report = {**report, "train_seconds": round(time.perf_counter() - start, 1),
               "train_cpu_seconds": round(time.process_time() - cpu_start, 1), "threads": torch.get_num_threads()}

@@ -1,7 +1,7 @@
 """Checks every Method must pass, shared by the baselines' test files (any Method can use them).
 
-Each takes a method name and the tiny dataset folder of ``conftest.py`` and trains the method's
-``smoke`` preset (a few seconds on one core).
+They build or train a method's ``smoke`` preset on the tiny dataset folder of ``conftest.py``
+(a few seconds on one core), or take such a method built by ``build``.
 """
 
 from __future__ import annotations

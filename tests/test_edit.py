@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from eggan_helpers import smoke_synthfacs
 from PIL import Image
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from eggan.cli import app
 from eggan.config import apply_overrides
@@ -35,7 +35,7 @@ def image_in(data: Path, expression: str = "happy") -> Path:
     return next((data / "images").glob(f"*/{expression}_0.png"))
 
 
-def invoke(*args: str):  # noqa: ANN201 - typer's Result
+def invoke(*args: object) -> Result:
     return runner.invoke(app, [str(a) for a in args])
 
 

@@ -8,11 +8,12 @@ import pytest
 import torch
 from standins import KeepSource, PasteTarget, standin
 
+from eggan.aus import AU_COLUMNS
 from eggan.checkpoint import save_checkpoint
 from eggan.config import DataConfig
-from eggan.errors import DataError
+from eggan.errors import ConfigError, DataError
 from evaluate.au import LEARNED_SETTINGS
-from evaluate.evaluation import SOURCE_ROW, evaluate_run, run_throughput
+from evaluate.evaluation import SOURCE_ROW, evaluate_run, export_images, run_throughput
 from evaluate.identity import INDOMAIN_SETTINGS
 
 
@@ -79,3 +80,31 @@ def test_throughput_of_a_run_lands_in_results(tmp_path: Path, tiny_dataset: Path
     measured = run_throughput(run, device="cpu", loader=_loader)
     assert [b["batch_size"] for b in measured["keep"]["batches"]] == [1, 8, 32]
     assert json.loads((run / "results.json").read_text())["throughput"]["keep"]["threads"] >= 1
+
+
+def test_export_then_score_with_openface_csvs(tmp_path: Path, tiny_dataset: Path, cache) -> None:
+    """The OpenFace round trip: export keyed images, 'run OpenFace' (CSVs written here), evaluate."""
+    run = _fake_run(tmp_path / "run", tiny_dataset, {"keep": 1})
+    images = tmp_path / "images"
+    count = export_images(run, images, device="cpu", loader=_loader)
+    assert count == 3 * 32 and (images / "keep_seed0_0031.png").is_file() and (images / "target_0000.png").is_file()
+    csvs = tmp_path / "csv"
+    csvs.mkdir()
+    header = "face, confidence, " + ", ".join(AU_COLUMNS)
+    for i, png in enumerate(sorted(images.glob("*.png"))):
+        value = 0.5 + (i * 7 % 9) / 2
+        (csvs / f"{png.stem}.csv").write_text(f"{header}\n0, 0.9, " + ", ".join([f"{value:.2f}"] * 17) + "\n")
+    results = evaluate_run(run, estimator="openface", openface_csv=csvs, device="cpu", rounds=20, loader=_loader)
+    assert results["meta"]["evaluators"]["estimator"]["kind"] == "openface"
+    keep = next(r for r in results["rows"] if r["label"] == "keep")["seeds"]["0"]
+    assert keep["estimator_failures"] == 0 and keep["au"]["vs_estimator"]["n_used"] == 32
+
+
+def test_runs_trained_on_different_data_are_refused(tmp_path: Path, tiny_dataset: Path) -> None:
+    run = _fake_run(tmp_path / "run", tiny_dataset, {"keep": 1, "paste": 1})
+    config = run / "train" / "paste" / "seed0" / "config.json"
+    raw = json.loads(config.read_text())
+    raw["data"]["image_size"] = 64
+    config.write_text(json.dumps(raw))
+    with pytest.raises(ConfigError, match="other data"):
+        evaluate_run(run, device="cpu", loader=_loader)
