@@ -167,4 +167,9 @@ class GANimation(Method):
             "then linear decay to 0 (per step)",
             "critic_updates": "two per iteration: losses, then the gradient penalty alone",
             "critic_layers": c.d_repeat_num or critic_depth(self.info.image_size),
+            "deviations": [
+                "learning rate decayed per step over the last third (the authors: per epoch, 10 of 30 epochs)",
+                "widths, residual blocks and critic depth set by the config (the authors' at 128 px in 'paper')",
+                "generator forward of the critic step under no_grad (the authors detach it: same values)",
+            ],
         }

@@ -36,6 +36,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -45,11 +46,11 @@ from baselines.homointerp_nets import VGG_POOLS, Decoder, Interpolator, KGTransf
 from baselines.homointerp_vgg import init_encoder
 from eggan.config import RunConfig, base_preset
 from eggan.data.dataset import Batch, FaceDataset, Target
-from eggan.errors import ConfigError, DataError
+from eggan.errors import ConfigError, DataError, MissingComponentError
 from eggan.gan import gradient_penalty, random_interpolate
 from eggan.method import DataInfo, Method, set_requires_grad
 from eggan.schedules import constant
-from eggan.vgg import imagenet_denormalise, imagenet_normalise
+from eggan.vgg import imagenet_denormalise, imagenet_normalise, require_weights
 
 N_BRANCH = 2  # expression group + residual
 EXPRESSION_BRANCH = 0
@@ -103,6 +104,16 @@ class HomoInterpGAN(Method):
             self.schedulers[name] = constant(self.optimizers[name])
         self.vgg_init: dict[str, Any] = {"weights": "not initialised (pretrain has not run)"}
         self.pretrained_decoder_steps = 0
+
+    @classmethod
+    def check_requirements(cls, config: RunConfig) -> None:
+        """The encoder starts from the authors' normalised VGG-19 or ImageNet VGG-19 unless random is allowed."""
+        model = config.model
+        if model.vgg19g_path:
+            if not Path(model.vgg19g_path).is_file():
+                raise MissingComponentError("normalised VGG-19 file (model.vgg19g_path) not found", model.vgg19g_path)
+        elif model.width == 1:
+            require_weights(model.vgg19_path, model.allow_random_vgg)
 
     @classmethod
     def preset(cls, name: str) -> RunConfig:
@@ -250,4 +261,11 @@ class HomoInterpGAN(Method):
             "test_transfer": f"target image as reference, strength {self.config.test_strength} on the "
             "expression branch, 0 on the residual branch",
             "update_schedule": f"G, D, KGT every step; E and I when step % {self.config.n_discrim} == 0",
+            "deviations": [
+                "decoder pre-trained on this run's training split (the authors: CelebA, released checkpoint)",
+                "perceptual loss through the frozen teacher's relu3_1 (the authors: a third copy, same weights)",
+                "one forward pass per network update (the authors reuse one encoder graph): same gradients",
+                "critic downsampling depth follows the latent size (the authors' trunk fits 128 px only)",
+                "[-1, 1] images mapped to ImageNet normalisation; no CelebA crop/orientation flip/contrast stretch",
+            ],
         }

@@ -192,4 +192,8 @@ class StarGAN(Method):
             "target_sampling": "permutation of the batch's labels (identity targets allowed)",
             "inference_norm": "instance statistics (running statistics kept in the state dict, never used)",
             "critic_layers": self.config.d_repeat_num or critic_depth(self.info.image_size),
+            "deviations": [
+                "widths, residual blocks and critic depth set by the config (the authors' at 128 px in 'paper')",
+                "generator forward of the critic step under no_grad (the authors detach it: same values)",
+            ],
         }

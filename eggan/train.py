@@ -232,7 +232,7 @@ def train_run(
         barrier(env)
 
     metrics = MetricsLog(out / "metrics.jsonl", after_step=start) if env.is_main else None
-    fixed = train.batch(torch.arange(min(8, len(train)))).to(device)
+    fixed = train.batch(torch.linspace(0, len(train) - 1, min(8, len(train))).long()).to(device)  # spread over ids
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if tc.bf16 else nullcontext()
     last: dict[str, float] = {}
     stop = steps if until is None else min(until, steps)

@@ -36,6 +36,7 @@ class EggANConfig:
     lambda_msssim: float | None = None
     lambda_gp: float | None = None
     lambda_z: float = 1.0  # the encoder's latent adversarial term (weight 1 in Eq. 7)
+    classifier_weight_scale: float = 1.0  # multiplies lambda_exp and lambda_id (CPU presets: 0.1)
 
     # Optimisation (Section 4.1). Adam betas are not in the paper: the authors' values are used.
     lr: float = 1e-4  # E, G, D_z, D_img
@@ -138,7 +139,9 @@ def check(config: EggANConfig) -> None:
         raise ConfigError("model.n_critic, cid_batch_size and schedule_epochs must be >= 1, cid_epochs >= 0")
     if not 0.0 <= config.decay_start <= 1.0:
         raise ConfigError(f"model.decay_start must lie in [0, 1], not {config.decay_start}")
-    for name in ("lambda_exp", "lambda_id", "lambda_per", "lambda_rec", "lambda_msssim", "lambda_gp", "lambda_z"):
+    weights = ("lambda_exp", "lambda_id", "lambda_per", "lambda_rec", "lambda_msssim", "lambda_gp", "lambda_z",
+               "classifier_weight_scale")
+    for name in weights:
         if getattr(config, name) < 0:
             raise ConfigError(f"model.{name} must be >= 0, not {getattr(config, name)}")
     if len(config.classifier_depth) != len(VGG19_DEPTH) or min(config.classifier_depth) < 1:

@@ -54,6 +54,15 @@ def find_weights(user_path: str | Path | None = None) -> Path | None:
     return next((p for p in candidate_paths(user_path) if p.is_file()), None)
 
 
+def require_weights(user_path: str | Path | None = None, allow_random: bool = False) -> None:
+    """Fail (before any training) when ImageNet weights are needed and cannot be found."""
+    if not allow_random and find_weights(user_path) is None:
+        raise MissingComponentError(
+            f"VGG19 ImageNet weights are needed; put {TORCHVISION_FILE} at {candidate_paths()[-1]} "
+            "or pass its path (or set EGGAN_VGG19_WEIGHTS)"
+        )
+
+
 def vgg19_features(
     user_path: str | Path | None = None, allow_random: bool = False
 ) -> tuple[nn.Sequential, VGGStatus]:
@@ -67,12 +76,8 @@ def vgg19_features(
         except RuntimeError as exc:
             raise CheckpointError(f"not torchvision VGG19 weights ({str(exc).splitlines()[0]})", path) from None
         return model.features, VGGStatus("imagenet", str(path), "torchvision VGG19 ImageNet weights")
+    require_weights(user_path, allow_random)
     where = candidate_paths()[-1]
-    if not allow_random:
-        raise MissingComponentError(
-            f"VGG19 ImageNet weights are needed; put {TORCHVISION_FILE} at {where} "
-            "or pass its path (or set EGGAN_VGG19_WEIGHTS)"
-        )
     note = (
         f"VGG19 ImageNet weights not found (looked at {where}); using a fixed-seed random VGG19 "
         f"(seed {RANDOM_SEED}): perceptual features are not ImageNet features"

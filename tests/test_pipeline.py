@@ -92,5 +92,5 @@ def test_paper_preset_refuses_to_start_without_vgg_weights(tmp_path: Path, monke
     monkeypatch.delenv("EGGAN_VGG19_WEIGHTS", raising=False)
     from eggan.errors import MissingComponentError
 
-    with pytest.raises(MissingComponentError, match="vgg19-dcbb9e9d.pth"):
+    with pytest.raises(MissingComponentError, match=r"vgg19-dcbb9e9d\.pth"):
         plan(BenchConfig(methods=["eggan"], preset="paper"))
