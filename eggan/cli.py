@@ -20,6 +20,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"max_content_width": 120},
 )
 data_app = typer.Typer(help="Render SynthFACS, look at a dataset, ingest real datasets.", no_args_is_help=True)
 weights_app = typer.Typer(help="Fetch and check evaluator weights (LightCNN).", no_args_is_help=True)
@@ -51,6 +52,7 @@ def data_synth(
 ) -> None:
     """Render the SynthFACS dataset (faces with exactly known identity and 17 AU intensities).
 
+    \b
     Examples:
       eggan-bench data synth --out data/synthfacs64
       eggan-bench data synth --out data/synth128 --size 128 --seed 1 --identities 40 --test-identities 8 --variants 4
@@ -73,6 +75,7 @@ def data_show(
 ) -> None:
     """Write a labelled montage (identities x the eight expressions) or a SynthFACS AU sweep.
 
+    \b
     Examples:
       eggan-bench data show data/synthfacs64 --out figs/montage.png
       eggan-bench data show data/synthfacs64 --out figs/au_sweep.png --au-sweep
@@ -113,6 +116,7 @@ def data_rafd(
 ) -> None:
     """Turn RaFD into a dataset folder: fixed face crop (or OpenFace's aligned faces) + AUs.
 
+    \b
     Examples:
       eggan-bench data rafd ~/RaFD --au-csv-dir ~/rafd-openface --out data/rafd
       eggan-bench data rafd ~/RaFD --au-csv-dir rafd_aus.csv --angles 45,90,135 --out data/rafd3
@@ -144,6 +148,7 @@ def data_folders(
 ) -> None:
     """Turn a StarGAN-layout folder (split already made) into a dataset folder with AUs.
 
+    \b
     Examples:
       eggan-bench data folders data/RaFD --au-csv-dir data/RaFD-openface --out data/rafd-stargan
       eggan-bench data folders faces --au-csv-dir aus --out data/faces --identity-pattern '^(\\w+?)_'
@@ -168,6 +173,7 @@ def data_disfa(
 ) -> None:
     """Turn DISFA as the EGGAN authors' code reads it into a dataset folder.
 
+    \b
     Examples:
       eggan-bench data disfa disfa_list.txt ~/DISFA/aligned --out data/disfa
       eggan-bench data disfa disfa_list.txt ~/DISFA/aligned --out data/disfa-authors --image-level-split
@@ -191,6 +197,7 @@ def data_mmi(
 ) -> None:
     """Turn MMI frames with their OpenFace AUs into a dataset folder.
 
+    \b
     Examples:
       eggan-bench data mmi ~/MMI/frames --au-csv-dir ~/MMI/openface --out data/mmi
       eggan-bench data mmi ~/MMI/frames --au-csv-dir ~/MMI/openface --out data/mmi --every 5
@@ -215,6 +222,7 @@ def data_openface(
 ) -> None:
     """Run OpenFace 2.x once per image (static AU models) and write one CSV per image.
 
+    \b
     Examples:
       eggan-bench data openface ~/RaFD --out ~/rafd-openface
       eggan-bench data openface faces/ --out aus/ --binary ~/OpenFace/build/bin/FaceLandmarkImg
@@ -252,6 +260,7 @@ def train(
 ) -> None:
     """Train one method; resumes from OUT/checkpoint.pt when present.
 
+    \b
     Examples:
       eggan-bench train --method eggan --preset quick --data synthfacs --out runs/eggan-quick
       eggan-bench train --method stargan --preset smoke --out runs/s --set train.steps=40
@@ -287,6 +296,7 @@ def edit(
 ) -> None:
     """Edit one face with a trained model towards a target image, AU vector or expression.
 
+    \b
     Examples:
       eggan-bench edit --checkpoint runs/q/checkpoint.pt --source face.png --target-aus "AU12=3,AU06=2" --out e.png
       eggan-bench edit --checkpoint runs/s/checkpoint.pt --source face.png --target-expression happy --out h.png
@@ -309,8 +319,11 @@ def interpolate(
     steps: Annotated[int, typer.Option(help="Frames from alpha = 0 to 1.")] = 7,
     device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
 ) -> None:
-    """Eq. 8: G(l_s | u_s + alpha (u_t - u_s)) for alpha from 0 to 1, as one strip (AU-conditioned models).
+    """Interpolate from the source's AUs to the target's as one strip (the paper's Eq 8).
 
+    G(l_s | u_s + alpha (u_t - u_s)) for alpha from 0 to 1 (AU-conditioned models).
+
+    \b
     Examples:
       eggan-bench interpolate --checkpoint runs/q/checkpoint.pt --source a.png --target-aus AU12=4 --out s.png
       eggan-bench interpolate --checkpoint c.pt --source a.png --source-aus AU12=0 --target-image b.png --out s.png
@@ -345,6 +358,7 @@ def evaluate(
     With --export-images, write the target, source and generated images named by their keys
     instead, to run OpenFace on elsewhere and come back with --openface-csv.
 
+    \b
     Examples:
       eggan-bench evaluate --run runs/quick
       eggan-bench evaluate --run runs/rafd --export-images runs/rafd/images
@@ -377,6 +391,7 @@ def weights_fetch(
 ) -> None:
     """Download released LightCNN weights with gdown (size and sha256 recorded), or check them.
 
+    \b
     Examples:
       eggan-bench weights fetch lightcnn-29v2
       eggan-bench weights fetch lightcnn-9 --cache /data/weights
@@ -394,6 +409,7 @@ def throughput(
 ) -> None:
     """Translations per second at batch sizes 1, 8 and 32 (warm-up, GPU synchronisation).
 
+    \b
     Examples:
       eggan-bench throughput --run runs/quick
       eggan-bench throughput --checkpoint runs/quick/train/eggan/seed0/checkpoint.pt --device cuda
@@ -444,6 +460,7 @@ def run(
 ) -> None:
     """Train, evaluate and report: the whole benchmark (continues an interrupted run in OUT).
 
+    \b
     Examples:
       eggan-bench run --out runs/default
       eggan-bench run --methods eggan,stargan,homointerp,ganimation --seeds 0,1,2 --out runs/all
@@ -483,6 +500,7 @@ def _print_headline(lines: list[dict], where: str) -> None:
 def report(run_dir: Annotated[Path, typer.Argument(help="A run directory with results.json.")]) -> None:
     """Rebuild every table (Markdown + LaTeX) and figure from RUN/results.json alone.
 
+    \b
     Examples:
       eggan-bench report runs/default
     """

@@ -1,0 +1,46 @@
+"""The command line: every command documents itself with examples, and user errors are one line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from eggan.cli import app
+
+
+def command_paths() -> list[list[str]]:
+    root = typer.main.get_command(app)
+    paths = []
+    for name, command in root.commands.items():
+        if hasattr(command, "commands"):  # a group such as `data`
+            paths += [[name, sub] for sub in command.commands]
+        else:
+            paths.append([name])
+    return paths
+
+
+def test_top_level_help_lists_every_command_on_one_line() -> None:
+    result = CliRunner().invoke(app, ["--help"], terminal_width=150)
+    assert result.exit_code == 0
+    for name in ("train", "edit", "interpolate", "evaluate", "throughput", "run", "report", "data", "weights"):
+        line = next(line for line in result.output.splitlines() if line.strip().startswith(name + " "))
+        assert not line.rstrip().endswith("...")
+
+
+@pytest.mark.parametrize("path", command_paths(), ids=" ".join)
+def test_every_command_has_help_with_examples(path: list[str]) -> None:
+    result = CliRunner().invoke(app, [*path, "--help"], terminal_width=150)
+    assert result.exit_code == 0 and "Examples:" in result.output
+    assert f"eggan-bench {' '.join(path)}" in result.output
+
+
+def test_user_error_is_one_line_with_exit_status_2(tmp_path) -> None:
+    done = subprocess.run([sys.executable, "-m", "eggan", "train", "--method", "pix2pix", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == ["error: unknown method 'pix2pix'; available: eggan, stargan, "
+                                                "homointerp, ganimation"]
