@@ -110,3 +110,25 @@ def init_normal_(module: nn.Module, std: float = 0.02) -> None:
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.normal_(m.weight, 1.0, std)
             nn.init.zeros_(m.bias)
+
+
+class LatentDiscriminator(nn.Module):
+    """D_z: fully connected layers with PReLU between them and one raw score per code.
+
+    The paper's (256, 128, 64, 32, 16, 1) and the authors' (128, 64, 32, 16, 1) differ only in the
+    units and in PReLU's slope: one per unit in the paper family, one shared in the authors' code.
+    """
+
+    def __init__(self, latent_size: int, units: tuple[int, ...], slope_per_unit: bool) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = latent_size
+        for n in units:
+            layers.append(nn.Linear(c_in, n))
+            if n != 1:
+                layers.append(nn.PReLU(n if slope_per_unit else 1))
+            c_in = n
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z).squeeze(1)

@@ -12,7 +12,7 @@ from typing import Literal
 from torch import nn
 
 from eggan import nets_official, nets_paper
-from eggan.blocks import init_normal_
+from eggan.blocks import LatentDiscriminator, init_normal_
 
 Architecture = Literal["paper", "official"]
 N_LEVELS = 6  # C_exp's classes per AU: intensities 0..5 (the paper's m + 1 with m = 5)
@@ -32,7 +32,7 @@ def build_networks(
     if architecture == "paper":
         nets: dict[str, nn.Module] = {
             "encoder": nets_paper.Encoder(image_size, latent_size, width),
-            "latent_d": nets_paper.LatentDiscriminator(latent_size),
+            "latent_d": LatentDiscriminator(latent_size, nets_paper.LATENT_D_UNITS, slope_per_unit=True),
             "generator": nets_paper.Generator(image_size, latent_size, n_aus, width),
             "critic": nets_paper.Critic(image_size, width),
             "c_exp": nets_paper.VGGClassifier((n_aus, N_LEVELS), width, classifier_depth),
@@ -43,7 +43,7 @@ def build_networks(
     if architecture == "official":
         nets = {
             "encoder": nets_official.OfficialEncoder(latent_size, width),
-            "latent_d": nets_official.OfficialLatentDiscriminator(latent_size),
+            "latent_d": LatentDiscriminator(latent_size, nets_official.LATENT_D_UNITS, slope_per_unit=False),
             "generator": nets_official.OfficialGenerator(image_size, latent_size, n_aus, width),
             "critic": nets_official.OfficialDiscriminator(image_size, width),
             "c_exp": nets_official.OfficialExpressionClassifier(n_aus, N_LEVELS, width),

@@ -43,24 +43,6 @@ class OfficialEncoder(nn.Module):
         return torch.sigmoid(self.fc(self.features(x).mean(dim=(2, 3))))
 
 
-class OfficialLatentDiscriminator(nn.Module):
-    """Linear latent -> 128 -> 64 -> 32 -> 16 -> 1 with PReLU; one raw score (least squares)."""
-
-    def __init__(self, latent_size: int) -> None:
-        super().__init__()
-        layers: list[nn.Module] = []
-        c_in = latent_size
-        for units in LATENT_D_UNITS:
-            layers.append(nn.Linear(c_in, units))
-            if units != 1:
-                layers.append(nn.PReLU())
-            c_in = units
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z).squeeze(1)
-
-
 class OfficialGenerator(nn.Module):
     """[code, AUs] as a 1x1 map -> 4x4 -> stages of transposed convs -> 1x1 transposed conv, tanh.
 

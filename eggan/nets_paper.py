@@ -44,24 +44,6 @@ class Encoder(nn.Module):
         return self.fc(self.features(x).flatten(1))
 
 
-class LatentDiscriminator(nn.Module):
-    """D_z: one logit, real for prior samples z ~ N(0, I), fake for encoded images."""
-
-    def __init__(self, latent_size: int) -> None:
-        super().__init__()
-        layers: list[nn.Module] = []
-        c_in = latent_size
-        for units in LATENT_D_UNITS:
-            layers.append(nn.Linear(c_in, units))
-            if units != 1:
-                layers.append(nn.PReLU(units))
-            c_in = units
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z).squeeze(1)
-
-
 class Generator(nn.Module):
     """G(l | u): the code and the AUs (scaled to [0, 1]) projected to a small map, then 6 blocks."""
 

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from eggan import nets_official, nets_paper
-from eggan.blocks import UpResBlock
+from eggan.blocks import LatentDiscriminator, UpResBlock
 from eggan.nets import N_LEVELS, build_networks
 
 SIZES = (32, 64, 128, 256)
@@ -47,7 +47,8 @@ def test_paper_layer_counts(size: int) -> None:
     """5 stride-2 encoder convs + 1 FC; 6 FC in D_z; 6 residual blocks in G; 6 critic convs."""
     encoder = nets_paper.Encoder(size, 8, width=1 / 16)
     assert [c.stride for c in convs(encoder)] == [(2, 2)] * 5
-    assert len([m for m in nets_paper.LatentDiscriminator(8).modules() if isinstance(m, nn.Linear)]) == 6
+    latent_d = LatentDiscriminator(8, nets_paper.LATENT_D_UNITS, slope_per_unit=True)
+    assert len([m for m in latent_d.modules() if isinstance(m, nn.Linear)]) == 6
     generator = nets_paper.Generator(size, 8, N_AUS, width=1 / 16)
     blocks = [m for m in generator.modules() if isinstance(m, UpResBlock)]
     ups = sum(any(isinstance(x, nn.Upsample) for x in b.main) for b in blocks)
