@@ -139,7 +139,7 @@ class EggAN(Method):
         out = self.critic_step(x, u_s, u_t, code)
         out.update(self.latent_step(code))
         if (step + 1) % self.cfg.n_critic == 0:
-            out.update(self.generator_step(x, u_s, u_t, batch.identity, self.classifier_ramp(step)))
+            out.update(self.generator_step(x, u_s, u_t, batch.identity))
         return {name: value.detach() for name, value in out.items()}
 
     def critic_step(
@@ -174,16 +174,10 @@ class EggAN(Method):
         self.optimizers["latent_d"].step()
         return {"dz_adv": loss}
 
-    def classifier_ramp(self, step: int) -> float:
-        """Factor on lambda_exp and lambda_id: 1 in the paper, a linear rise over the warm-up share."""
-        warmup = self.cfg.classifier_warmup * self.total_steps
-        return 1.0 if warmup <= 0 else min(1.0, (step + 1) / warmup)
-
     def generator_step(
-        self, x: torch.Tensor, u_s: torch.Tensor, u_t: torch.Tensor, identity: torch.Tensor, ramp: float = 1.0
+        self, x: torch.Tensor, u_s: torch.Tensor, u_t: torch.Tensor, identity: torch.Tensor
     ) -> dict[str, torch.Tensor]:
-        """E and G against the frozen D_img, D_z, C_exp, C_id and phi; every term of Eq. 7 that is on
-        (``ramp`` scales the classifier terms during ``classifier_warmup``)."""
+        """E and G against the frozen D_img, D_z, C_exp, C_id and phi; every term of Eq. 7 that is on."""
         c, n = self.cfg, len(x)
         critics = [self.nets[name] for name in ("critic", "latent_d", "c_exp")]
         for net in critics:
@@ -206,11 +200,11 @@ class EggAN(Method):
             logits = self.nets["c_exp"](judged)
         levels = L.discretise_aus(judged_aus, c.au_discretisation)
         terms["g_exp"] = sum_over_branches(L.expression_loss, n, logits, levels)
-        weights["g_exp"] = c.lambda_exp * c.classifier_weight_scale * ramp
+        weights["g_exp"] = c.lambda_exp * c.classifier_weight_scale
         if not c.no_identity:
             identities = identity.repeat(len(judged) // n)
             terms["g_id"] = sum_over_branches(L.identity_loss, n, self.nets["c_id"](judged), identities)
-            weights["g_id"] = c.lambda_id * c.classifier_weight_scale * ramp
+            weights["g_id"] = c.lambda_id * c.classifier_weight_scale
         if not c.no_perceptual:
             if self.phi is None:
                 raise RuntimeError("EggAN.setup(train) must run before training")

@@ -254,7 +254,7 @@ def train_run(
             with warnings.catch_warnings():
                 # Schedules count iterations; a generator stepped every n_critic iterations has not
                 # stepped yet at iteration 0, which torch warns about. That is the intended order.
-                warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()`")
+                warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)`")
                 for scheduler in method.schedulers.values():
                     scheduler.step()
             done = step + 1

@@ -37,9 +37,6 @@ class EggANConfig:
     lambda_gp: float | None = None
     lambda_z: float = 1.0  # the encoder's latent adversarial term (weight 1 in Eq. 7)
     classifier_weight_scale: float = 1.0  # multiplies lambda_exp and lambda_id (CPU presets: 0.1)
-    # Share of the run over which lambda_exp and lambda_id rise linearly from 0 (paper: 0, full
-    # weights from the start). Lets G draw faces before the classifiers judge them (CPU presets).
-    classifier_warmup: float = 0.0
 
     # Optimisation (Section 4.1). Adam betas are not in the paper: the authors' values are used.
     lr: float = 1e-4  # E, G, D_z, D_img
@@ -140,8 +137,6 @@ def check(config: EggANConfig) -> None:
         raise ConfigError("model.width and model.latent_size must be positive")
     if config.n_critic < 1 or config.cid_epochs < 0 or config.cid_batch_size < 1 or config.schedule_epochs < 1:
         raise ConfigError("model.n_critic, cid_batch_size and schedule_epochs must be >= 1, cid_epochs >= 0")
-    if not 0.0 <= config.classifier_warmup <= 1.0:
-        raise ConfigError(f"model.classifier_warmup must lie in [0, 1], not {config.classifier_warmup}")
     if not 0.0 <= config.decay_start <= 1.0:
         raise ConfigError(f"model.decay_start must lie in [0, 1], not {config.decay_start}")
     weights = ("lambda_exp", "lambda_id", "lambda_per", "lambda_rec", "lambda_msssim", "lambda_gp", "lambda_z",
