@@ -1,0 +1,210 @@
+"""`eggan-bench data ...`: render SynthFACS, look at a dataset, and turn real datasets (RaFD, StarGAN
+folders, DISFA, MMI, OpenFace outputs) into dataset folders. Thin like the rest of the CLI: parse,
+call one library function, print.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from eggan.errors import ConfigError
+
+data_app = typer.Typer(help="Render SynthFACS, look at a dataset, ingest real datasets.", no_args_is_help=True)
+
+
+@data_app.command("synth")
+def data_synth(
+    out: Annotated[Path, typer.Option(help="Folder to render into (images/ and index.csv).")],
+    size: Annotated[int, typer.Option(help="Image size: 32, 64, 128 or 256.")] = 64,
+    seed: Annotated[int, typer.Option(help="Seed of identities, expressions and the split.")] = 0,
+    identities: Annotated[int, typer.Option(help="Number of people.")] = 80,
+    test_identities: Annotated[int, typer.Option(help="People held out for testing.")] = 16,
+    variants: Annotated[int, typer.Option(help="Images per person and expression.")] = 6,
+) -> None:
+    """Render the SynthFACS dataset (faces with exactly known identity and 17 AU intensities).
+
+    \b
+    Examples:
+      eggan-bench data synth --out data/synthfacs64
+      eggan-bench data synth --out data/synth128 --size 128 --seed 1 --identities 40 --test-identities 8 --variants 4
+    """
+    from eggan.data.synthfacs import default_counts, render_synthfacs
+
+    render_synthfacs(out, size=size, identities=identities, test_identities=test_identities,
+                     variants=variants, seed=seed)
+    counts = default_counts(identities, test_identities, variants)
+    typer.echo(f"{out}: {counts['images']} images of {identities} identities "
+               f"({counts['train_images']} train, {counts['test_images']} test) at {size}x{size}")
+
+
+@data_app.command("show")
+def data_show(
+    dataset: Annotated[Path, typer.Argument(help="Dataset folder with index.csv.")],
+    out: Annotated[Path, typer.Option(help="PNG figure to write.")],
+    au_sweep: Annotated[bool, typer.Option(help="One SynthFACS face, each AU from 0 to 5.")] = False,
+    identities: Annotated[int, typer.Option(help="Rows of the montage.")] = 6,
+) -> None:
+    """Write a labelled montage (identities x the eight expressions) or a SynthFACS AU sweep.
+
+    \b
+    Examples:
+      eggan-bench data show data/synthfacs64 --out figs/montage.png
+      eggan-bench data show data/synthfacs64 --out figs/au_sweep.png --au-sweep
+    """
+    from eggan.data.montage import save_au_sweep, save_montage
+
+    path = save_au_sweep(dataset, out) if au_sweep else save_montage(dataset, out, identities=identities)
+    typer.echo(f"wrote {path}")
+
+# Real-data readers (eggan/data/{rafd,folders,disfa,mmi,openface}.py): each writes a dataset folder.
+
+AuSource = Annotated[
+    Path,
+    typer.Option("--au-csv-dir", help="OpenFace CSVs: a folder of per-image CSVs or one CSV with a name column."),
+]
+MinConfidence = Annotated[
+    float, typer.Option(help="Drop OpenFace rows below this confidence (counted in dataset.json).")
+]
+
+
+@data_app.command("rafd")
+def data_rafd(
+    src: Annotated[Path, typer.Argument(help="Folder with the official RaFD images (Rafd090_01_...jpg).")],
+    au_csv_dir: AuSource,
+    out: Annotated[Path, typer.Option(help="Dataset folder to write.")],
+    all_angles: Annotated[bool, typer.Option(help="All five cameras instead of the frontal one.")] = False,
+    angles: Annotated[str, typer.Option(help="Cameras to keep, e.g. 45,90,135 (the paper's 4,824).")] = "90",
+    seed: Annotated[int, typer.Option(help="Seed of the identity-level split.")] = 0,
+    test_fraction: Annotated[float, typer.Option(help="Share of identities in the test split.")] = 0.1,
+    size: Annotated[int, typer.Option(help="Side of the saved face crops.")] = 128,
+    crop_box: Annotated[
+        str | None, typer.Option(help="left,top,right,bottom in the 681x1024 frame (default 90,150,590,650).")
+    ] = None,
+    aligned_dir: Annotated[
+        Path | None, typer.Option(help="OpenFace aligned faces to use instead of the fixed crop box.")
+    ] = None,
+    min_confidence: MinConfidence = 0.0,
+) -> None:
+    """Turn RaFD into a dataset folder: fixed face crop (or OpenFace's aligned faces) + AUs.
+
+    \b
+    Examples:
+      eggan-bench data rafd ~/RaFD --au-csv-dir ~/rafd-openface --out data/rafd
+      eggan-bench data rafd ~/RaFD --au-csv-dir rafd_aus.csv --angles 45,90,135 --out data/rafd3
+      eggan-bench data rafd ~/RaFD --au-csv-dir aus --aligned-dir aus --out data/rafd-aligned
+    """
+    from eggan.data.rafd import ANGLES, RAFD_CROP_BOX, ingest_rafd
+
+    try:
+        chosen = ANGLES if all_angles else tuple(int(a) for a in angles.split(",") if a.strip())
+        box = RAFD_CROP_BOX if crop_box is None else tuple(int(v) for v in crop_box.split(","))
+    except ValueError:
+        raise ConfigError(f"--angles {angles!r} / --crop-box {crop_box!r} must be comma-separated integers") from None
+    if len(box) != 4:
+        raise ConfigError(f"--crop-box {crop_box!r} needs four numbers: left,top,right,bottom")
+    report = ingest_rafd(src, au_csv_dir, out, angles=chosen, seed=seed, test_fraction=test_fraction,
+                         size=size, crop_box=box, aligned_dir=aligned_dir, min_confidence=min_confidence)
+    typer.echo(report.line())
+
+
+@data_app.command("folders")
+def data_folders(
+    src: Annotated[Path, typer.Argument(help="Folder with train/<expression>/ and test/<expression>/.")],
+    au_csv_dir: AuSource,
+    out: Annotated[Path, typer.Option(help="Dataset folder to write.")],
+    identity_pattern: Annotated[
+        str | None, typer.Option(help="Regex on file names; group 'identity' (default: RaFD names).")
+    ] = None,
+    min_confidence: MinConfidence = 0.0,
+) -> None:
+    """Turn a StarGAN-layout folder (split already made) into a dataset folder with AUs.
+
+    \b
+    Examples:
+      eggan-bench data folders data/RaFD --au-csv-dir data/RaFD-openface --out data/rafd-stargan
+      eggan-bench data folders faces --au-csv-dir aus --out data/faces --identity-pattern '^(\\w+?)_'
+    """
+    from eggan.data.folders import RAFD_IDENTITY_PATTERN, ingest_folders
+
+    report = ingest_folders(src, au_csv_dir, out, identity_pattern or RAFD_IDENTITY_PATTERN,
+                            min_confidence=min_confidence)
+    typer.echo(report.line())
+
+
+@data_app.command("disfa")
+def data_disfa(
+    list_file: Annotated[Path, typer.Argument(help="The authors' list: 'filename v1 ... v17' per line.")],
+    images: Annotated[Path, typer.Argument(help="Folder with the aligned DISFA faces.")],
+    out: Annotated[Path, typer.Option(help="Dataset folder to write.")],
+    image_level_split: Annotated[
+        bool, typer.Option(help="The authors' split: seed 1234 shuffle, first 20,000 lines test (subjects leak).")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the identity-level split.")] = 0,
+    test_fraction: Annotated[float, typer.Option(help="Share of subjects in the test split.")] = 0.1,
+) -> None:
+    """Turn DISFA as the EGGAN authors' code reads it into a dataset folder.
+
+    \b
+    Examples:
+      eggan-bench data disfa disfa_list.txt ~/DISFA/aligned --out data/disfa
+      eggan-bench data disfa disfa_list.txt ~/DISFA/aligned --out data/disfa-authors --image-level-split
+    """
+    from eggan.data.disfa import ingest_disfa
+
+    report = ingest_disfa(list_file, images, out, image_level_split=image_level_split, seed=seed,
+                          test_fraction=test_fraction)
+    typer.echo(report.line())
+
+
+@data_app.command("mmi")
+def data_mmi(
+    src: Annotated[Path, typer.Argument(help="Frames in SRC/<subject>/<session>/ or SRC/<session>/ + session.xml.")],
+    au_csv_dir: Annotated[Path, typer.Option(help="OpenFace CSVs: per frame, or one per session.")],
+    out: Annotated[Path, typer.Option(help="Dataset folder to write.")],
+    every: Annotated[int, typer.Option(help="Keep every k-th frame of a session.")] = 1,
+    seed: Annotated[int, typer.Option(help="Seed of the subject-level split.")] = 0,
+    test_fraction: Annotated[float, typer.Option(help="Share of subjects in the test split.")] = 0.1,
+    min_confidence: MinConfidence = 0.0,
+) -> None:
+    """Turn MMI frames with their OpenFace AUs into a dataset folder.
+
+    \b
+    Examples:
+      eggan-bench data mmi ~/MMI/frames --au-csv-dir ~/MMI/openface --out data/mmi
+      eggan-bench data mmi ~/MMI/frames --au-csv-dir ~/MMI/openface --out data/mmi --every 5
+    """
+    from eggan.data.mmi import ingest_mmi
+
+    report = ingest_mmi(src, au_csv_dir, out, every=every, seed=seed, test_fraction=test_fraction,
+                        min_confidence=min_confidence)
+    typer.echo(report.line())
+
+
+@data_app.command("openface")
+def data_openface(
+    images: Annotated[Path, typer.Argument(help="An image or a folder of images (searched recursively).")],
+    out: Annotated[Path, typer.Option(help="Folder for the CSVs (mirrors the image folders).")],
+    binary: Annotated[
+        Path | None, typer.Option(help="FaceLandmarkImg or FeatureExtraction (default: found on PATH).")
+    ] = None,
+    aligned_size: Annotated[
+        int | None, typer.Option(help="Also save aligned faces of this size (for data rafd --aligned-dir).")
+    ] = None,
+) -> None:
+    """Run OpenFace 2.x once per image (static AU models) and write one CSV per image.
+
+    \b
+    Examples:
+      eggan-bench data openface ~/RaFD --out ~/rafd-openface
+      eggan-bench data openface faces/ --out aus/ --binary ~/OpenFace/build/bin/FaceLandmarkImg
+    """
+    from eggan.data.ingest import list_images
+    from eggan.data.openface import run_openface
+
+    files = [images] if images.is_file() else list_images(images)
+    root = images if images.is_dir() else images.parent
+    done = run_openface(files, out, binary=binary, root=root, aligned_size=aligned_size)
+    typer.echo(f"{out}: {len(done)} CSVs for {len(files)} images ({len(files) - len(done)} without a face)")
