@@ -143,3 +143,9 @@ def test_ddp_two_processes_keep_replicas_identical(tiny_dataset: Path, tmp_path:
         assert torch.equal(rank0[key], rank1[key]), key
     meta = json.loads((tmp_path / "meta.json").read_text())
     assert meta["world_size"] == 2
+
+
+def test_bf16_autocast_option_trains(tiny_dataset: Path, tmp_path: Path) -> None:
+    result = train_run(toy_config(tiny_dataset, "train.bf16=true", "train.steps=2"), tmp_path)
+    assert result.step == 2 and result.losses
+    assert all(torch.isfinite(torch.tensor(v)) for v in result.losses.values())
