@@ -40,6 +40,16 @@ def main() -> None:
 
 # --- training -------------------------------------------------------------------------------
 
+# Options several commands share, declared once.
+Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
+DataSource = Annotated[str, typer.Option(help="'synthfacs' or a dataset folder with index.csv.")]
+Preset = Annotated[str, typer.Option(help="smoke, quick or paper.")]
+Estimator = Annotated[str, typer.Option(help="AU estimator: learned (in-domain) or openface.")]
+OpenFaceCSV = Annotated[
+    Path | None, typer.Option(help="Folder of OpenFace CSVs named <key>.csv (instead of the binary).")
+]
+Verifier = Annotated[str, typer.Option(help="indomain, lightcnn-9, lightcnn-29 or lightcnn-29v2.")]
+VerifierWeights = Annotated[Path | None, typer.Option(help="LightCNN weights file (default: the cache).")]
 Overrides = Annotated[
     list[str] | None,
     typer.Option("--set", help="Config override section.field=value (repeatable), e.g. train.steps=200."),
@@ -49,13 +59,13 @@ Overrides = Annotated[
 @app.command()
 def train(
     method: Annotated[str, typer.Option(help="eggan, stargan, homointerp or ganimation.")] = "eggan",
-    preset: Annotated[str, typer.Option(help="smoke, quick or paper.")] = "quick",
-    data: Annotated[str, typer.Option(help="'synthfacs' or a dataset folder with index.csv.")] = "synthfacs",
+    preset: Preset = "quick",
+    data: DataSource = "synthfacs",
     out: Annotated[Path, typer.Option(help="Run directory (created; resumed when it has a checkpoint).")] = Path(
         "runs/train"
     ),
     overrides: Overrides = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    device: Device = "auto",
     fresh: Annotated[bool, typer.Option(help="Ignore an existing checkpoint instead of resuming.")] = False,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
 ) -> None:
@@ -140,15 +150,11 @@ def interpolate(
 @app.command()
 def evaluate(
     run: Annotated[Path, typer.Option(help="Benchmark run directory with train/<label>/seed<k>/ inside.")],
-    estimator: Annotated[str, typer.Option(help="AU estimator: learned (in-domain) or openface.")] = "learned",
-    openface_csv: Annotated[
-        Path | None, typer.Option(help="Folder of OpenFace CSVs named <key>.csv (instead of the binary).")
-    ] = None,
-    verifier: Annotated[
-        str, typer.Option(help="indomain, lightcnn-9, lightcnn-29 or lightcnn-29v2.")
-    ] = "indomain",
-    weights: Annotated[Path | None, typer.Option(help="LightCNN weights file (default: the cache).")] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    estimator: Estimator = "learned",
+    openface_csv: OpenFaceCSV = None,
+    verifier: Verifier = "indomain",
+    weights: VerifierWeights = None,
+    device: Device = "auto",
     batch_size: Annotated[int, typer.Option(help="Pairs per translate call.")] = 32,
     export_images: Annotated[
         Path | None, typer.Option(help="Only write the images OpenFace must read (<key>.png) to this folder.")
@@ -206,7 +212,7 @@ def weights_fetch(
 def throughput(
     run: Annotated[Path | None, typer.Option(help="Benchmark run directory (every label, first seed).")] = None,
     checkpoint: Annotated[Path | None, typer.Option(help="One checkpoint.pt instead of a run.")] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    device: Device = "auto",
 ) -> None:
     """Translations per second at batch sizes 1, 8 and 32 (warm-up, GPU synchronisation).
 
@@ -242,20 +248,18 @@ def run(
         "eggan,stargan,homointerp"
     ),
     ablations: Annotated[bool, typer.Option(help="Also train and score E_wtP, E_wtI and E_wtS.")] = False,
-    preset: Annotated[str, typer.Option(help="smoke, quick or paper.")] = "quick",
-    data: Annotated[str, typer.Option(help="'synthfacs' or a dataset folder with index.csv.")] = "synthfacs",
+    preset: Preset = "quick",
+    data: DataSource = "synthfacs",
     seeds: Annotated[str, typer.Option(help="Comma-separated training seeds, e.g. 0,1,2.")] = "0",
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    device: Device = "auto",
     out: Annotated[Path, typer.Option(help="Run directory (an interrupted run continues there).")] = Path(
         "runs/default"
     ),
     overrides: Overrides = None,
-    estimator: Annotated[str, typer.Option(help="AU estimator: learned (in-domain) or openface.")] = "learned",
-    openface_csv: Annotated[Path | None, typer.Option(help="Folder of precomputed OpenFace CSVs.")] = None,
-    verifier: Annotated[str, typer.Option(help="indomain or a released LightCNN (lightcnn-29v2, ...).")] = (
-        "indomain"
-    ),
-    weights: Annotated[Path | None, typer.Option(help="Verifier weights file (released LightCNN).")] = None,
+    estimator: Estimator = "learned",
+    openface_csv: OpenFaceCSV = None,
+    verifier: Verifier = "indomain",
+    weights: VerifierWeights = None,
     per_expression: Annotated[int, typer.Option(help="Targets per expression (174 in the paper: 1,392 pairs).")] = 174,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
