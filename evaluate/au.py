@@ -26,7 +26,7 @@ from eggan.aus import AU_COLUMNS, AU_MAX, N_AUS
 from eggan.data.dataset import FaceDataset
 from eggan.data.openface import find_openface, read_openface_dir, run_openface
 from eggan.errors import ConfigError, MissingComponentError
-from evaluate.indomain import batches, jitter, load_or_train, pick_device, resize
+from evaluate.indomain import ROBUSTNESS_SIGMAS, batches, blur, degrade, jitter, load_or_train, pick_device, resize
 from evaluate.metrics import au_agreement
 from evaluate.weights import sha256
 
@@ -131,7 +131,7 @@ class AURegressor(nn.Module):
 
 
 LEARNED_SETTINGS: dict[str, Any] = {"width": 16, "epochs": 15, "batch_size": 32, "lr": 3e-3,
-                                    "weight_decay": 1e-4, "jitter": 2, "seed": 0}
+                                    "weight_decay": 1e-4, "jitter": 2, "blur": 2.0, "seed": 0}
 
 
 class LearnedEstimator(AUEstimator):
@@ -178,17 +178,23 @@ def learned_estimator(
         net.train()
         for _ in range(settings["epochs"]):
             for idx in batches(len(train), settings["batch_size"], generator):
-                x = jitter(images[idx], settings["jitter"], generator).to(device)
+                x = degrade(jitter(images[idx], settings["jitter"], generator), settings["blur"], generator)
+                x = x.to(device)
                 loss = F.mse_loss(net(x), targets[idx].to(device))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 schedule.step()
         estimator = LearnedEstimator(net, size, {}, device)
-        predicted = estimator.predict(test.images.float().div(127.5).sub(1.0))
-        heldout = au_agreement(test.aus.numpy(), predicted.numpy(), rounds=200, seed=settings["seed"])
+        faces = test.images.float().div(127.5).sub(1.0)
+        heldout = au_agreement(test.aus.numpy(), estimator.predict(faces).numpy(), rounds=200, seed=settings["seed"])
+        blurred = {}
+        for sigma in ROBUSTNESS_SIGMAS:
+            predicted = estimator.predict(blur(faces, torch.full((len(faces),), sigma)))
+            agreement = au_agreement(test.aus.numpy(), predicted.numpy(), metrics=("mse", "pcc"), rounds=0)["avg"]
+            blurred[f"{sigma:g}"] = {name: agreement[name]["value"] for name in ("mse", "pcc")}
         report = {"heldout": {"split": "test identities", "n_images": len(test), "identities": len(test.identities),
-                              **heldout}}
+                              **heldout}, "heldout_blurred": blurred}
         return {k: v.cpu() for k, v in net.state_dict().items()}, report
 
     state, report, path = load_or_train("au-regressor", dataset, {**settings, "size": size}, fit)

@@ -25,7 +25,7 @@ from torch import nn
 from eggan.checkpoint import load_file
 from eggan.data.dataset import FaceDataset
 from eggan.errors import CheckpointError
-from evaluate.indomain import batches, jitter, load_or_train, pick_device, resize
+from evaluate.indomain import batches, degrade, jitter, load_or_train, pick_device, resize
 from evaluate.lightcnn import INPUT_SIZE, VARIANTS, build_lightcnn
 from evaluate.weights import sha256, verify_weights
 
@@ -127,7 +127,7 @@ def released_verifier(variant: str, path: str, device: torch.device | str | None
 # --- the in-domain verifier ---------------------------------------------------------------------
 
 INDOMAIN_SETTINGS: dict[str, Any] = {"variant": "lightcnn-9", "width": 0.25, "epochs": 12,
-                                     "batch_size": 64, "lr": 2e-3, "jitter": 2, "seed": 0}
+                                     "batch_size": 64, "lr": 2e-3, "jitter": 2, "blur": 2.0, "seed": 0}
 
 
 def indomain_verifier(
@@ -158,7 +158,8 @@ def indomain_verifier(
         for epoch in range(settings["epochs"]):
             correct = 0
             for idx in batches(len(train), settings["batch_size"], generator):
-                x = jitter(gray[idx], settings["jitter"], generator).to(device)
+                x = degrade(jitter(gray[idx], settings["jitter"], generator), settings["blur"], generator)
+                x = x.to(device)
                 logits, _ = net(x)
                 loss = F.cross_entropy(logits, labels[idx].to(device))
                 optimizer.zero_grad(set_to_none=True)

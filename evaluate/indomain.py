@@ -88,6 +88,40 @@ def jitter(images: torch.Tensor, pixels: int, generator: torch.Generator) -> tor
     return padded[:, :, dy : dy + h, dx : dx + w]
 
 
+# Held-out accuracy is also reported on test faces blurred by these sigmas (pixels): a reader of
+# generated images must not mistake softness for an expression or another person.
+ROBUSTNESS_SIGMAS: tuple[float, ...] = (1.0, 2.0)
+
+
+def blur(images: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """Gaussian blur with one ``sigma`` per image (0 leaves an image as it is), 9x9 taps."""
+    radius = 4
+    offsets = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)
+    sigma = sigma.to(images).clamp_min(1e-3)[:, None]
+    taps = torch.exp(-0.5 * (offsets[None] / sigma) ** 2)
+    taps = taps / taps.sum(1, keepdim=True)  # B x 9, a delta where sigma is ~0
+    n, c, h, w = images.shape
+    kernels = taps.repeat_interleave(c, 0)  # one kernel per (image, channel)
+    x = F.pad(images.reshape(1, n * c, h, w), (radius,) * 4, mode="replicate")
+    x = F.conv2d(x, kernels[:, None, None, :], groups=n * c)
+    x = F.conv2d(x, kernels[:, None, :, None], groups=n * c)
+    return x.reshape(n, c, h, w)
+
+
+def degrade(images: torch.Tensor, max_sigma: float, generator: torch.Generator) -> torch.Tensor:
+    """Blur half the images by a random sigma in (0, max_sigma].
+
+    Generated faces are softer than renders. An evaluator that has only seen sharp renders reads
+    a blurred real face as a different expression (a sigma of 1.2 px raised the regressor's
+    held-out AU MSE from 0.11 to 2.0). It would then score sharpness, not expression or identity.
+    """
+    if max_sigma == 0:
+        return images
+    n = len(images)
+    sigma = torch.rand(n, generator=generator) * max_sigma * (torch.rand(n, generator=generator) < 0.5)
+    return blur(images, sigma)
+
+
 def batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
     """One epoch's shuffled index batches."""
     return list(torch.randperm(n, generator=generator).split(batch_size))

@@ -23,6 +23,7 @@ from eggan.aus import EXPRESSIONS
 from eggan.data.dataset import FaceDataset
 from eggan.errors import DataError
 from eggan.io import atomic_write_text
+from evaluate.indomain import ROBUSTNESS_SIGMAS, blur
 from evaluate.metrics import best_threshold, cosine
 
 if TYPE_CHECKING:
@@ -143,16 +144,22 @@ def real_pairs(dataset: FaceDataset, count: int = 1392, seed: int = 0) -> tuple[
     return np.asarray(genuine), np.asarray(impostor)
 
 
-def score_real_pairs(verifier: Verifier, dataset: FaceDataset, genuine: np.ndarray, impostor: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """Cosine scores of real genuine and impostor pairs (each image's features computed once)."""
+def score_real_pairs(verifier: Verifier, dataset: FaceDataset, genuine: np.ndarray, impostor: np.ndarray,
+                     blur_second: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine scores of real genuine and impostor pairs (each image's features computed once).
+
+    ``blur_second`` > 0 blurs the second image of every pair by that sigma, as a stand-in for a
+    softer generated face: how far the verdicts move says how much the verifier scores sharpness.
+    """
     used = np.unique(np.concatenate([genuine.ravel(), impostor.ravel()]))
-    features = verifier.features(dataset.batch(torch.from_numpy(used)).image)
+    images = dataset.batch(torch.from_numpy(used)).image
+    features = verifier.features(images)
+    second = verifier.features(blur(images, torch.full((len(images),), blur_second))) if blur_second else features
     where = {int(row): i for i, row in enumerate(used)}
 
     def score(pairs: np.ndarray) -> np.ndarray:
         a = features[[where[int(r)] for r in pairs[:, 0]]]
-        b = features[[where[int(r)] for r in pairs[:, 1]]]
+        b = second[[where[int(r)] for r in pairs[:, 1]]]
         return cosine(a, b).numpy()
 
     return score(genuine), score(impostor)
@@ -172,4 +179,9 @@ def calibrate(verifier: Verifier, dataset: FaceDataset, count: int = 1392, seed:
                             "seed": seed, "threshold": threshold, "accuracy": accuracy,
                             "mean_genuine_cosine": float(np.mean(g)), "mean_impostor_cosine": float(np.mean(i))}
     verifier.real_scores = (g, i)
+    blurred = {}
+    for sigma in ROBUSTNESS_SIGMAS:
+        bg, bi = score_real_pairs(verifier, dataset, genuine, impostor, blur_second=sigma)
+        blurred[f"{sigma:g}"] = float(((bg >= threshold).sum() + (bi < threshold).sum()) / (len(bg) + len(bi)))
+    verifier.calibration["accuracy_second_blurred"] = blurred
     return verifier.calibration

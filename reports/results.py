@@ -69,6 +69,10 @@ def estimator_sentence(results: dict[str, Any]) -> str:
             f", own held-out accuracy Avg PCC {avg['pcc']['value']:.3f}, MSE {avg['mse']['value']:.3f} "
             f"on {heldout.get('n_images', heldout.get('n_pairs'))} images of unseen identities"
         )
+    blurred = (est.get("training") or {}).get("heldout_blurred")
+    if blurred:
+        mse = " / ".join(f"{value['mse']:.3f}" for value in blurred.values())
+        text += f" (MSE {mse} on the same faces blurred by sigma {' / '.join(blurred)} px)"
     return text + "."
 
 
@@ -82,8 +86,13 @@ def verifier_sentence(results: dict[str, Any]) -> str:
         accuracy = 100 * calibration["accuracy"]
         text += (
             f" fixed on real pairs of held-out identities before scoring (accuracy {accuracy:.2f} % on "
-            f"{calibration['n_genuine']} genuine and {calibration['n_impostor']} impostor pairs)"
+            f"{calibration['n_genuine']} genuine and {calibration['n_impostor']} impostor pairs"
         )
+        blurred = calibration.get("accuracy_second_blurred")
+        if blurred:
+            accuracy = " / ".join(f"{100 * value:.2f}" for value in blurred.values())
+            text += f"; {accuracy} % with the second face blurred by sigma {' / '.join(blurred)} px"
+        text += ")"
     return text + "."
 
 

@@ -42,6 +42,8 @@ def test_learned_estimator_reads_0_to_5_and_reports_its_heldout_error(tiny_datas
     heldout = estimator.metadata()["heldout"]
     assert heldout["n_images"] == (dataset.table["split"] == "test").sum()
     assert set(heldout["per_au"]) == {"mse", "mae", "pcc", "icc"}
+    blurred = estimator.metadata()["training"]["heldout_blurred"]
+    assert set(blurred) == {"1", "2"} and all(v["mse"] >= 0 for v in blurred.values())
     assert estimator.metadata()["training"]["train_seconds"] >= 0
     cached = list((tmp_path / "evaluators").glob("au-regressor-*.pt"))
     assert len(cached) == 1 and dataset.fingerprint() in cached[0].name

@@ -72,3 +72,5 @@ def test_calibration_fixes_a_threshold_that_separates_the_tiny_identities(datase
     assert verifier.threshold == result["threshold"]
     assert result["accuracy"] > 0.9
     assert len(verifier.real_scores[0]) == 40
+    # Mean colour does not depend on sharpness: blurring one side of each pair changes no verdict.
+    assert result["accuracy_second_blurred"] == {"1": result["accuracy"], "2": result["accuracy"]}
