@@ -109,7 +109,7 @@ def blur(images: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
 
 
 def degrade(images: torch.Tensor, max_sigma: float, generator: torch.Generator) -> torch.Tensor:
-    """Blur half the images by a random sigma in (0, max_sigma].
+    """Blur half the images, each by a random sigma of up to ``max_sigma`` pixels.
 
     Generated faces are softer than renders. An evaluator that has only seen sharp renders reads
     a blurred real face as a different expression (a sigma of 1.2 px raised the regressor's
