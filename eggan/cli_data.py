@@ -68,17 +68,20 @@ AuSource = Annotated[
 MinConfidence = Annotated[
     float, typer.Option(help="Drop OpenFace rows below this confidence (counted in dataset.json).")
 ]
+DatasetOut = Annotated[Path, typer.Option(help="Dataset folder to write.")]
+SplitSeed = Annotated[int, typer.Option(help="Seed of the split by identity (person or subject).")]
+TestFraction = Annotated[float, typer.Option(help="Share of identities (people or subjects) in the test split.")]
 
 
 @data_app.command("rafd")
 def data_rafd(
     src: Annotated[Path, typer.Argument(help="Folder with the official RaFD images (Rafd090_01_...jpg).")],
     au_csv_dir: AuSource,
-    out: Annotated[Path, typer.Option(help="Dataset folder to write.")],
+    out: DatasetOut,
     all_angles: Annotated[bool, typer.Option(help="All five cameras instead of the frontal one.")] = False,
     angles: Annotated[str, typer.Option(help="Cameras to keep, e.g. 45,90,135 (the paper's 4,824).")] = "90",
-    seed: Annotated[int, typer.Option(help="Seed of the identity-level split.")] = 0,
-    test_fraction: Annotated[float, typer.Option(help="Share of identities in the test split.")] = 0.1,
+    seed: SplitSeed = 0,
+    test_fraction: TestFraction = 0.1,
     size: Annotated[int, typer.Option(help="Side of the saved face crops.")] = 128,
     crop_box: Annotated[
         str | None, typer.Option(help="left,top,right,bottom in the 681x1024 frame (default 90,150,590,650).")
@@ -114,7 +117,7 @@ def data_rafd(
 def data_folders(
     src: Annotated[Path, typer.Argument(help="Folder with train/<expression>/ and test/<expression>/.")],
     au_csv_dir: AuSource,
-    out: Annotated[Path, typer.Option(help="Dataset folder to write.")],
+    out: DatasetOut,
     identity_pattern: Annotated[
         str | None, typer.Option(help="Regex on file names; group 'identity' (default: RaFD names).")
     ] = None,
@@ -138,12 +141,12 @@ def data_folders(
 def data_disfa(
     list_file: Annotated[Path, typer.Argument(help="The authors' list: 'filename v1 ... v17' per line.")],
     images: Annotated[Path, typer.Argument(help="Folder with the aligned DISFA faces.")],
-    out: Annotated[Path, typer.Option(help="Dataset folder to write.")],
+    out: DatasetOut,
     image_level_split: Annotated[
         bool, typer.Option(help="The authors' split: seed 1234 shuffle, first 20,000 lines test (subjects leak).")
     ] = False,
-    seed: Annotated[int, typer.Option(help="Seed of the identity-level split.")] = 0,
-    test_fraction: Annotated[float, typer.Option(help="Share of subjects in the test split.")] = 0.1,
+    seed: SplitSeed = 0,
+    test_fraction: TestFraction = 0.1,
 ) -> None:
     """Turn DISFA as the EGGAN authors' code reads it into a dataset folder.
 
@@ -163,10 +166,10 @@ def data_disfa(
 def data_mmi(
     src: Annotated[Path, typer.Argument(help="Frames in SRC/<subject>/<session>/ or SRC/<session>/ + session.xml.")],
     au_csv_dir: Annotated[Path, typer.Option(help="OpenFace CSVs: per frame, or one per session.")],
-    out: Annotated[Path, typer.Option(help="Dataset folder to write.")],
+    out: DatasetOut,
     every: Annotated[int, typer.Option(help="Keep every k-th frame of a session.")] = 1,
-    seed: Annotated[int, typer.Option(help="Seed of the subject-level split.")] = 0,
-    test_fraction: Annotated[float, typer.Option(help="Share of subjects in the test split.")] = 0.1,
+    seed: SplitSeed = 0,
+    test_fraction: TestFraction = 0.1,
     min_confidence: MinConfidence = 0.0,
 ) -> None:
     """Turn MMI frames with their OpenFace AUs into a dataset folder.

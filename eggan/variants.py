@@ -36,7 +36,7 @@ class EggANConfig:
     lambda_msssim: float | None = None
     lambda_gp: float | None = None
     lambda_z: float = 1.0  # the encoder's latent adversarial term (weight 1 in Eq. 7)
-    classifier_weight_scale: float = 1.0  # multiplies lambda_exp and lambda_id (CPU presets: 0.1)
+    classifier_weight_scale: float = 1.0  # multiplies lambda_exp and lambda_id (smoke 0.1, quick 0.3)
 
     # Optimisation (Section 4.1). Adam betas are not in the paper: the authors' values are used.
     lr: float = 1e-4  # E, G, D_z, D_img

@@ -54,19 +54,24 @@ def find_weights(user_path: str | Path | None = None) -> Path | None:
     return next((p for p in candidate_paths(user_path) if p.is_file()), None)
 
 
+def _weights_needed() -> MissingComponentError:
+    return MissingComponentError(
+        f"VGG19 ImageNet weights are needed; put {TORCHVISION_FILE} at {candidate_paths()[-1]} "
+        "or pass its path (or set EGGAN_VGG19_WEIGHTS)"
+    )
+
+
 def require_weights(user_path: str | Path | None = None, allow_random: bool = False) -> None:
     """Fail (before any training) when ImageNet weights are needed and cannot be found."""
     if not allow_random and find_weights(user_path) is None:
-        raise MissingComponentError(
-            f"VGG19 ImageNet weights are needed; put {TORCHVISION_FILE} at {candidate_paths()[-1]} "
-            "or pass its path (or set EGGAN_VGG19_WEIGHTS)"
-        )
+        raise _weights_needed()
 
 
 def vgg19_features(
     user_path: str | Path | None = None, allow_random: bool = False
 ) -> tuple[nn.Sequential, VGGStatus]:
     """torchvision's VGG19 ``features`` with ImageNet weights, or (if allowed) a seeded random init."""
+    # Built first in both cases, so the caller's RNG stream does not depend on whether weights were found.
     model = vgg19(weights=None)
     path = find_weights(user_path)
     if path is not None:
@@ -76,7 +81,8 @@ def vgg19_features(
         except RuntimeError as exc:
             raise CheckpointError(f"not torchvision VGG19 weights ({str(exc).splitlines()[0]})", path) from None
         return model.features, VGGStatus("imagenet", str(path), "torchvision VGG19 ImageNet weights")
-    require_weights(user_path, allow_random)
+    if not allow_random:
+        raise _weights_needed()
     where = candidate_paths()[-1]
     note = (
         f"VGG19 ImageNet weights not found (looked at {where}); using a fixed-seed random VGG19 "

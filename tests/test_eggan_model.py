@@ -107,6 +107,18 @@ def test_removed_term_does_not_change_the_generator_update(train: FaceDataset) -
     assert torch.allclose(updates[0], updates[1], atol=1e-6)
 
 
+def test_classifier_weight_scale_multiplies_exactly_the_expression_and_identity_weights(train: FaceDataset) -> None:
+    totals = {}
+    for scale in (1.0, 0.25):
+        method = smoke_model(train, f"model.classifier_weight_scale={scale}")
+        torch.manual_seed(1)
+        totals[scale] = one_step(method, train)
+    c, full = resolve(EggAN.preset("smoke").model), totals[1.0]
+    assert torch.allclose(totals[0.25]["g_exp"], full["g_exp"]) and torch.allclose(totals[0.25]["g_id"], full["g_id"])
+    removed = 0.75 * (c.lambda_exp * full["g_exp"] + c.lambda_id * full["g_id"])
+    assert torch.allclose(full["g_total"] - totals[0.25]["g_total"], removed, rtol=1e-4)
+
+
 @pytest.mark.parametrize(("variant", "reaches_encoder"), [("paper", True), ("official", False)])
 def test_encoder_is_trained_against_latent_d_only_in_the_paper(
     train: FaceDataset, variant: str, reaches_encoder: bool
