@@ -60,7 +60,11 @@ class VGGEncoder(nn.Module):
         return [m for m in self.modules() if isinstance(m, nn.Conv2d)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features_3(self.features_2(self.features_1(x)))
+        return self.beyond_relu3_1(self.features_1(x))
+
+    def beyond_relu3_1(self, relu3_1: torch.Tensor) -> torch.Tensor:
+        """relu5_1 from relu3_1 features: lets a caller that needs both compute the first block once."""
+        return self.features_3(self.features_2(relu3_1))
 
 
 class Interpolator(nn.Module):

@@ -77,17 +77,18 @@ class UpResBlock(nn.Module):
 
     main: IN -> PReLU -> [upsample x2] -> conv3x3 -> IN -> PReLU -> conv3x3
     skip: [upsample x2] -> conv1x1 (when the width changes)
+    ``norm="batch"`` puts BatchNorm where IN is (a CPU-preset setting, see EggANConfig.norm).
     """
 
-    def __init__(self, c_in: int, c_out: int, upsample: bool) -> None:
+    def __init__(self, c_in: int, c_out: int, upsample: bool, norm: Norm = "instance") -> None:
         super().__init__()
         up: nn.Module = nn.Upsample(scale_factor=2, mode="nearest") if upsample else nn.Identity()
         self.main = nn.Sequential(
-            nn.InstanceNorm2d(c_in, affine=True),
+            norm_layer(norm, c_in),
             nn.PReLU(c_in),
             up,
             nn.Conv2d(c_in, c_out, 3, 1, 1),
-            nn.InstanceNorm2d(c_out, affine=True),
+            norm_layer(norm, c_out),
             nn.PReLU(c_out),
             nn.Conv2d(c_out, c_out, 3, 1, 1),
         )

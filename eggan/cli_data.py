@@ -23,6 +23,9 @@ def data_synth(
     identities: Annotated[int, typer.Option(help="Number of people.")] = 80,
     test_identities: Annotated[int, typer.Option(help="People held out for testing.")] = 16,
     variants: Annotated[int, typer.Option(help="Images per person and expression.")] = 6,
+    evaluator_identities: Annotated[
+        int, typer.Option(help="More people, only for training the in-domain evaluators (the evaluator split).")
+    ] = 64,
 ) -> None:
     """Render the SynthFACS dataset (faces with exactly known identity and 17 AU intensities).
 
@@ -34,10 +37,11 @@ def data_synth(
     from eggan.data.synthfacs import default_counts, render_synthfacs
 
     render_synthfacs(out, size=size, identities=identities, test_identities=test_identities,
-                     variants=variants, seed=seed)
-    counts = default_counts(identities, test_identities, variants)
-    typer.echo(f"{out}: {counts['images']} images of {identities} identities "
-               f"({counts['train_images']} train, {counts['test_images']} test) at {size}x{size}")
+                     variants=variants, seed=seed, evaluator_identities=evaluator_identities)
+    counts = default_counts(identities, test_identities, variants, evaluator_identities)
+    typer.echo(f"{out}: {counts['images']} images of {identities + evaluator_identities} identities "
+               f"({counts['train_images']} train, {counts['test_images']} test, "
+               f"{counts['evaluator_images']} evaluator) at {size}x{size}")
 
 
 @data_app.command("show")

@@ -26,8 +26,10 @@ IMAGE_SIZES: tuple[int, ...] = (32, 64, 128, 256)
 class SynthConfig:
     """How SynthFACS is rendered when a run asks for ``--data synthfacs``."""
 
-    identities: int = 80
+    identities: int = 80  # split into train and test
     test_identities: int = 16
+    # More people, rendered only for the in-domain evaluators to learn from (the "evaluator" split).
+    evaluator_identities: int = 64
     variants: int = 6  # images per identity and expression
     seed: int = 0
 
@@ -169,7 +171,8 @@ def validate(config: RunConfig) -> None:
 def base_preset(preset: str) -> tuple[DataConfig, TrainConfig]:
     """Data and schedule shared by all methods at a preset; methods adjust what differs."""
     if preset == "smoke":
-        data = DataConfig(image_size=32, synth=SynthConfig(identities=12, test_identities=4, variants=2))
+        synth = SynthConfig(identities=12, test_identities=4, evaluator_identities=4, variants=2)
+        data = DataConfig(image_size=32, synth=synth)
         return data, TrainConfig(steps=20, batch_size=4, checkpoint_every=10, sample_every=10, log_every=5)
     if preset == "quick":
         return DataConfig(image_size=64), TrainConfig(steps=3000, batch_size=8, checkpoint_every=500)

@@ -21,7 +21,7 @@ from eggan import losses as L
 from eggan.config import RunConfig, base_preset
 from eggan.data.dataset import Batch, FaceDataset, Target
 from eggan.gan import gradient_penalty, random_interpolate
-from eggan.method import DataInfo, Method, set_requires_grad
+from eggan.method import DataInfo, Method, adam, set_requires_grad
 from eggan.msssim import settings_for
 from eggan.nets import build_networks
 from eggan.perceptual import Perceptual, build_perceptual
@@ -41,7 +41,8 @@ class EggAN(Method):
         super().__init__(config, info, total_steps, device)
         self.cfg = c = resolve(config)
         nets = build_networks(c.architecture, info.image_size, c.latent_size, info.n_aus, info.n_identities,
-                              c.width, c.classifier_depth, identity=not c.no_identity)
+                              c.width, c.classifier_depth, identity=not c.no_identity, norm=c.norm,
+                              critic_width=c.critic_width)
         self.nets.update(nets)
         self.nets.to(device)
         if "c_id" in self.nets:
@@ -51,9 +52,10 @@ class EggAN(Method):
         self.vgg_status: dict[str, Any] | None = None  # which VGG19 trained this model (kept in checkpoints)
         self.au_bank: torch.Tensor | None = None
         self.cid_accuracy: float | None = None
+        self.cexp_accuracy: float | None = None
         for name in OPTIMISED:
             lr, betas = (c.lr_exp, c.betas_exp) if name == "c_exp" else (c.lr, c.betas)
-            self.optimizers[name] = torch.optim.Adam(self.nets[name].parameters(), lr=lr, betas=betas)
+            self.optimizers[name] = adam(self.nets[name].parameters(), lr, betas)
             self.schedulers[name] = self._schedule(self.optimizers[name], total_steps)
 
     def _schedule(self, optimizer: torch.optim.Optimizer, steps: int) -> torch.optim.lr_scheduler.LRScheduler:
@@ -90,40 +92,61 @@ class EggAN(Method):
         self.au_bank = train.aus.to(self.device)
         if not self.cfg.no_perceptual and self.phi is None:
             c = self.cfg
-            self.phi = build_perceptual(c.vgg_weights, c.allow_random_vgg, c.perceptual_input).to(self.device)
+            self.phi = build_perceptual(c.vgg_weights, c.allow_random_vgg, c.perceptual_input,
+                                        c.perceptual_width).to(self.device)
             self.vgg_status = self.phi.status.to_dict()
 
     def pretrain(self, train: FaceDataset, log: Callable[[str], None]) -> None:
-        """Train C_id on the training identities with Adam (lr cid_lr, betas (0.5, 0.999)) and the
-        variant's decay after half the epochs, then freeze it (the authors: 16 epochs)."""
-        if "c_id" not in self.nets or self.cfg.cid_epochs == 0:
-            return
-        c, net = self.cfg, self.nets["c_id"]
-        batch_size = min(c.cid_batch_size, len(train))
+        """Train C_id on the training identities, then freeze it (the authors: 16 epochs, Adam 2e-4,
+        betas (0.5, 0.999), decay after half the epochs). With ``cexp_epochs`` > 0, C_exp first
+        learns the real images' AU classes too (a CPU-preset setting; the paper trains C_exp only
+        alongside G, which leaves G's first thousand steps with an uninformed expression loss)."""
+        c = self.cfg
+        if "c_id" in self.nets and c.cid_epochs > 0:
+            self.cid_accuracy = self._fit_classifier(
+                "C_id", self.nets["c_id"], train, train.identity_index, L.identity_loss, c.cid_epochs, c.cid_lr,
+                (0.5, 0.999), c.cid_batch_size, log)
+            set_requires_grad(self.nets["c_id"], False)
+        if c.cexp_epochs > 0:
+            levels = L.discretise_aus(train.aus, c.au_discretisation)
+            self.cexp_accuracy = self._fit_classifier(
+                "C_exp", self.nets["c_exp"], train, levels, L.expression_loss, c.cexp_epochs, c.lr_exp, c.betas_exp,
+                c.cid_batch_size, log)
+
+    def _fit_classifier(
+        self, title: str, net: nn.Module, train: FaceDataset, labels: torch.Tensor,
+        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], epochs: int, lr: float,
+        betas: tuple[float, float], batch_size: int, log: Callable[[str], None],
+    ) -> float:
+        """Supervised training on the real training images with the variant's decay; last epoch's accuracy."""
+        c = self.cfg
+        batch_size = min(batch_size, len(train))
         per_epoch = len(train) // batch_size
-        total = per_epoch * c.cid_epochs
+        total = per_epoch * epochs
         set_requires_grad(net, True)
         net.train()
-        optimizer = torch.optim.Adam(net.parameters(), lr=c.cid_lr, betas=(0.5, 0.999))
+        optimizer = adam(net.parameters(), lr, betas)
         if c.lr_schedule == "epochwise":
-            schedule = epochwise_linear_decay(optimizer, total, c.cid_epochs, round(c.cid_epochs * c.decay_start))
+            schedule = epochwise_linear_decay(optimizer, total, epochs, round(epochs * c.decay_start))
         else:
             schedule = linear_decay(optimizer, total, round(total * c.decay_start))
-        for epoch in range(c.cid_epochs):
+        accuracy = 0.0
+        for epoch in range(epochs):
             order = torch.randperm(len(train))
-            correct = 0
+            correct = 0.0
             for i in range(per_epoch):
-                batch = train.batch(order[i * batch_size : (i + 1) * batch_size]).to(self.device)
-                logits = net(batch.image)
-                loss = L.identity_loss(logits, batch.identity)
+                rows = order[i * batch_size : (i + 1) * batch_size]
+                logits = net(train.batch(rows).image.to(self.device))
+                target = labels[rows].to(self.device)
+                loss = loss_fn(logits, target)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 schedule.step()
-                correct += int((logits.argmax(1) == batch.identity).sum())
-            self.cid_accuracy = correct / (per_epoch * batch_size)
-            log(f"C_id pre-training epoch {epoch + 1}/{c.cid_epochs}: train accuracy {self.cid_accuracy:.3f}")
-        set_requires_grad(net, False)
+                correct += float((logits.argmax(-1) == target).float().mean())
+            accuracy = correct / per_epoch
+            log(f"{title} pre-training epoch {epoch + 1}/{epochs}: train accuracy {accuracy:.3f}")
+        return accuracy
 
     def random_targets(self, n: int) -> torch.Tensor:
         """AU vectors of random training images (torch's global RNG, so resume is exact)."""
@@ -132,27 +155,41 @@ class EggAN(Method):
         return self.au_bank[torch.randint(len(self.au_bank), (n,)).to(self.au_bank.device)]
 
     def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
+        """D_img + C_exp, then D_z, then (every ``n_critic``-th step) E + G.
+
+        E and G run once per iteration, before the critics move: the edit G(E(x) | u_t) is the
+        critic's fake (detached) and, with its graph kept, the generator step's edit, since G is
+        not updated in between. The authors' variant fakes G(z | u) from a prior sample instead.
+        """
         batch = batch.to(self.device)
-        x, u_s = batch.image, batch.aus
-        u_t = self.random_targets(len(batch))
+        x, u_s, n = batch.image, batch.aus, len(batch)
+        u_t = self.random_targets(n)
         if "c_id" in self.nets:
             self.nets["c_id"].train(self.cfg.cid_bn_updates)
-        with torch.no_grad():
-            code = self.nets["encoder"](x)
-        out = self.critic_step(x, u_s, u_t, code)
-        out.update(self.latent_step(code))
-        if (step + 1) % self.cfg.n_critic == 0:
-            out.update(self.generator_step(x, u_s, u_t, batch.identity))
+        generator_due = (step + 1) % self.cfg.n_critic == 0
+        if generator_due:
+            code = self.ddp("encoder")(x)
+            images = self.ddp("generator")(torch.cat([code, code]), torch.cat([u_t, u_s]))  # edit, reconstruction
+        else:
+            with torch.no_grad():
+                code = self.nets["encoder"](x)
+                images = self.nets["generator"](code, u_t)  # the edit only
+        out = self.critic_step(x, u_s, self.critic_fake(code, images[:n], u_t))
+        out.update(self.latent_step(code.detach()))
+        if generator_due:
+            out.update(self.generator_step(x, u_s, u_t, batch.identity, code, images))
         return {name: value.detach() for name, value in out.items()}
 
-    def critic_step(
-        self, x: torch.Tensor, u_s: torch.Tensor, u_t: torch.Tensor, code: torch.Tensor
-    ) -> dict[str, torch.Tensor]:
+    def critic_fake(self, code: torch.Tensor, edit: torch.Tensor, u_t: torch.Tensor) -> torch.Tensor:
+        """The image D_img learns to reject: this step's edit (paper), or G(z | u_t), z ~ N(0, I) (authors)."""
+        if self.cfg.critic_fake == "edit":
+            return edit.detach()
+        with torch.no_grad():
+            return self.nets["generator"](torch.randn_like(code), u_t)
+
+    def critic_step(self, x: torch.Tensor, u_s: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
         """D_img on real vs fake images (+ gradient penalty) and C_exp on real images' AU classes."""
         c = self.cfg
-        with torch.no_grad():
-            latent = torch.randn_like(code) if c.critic_fake == "prior" else code
-            fake = self.nets["generator"](latent, u_t)
         mixed = random_interpolate(x, fake)
         d_real, d_fake, d_mixed = self.ddp("critic")(torch.cat([x, fake, mixed])).split(len(x))
         adv = L.critic_wgan_loss(d_real, d_fake) if c.adversarial == "wgan-gp" else L.critic_ls_loss(d_real, d_fake)
@@ -178,18 +215,19 @@ class EggAN(Method):
         return {"dz_adv": loss}
 
     def generator_step(
-        self, x: torch.Tensor, u_s: torch.Tensor, u_t: torch.Tensor, identity: torch.Tensor
+        self, x: torch.Tensor, u_s: torch.Tensor, u_t: torch.Tensor, identity: torch.Tensor, code: torch.Tensor,
+        images: torch.Tensor,
     ) -> dict[str, torch.Tensor]:
-        """E and G against the frozen D_img, D_z, C_exp, C_id and phi; every term of Eq. 7 that is on."""
+        """E and G against the frozen D_img, D_z, C_exp, C_id and phi; every term of Eq. 7 that is on.
+
+        ``code`` = E(x) and ``images`` = G(code | u_t), G(code | u_s) come with their graphs."""
         c, n = self.cfg, len(x)
         critics = [self.nets[name] for name in ("critic", "latent_d", "c_exp")]
         for net in critics:
             set_requires_grad(net, False)
-        code = self.ddp("encoder")(x)
-        images = self.ddp("generator")(torch.cat([code, code]), torch.cat([u_t, u_s]))
-        edit, recon = images.split(n)
+        recon = images[n:]
         # The images judged by D_img, C_exp and C_id: the edit (paper) or edit + reconstruction.
-        judged, judged_aus = (images, torch.cat([u_t, u_s])) if c.reconstruction_terms else (edit, u_t)
+        judged, judged_aus = (images, torch.cat([u_t, u_s])) if c.reconstruction_terms else (images[:n], u_t)
         terms: dict[str, torch.Tensor] = {}
         weights: dict[str, float] = {}
 
@@ -239,18 +277,20 @@ class EggAN(Method):
 
     # --- state -------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "vgg19": self.vgg_status, "cid_accuracy": self.cid_accuracy}
+        return {**super().state_dict(), "vgg19": self.vgg_status, "cid_accuracy": self.cid_accuracy,
+                "cexp_accuracy": self.cexp_accuracy}
 
     def load_state_dict(self, state: dict[str, Any], weights_only: bool = False) -> None:
         super().load_state_dict(state, weights_only)
         self.vgg_status = self.vgg_status or state.get("vgg19")
         self.cid_accuracy = state.get("cid_accuracy")
+        self.cexp_accuracy = state.get("cexp_accuracy")
 
     @classmethod
     def check_requirements(cls, config: RunConfig) -> None:
         """The perceptual loss needs ImageNet VGG19 weights unless a random stand-in is allowed."""
         model = resolve(config.model)
-        if not model.no_perceptual:
+        if not model.no_perceptual and model.perceptual_width == 1.0:
             require_weights(model.vgg_weights, model.allow_random_vgg)
 
     def metadata(self) -> dict[str, Any]:
@@ -269,10 +309,14 @@ class EggAN(Method):
             "variant_settings": differences(c),
             "latent_size": c.latent_size,
             "width": c.width,
+            "perceptual_width": c.perceptual_width,
+            "critic_width": c.width if c.critic_width is None else c.critic_width,
+            "norm": c.norm,
             "classifier_weight_scale": c.classifier_weight_scale,
             "vgg19": vgg,
             "msssim": None if self.msssim is None else self.msssim.to_dict(),
             "cid_pretraining": {"epochs": c.cid_epochs, "lr": c.cid_lr, "train_accuracy": self.cid_accuracy},
+            "cexp_pretraining": {"epochs": c.cexp_epochs, "lr": c.lr_exp, "train_accuracy": self.cexp_accuracy},
         }
 
 

@@ -12,7 +12,7 @@ from typing import Literal
 from torch import nn
 
 from eggan import nets_official, nets_paper
-from eggan.blocks import LatentDiscriminator, init_normal_
+from eggan.blocks import LatentDiscriminator, Norm, init_normal_
 
 Architecture = Literal["paper", "official"]
 N_LEVELS = 6  # C_exp's classes per AU: intensities 0..5 (the paper's m + 1 with m = 5)
@@ -27,14 +27,18 @@ def build_networks(
     width: float = 1.0,
     classifier_depth: tuple[int, ...] = nets_paper.VGG19_DEPTH,
     identity: bool = True,
+    norm: Norm = "instance",
+    critic_width: float | None = None,
 ) -> dict[str, nn.Module]:
-    """The trained networks by name, plus ``c_id`` when the identity loss is on."""
+    """The trained networks by name, plus ``c_id`` when the identity loss is on.
+
+    ``norm`` (E and G) and ``critic_width`` (D_img; default ``width``) apply to the paper family."""
     if architecture == "paper":
         nets: dict[str, nn.Module] = {
-            "encoder": nets_paper.Encoder(image_size, latent_size, width),
+            "encoder": nets_paper.Encoder(image_size, latent_size, width, norm),
             "latent_d": LatentDiscriminator(latent_size, nets_paper.LATENT_D_UNITS, slope_per_unit=True),
-            "generator": nets_paper.Generator(image_size, latent_size, n_aus, width),
-            "critic": nets_paper.Critic(image_size, width),
+            "generator": nets_paper.Generator(image_size, latent_size, n_aus, width, norm),
+            "critic": nets_paper.Critic(image_size, width if critic_width is None else critic_width),
             "c_exp": nets_paper.VGGClassifier((n_aus, N_LEVELS), width, classifier_depth),
         }
         if identity:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from eggan.blocks import UpResBlock, conv_block, log2_int, widen
+from eggan.blocks import Norm, UpResBlock, conv_block, log2_int, norm_layer, widen
 
 ENCODER_CHANNELS = (16, 32, 64, 128, 256)  # paper: five stride-2 convs, then one FC layer
 LATENT_D_UNITS = (256, 128, 64, 32, 16, 1)  # paper: six FC layers
@@ -27,15 +27,12 @@ VGG19_DEPTH = (2, 2, 4, 4, 4)
 class Encoder(nn.Module):
     """E: image -> structured latent code l_s (unbounded, matched to the N(0, I) prior by D_z)."""
 
-    def __init__(self, image_size: int, latent_size: int, width: float = 1.0) -> None:
+    def __init__(self, image_size: int, latent_size: int, width: float = 1.0, norm: Norm = "instance") -> None:
         super().__init__()
         chans = [3, *(widen(c, width) for c in ENCODER_CHANNELS)]
         # The last map is 1x1 at 32 px, where InstanceNorm is undefined: it gets no norm.
         self.features = nn.Sequential(
-            *(
-                conv_block(chans[i], chans[i + 1], 4, 2, 1, "instance" if i < 4 else "none", "prelu")
-                for i in range(5)
-            )
+            *(conv_block(chans[i], chans[i + 1], 4, 2, 1, norm if i < 4 else "none", "prelu") for i in range(5))
         )
         side = image_size // 32
         self.fc = nn.Linear(chans[-1] * side * side, latent_size)
@@ -47,7 +44,8 @@ class Encoder(nn.Module):
 class Generator(nn.Module):
     """G(l | u): the code and the AUs (scaled to [0, 1]) projected to a small map, then 6 blocks."""
 
-    def __init__(self, image_size: int, latent_size: int, n_aus: int, width: float = 1.0) -> None:
+    def __init__(self, image_size: int, latent_size: int, n_aus: int, width: float = 1.0,
+                 norm: Norm = "instance") -> None:
         super().__init__()
         self.start = max(2, image_size // 64)
         n_up = log2_int(image_size // self.start, "image size")
@@ -55,10 +53,10 @@ class Generator(nn.Module):
         self.project = nn.Linear(latent_size + n_aus, chans[0] * self.start**2)
         ups = [False] * (len(chans) - n_up) + [True] * n_up
         self.blocks = nn.Sequential(
-            *(UpResBlock(chans[max(0, i - 1)], chans[i], up) for i, up in enumerate(ups))
+            *(UpResBlock(chans[max(0, i - 1)], chans[i], up, norm) for i, up in enumerate(ups))
         )
         self.out = nn.Sequential(
-            nn.InstanceNorm2d(chans[-1], affine=True), nn.PReLU(chans[-1]), nn.Conv2d(chans[-1], 3, 3, 1, 1), nn.Tanh()
+            norm_layer(norm, chans[-1]), nn.PReLU(chans[-1]), nn.Conv2d(chans[-1], 3, 3, 1, 1), nn.Tanh()
         )
 
     def forward(self, latent: torch.Tensor, aus: torch.Tensor) -> torch.Tensor:

@@ -4,6 +4,7 @@ The paper uses "the third layer" of the pre-trained VGG19; the authors' code use
 of a normalised VGG19 (conv1_1 ... relu3_1). Both are the torchvision VGG19 ``features[:12]``.
 The weights come from ``eggan.vgg.vgg19_features``: ImageNet weights found offline, or (only
 where the preset allows it) a fixed-seed random VGG19, whose status goes into the run metadata.
+The CPU presets use a narrower random trunk of the same layers (``width``), see build_perceptual.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from typing import Literal
 import torch
 from torch import nn
 
+from eggan.errors import ConfigError
 from eggan.method import set_requires_grad
-from eggan.vgg import VGGStatus, imagenet_normalise, vgg19_features
+from eggan.vgg import VGGStatus, imagenet_normalise, narrow_random_trunk, vgg19_features
 
 RELU3_1 = 12  # torchvision VGG19 features[:12] ends with relu3_1
 InputMode = Literal["imagenet", "raw"]
@@ -41,8 +43,18 @@ class Perceptual(nn.Module):
 
 
 def build_perceptual(
-    weights: str | None, allow_random: bool, input_mode: InputMode = "imagenet"
+    weights: str | None, allow_random: bool, input_mode: InputMode = "imagenet", width: float = 1.0
 ) -> Perceptual:
-    """phi from ImageNet VGG19 weights; a random trunk only when ``allow_random`` (with a warning)."""
+    """phi from ImageNet VGG19 weights; a random trunk only when ``allow_random`` (with a warning).
+
+    ``width`` < 1 asks for a narrower random trunk (``eggan.vgg.narrow_random_trunk``): the CPU
+    presets' stand-in, which costs width^2 of the full trunk and never depends on the weights cache.
+    """
+    if width != 1.0:
+        if not allow_random:
+            raise ConfigError(f"a perceptual trunk at width {width:g} is random by construction; "
+                              "it needs model.allow_random_vgg=true")
+        trunk, status = narrow_random_trunk(width)
+        return Perceptual(trunk, status, input_mode)
     trunk, status = vgg19_features(weights, allow_random=allow_random)
     return Perceptual(trunk, status, input_mode)

@@ -24,6 +24,10 @@ Variant = Literal["paper", "official"]
 class EggANConfig:
     variant: Variant = "paper"
     width: float = 1.0  # channel multiplier of every convolutional network
+    # CPU-preset settings of the paper architecture (not in the paper, recorded in the metadata):
+    # D_img's own channel multiplier (None: ``width``), and E's and G's normalisation.
+    critic_width: float | None = None
+    norm: Literal["instance", "batch"] = "instance"
     classifier_depth: tuple[int, ...] = VGG19_DEPTH  # convs per block of the paper's C_exp / C_id
     latent_size: int | None = None  # paper: not given, 128; authors (as run): 512
 
@@ -56,10 +60,16 @@ class EggANConfig:
     cid_epochs: int = 16
     cid_lr: float = 2e-4
     cid_batch_size: int = 32
+    # C_exp pre-training on the real training images before the adversarial game (0: the paper's
+    # joint training only). A CPU-preset setting, not in the paper or the authors' code.
+    cexp_epochs: int = 0
 
     # phi (VGG19 up to relu3_1)
     vgg_weights: str | None = None
     allow_random_vgg: bool = False
+    # Channel multiplier of phi's trunk. ImageNet weights exist at 1 only; below 1 the trunk is a
+    # seeded random stand-in (needs allow_random_vgg) whose cost falls with the square of the width.
+    perceptual_width: float = 1.0
 
     # The paper / authors' code differences (None: the variant's value).
     architecture: Literal["paper", "official"] | None = None
@@ -135,8 +145,20 @@ def resolve(config: EggANConfig) -> EggANConfig:
 def check(config: EggANConfig) -> None:
     if config.width <= 0 or config.latent_size is None or config.latent_size < 1:
         raise ConfigError("model.width and model.latent_size must be positive")
+    if config.critic_width is not None and config.critic_width <= 0:
+        raise ConfigError(f"model.critic_width must be positive, not {config.critic_width}")
+    if config.norm not in ("instance", "batch"):
+        raise ConfigError(f"model.norm must be instance or batch, not {config.norm!r}")
+    if config.architecture == "official" and (config.norm != "instance" or config.critic_width is not None):
+        raise ConfigError("model.norm and model.critic_width apply to the paper architecture only")
     if config.n_critic < 1 or config.cid_epochs < 0 or config.cid_batch_size < 1 or config.schedule_epochs < 1:
         raise ConfigError("model.n_critic, cid_batch_size and schedule_epochs must be >= 1, cid_epochs >= 0")
+    if not 0.0 < config.perceptual_width <= 1.0:
+        raise ConfigError(f"model.perceptual_width must lie in (0, 1], not {config.perceptual_width}")
+    if config.perceptual_width < 1.0 and not config.allow_random_vgg:
+        raise ConfigError("model.perceptual_width < 1 builds a random trunk; it needs model.allow_random_vgg=true")
+    if config.cexp_epochs < 0:
+        raise ConfigError(f"model.cexp_epochs must be >= 0, not {config.cexp_epochs}")
     if not 0.0 <= config.decay_start <= 1.0:
         raise ConfigError(f"model.decay_start must lie in [0, 1], not {config.decay_start}")
     weights = ("lambda_exp", "lambda_id", "lambda_per", "lambda_rec", "lambda_msssim", "lambda_gp", "lambda_z",

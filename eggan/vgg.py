@@ -67,6 +67,33 @@ def require_weights(user_path: str | Path | None = None, allow_random: bool = Fa
         raise _weights_needed()
 
 
+# torchvision's VGG19 ("E") layer plan up to relu3_1: output channels, "M" for max-pooling.
+VGG19_TO_RELU3_1 = (64, 64, "M", 128, 128, "M", 256)
+
+
+def narrow_random_trunk(width: float) -> tuple[nn.Sequential, VGGStatus]:
+    """VGG19's layers up to relu3_1 at ``width`` times its channels, randomly initialised as
+    torchvision initialises VGG (seed ``RANDOM_SEED``). ImageNet weights exist only at width 1, so
+    a narrower trunk is always random: a cheap stand-in whose cost falls with width squared."""
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(RANDOM_SEED)
+    layers: list[nn.Module] = []
+    c_in = 3
+    for item in VGG19_TO_RELU3_1:
+        if item == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+            continue
+        conv = nn.Conv2d(c_in, max(1, round(item * width)), 3, padding=1)
+        nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
+        nn.init.zeros_(conv.bias)
+        layers += [conv, nn.ReLU(inplace=True)]
+        c_in = conv.out_channels
+    torch.random.set_rng_state(generator_state)
+    note = (f"a fixed-seed random VGG19 trunk (seed {RANDOM_SEED}) at {width:g} of VGG19's widths up to relu3_1: "
+            "perceptual features are random features, not ImageNet features")
+    return nn.Sequential(*layers), VGGStatus("random", None, note)
+
+
 def vgg19_features(
     user_path: str | Path | None = None, allow_random: bool = False
 ) -> tuple[nn.Sequential, VGGStatus]:

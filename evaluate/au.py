@@ -3,9 +3,10 @@
 
 - ``openface``: OpenFace 2.x run once per image with its static AU models (the paper's
   estimator), or a folder of its CSVs computed elsewhere, looked up by image key.
-- ``learned``: a small CNN regressor trained on a dataset's TRAINING identities (the in-domain
-  estimator for SynthFACS, which has no OpenFace readings), cached by dataset fingerprint. Its
-  own error on the held-out identities is part of its metadata and reported beside every result.
+- ``learned``: a small CNN regressor trained on a dataset's evaluator split (people whose faces
+  are never scored; ``evaluate.indomain.training_split``), the in-domain estimator for SynthFACS,
+  which has no OpenFace readings; cached by dataset fingerprint. Its own error on the held-out
+  (test) identities is part of its metadata and reported beside every result.
 """
 
 from __future__ import annotations
@@ -26,7 +27,17 @@ from eggan.aus import AU_COLUMNS, AU_MAX, N_AUS
 from eggan.data.dataset import FaceDataset
 from eggan.data.openface import find_openface, read_openface_dir, run_openface
 from eggan.errors import ConfigError, MissingComponentError
-from evaluate.indomain import ROBUSTNESS_SIGMAS, batches, blur, degrade, jitter, load_or_train, pick_device, resize
+from evaluate.indomain import (
+    ROBUSTNESS_SIGMAS,
+    batches,
+    blur,
+    degrade,
+    jitter,
+    load_or_train,
+    pick_device,
+    resize,
+    training_split,
+)
 from evaluate.metrics import au_agreement
 from evaluate.weights import sha256
 
@@ -160,11 +171,11 @@ class LearnedEstimator(AUEstimator):
 def learned_estimator(
     dataset: FaceDataset, device: torch.device | str | None = None, settings: dict[str, Any] | None = None
 ) -> LearnedEstimator:
-    """The in-domain AU regressor of ``dataset`` (trained on its train split once, then cached)."""
+    """The in-domain AU regressor of ``dataset`` (trained on its evaluator split once, then cached)."""
     settings = {**LEARNED_SETTINGS, **(settings or {})}
     device = pick_device(device)
     size = max(16, dataset.image_size)
-    train, test = dataset.split("train"), dataset.split("test")
+    (train, trained_on), test = training_split(dataset), dataset.split("test")
 
     def fit() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         torch.manual_seed(settings["seed"])
@@ -172,7 +183,8 @@ def learned_estimator(
         net = AURegressor(size, settings["width"]).to(device)
         images = resize(train.images.float().div(127.5).sub(1.0), size)
         targets = train.aus / AU_MAX
-        optimizer = torch.optim.AdamW(net.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
+        optimizer = torch.optim.AdamW(net.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"],
+                                      fused=True)
         steps = settings["epochs"] * -(-len(train) // settings["batch_size"])
         schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, settings["lr"], total_steps=steps)
         net.train()
@@ -202,7 +214,7 @@ def learned_estimator(
     net.load_state_dict(state, strict=True)
     info = {"name": f"learned AU regressor (CNN, {size}x{size}, trained in-domain)", "kind": "learned",
             "scale": "0-5", "weights": str(path), "sha256": sha256(path), "settings": settings, "training": report,
-            "heldout": report["heldout"], "columns": list(AU_COLUMNS)}
+            "trained_on": trained_on, "heldout": report["heldout"], "columns": list(AU_COLUMNS)}
     return LearnedEstimator(net, size, info, device)
 
 

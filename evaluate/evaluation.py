@@ -37,6 +37,7 @@ results.json schema (``format`` = ``eggan-bench-results/1``)::
                                 impostor_rejection, mean_impostor_cosine, n_genuine, n_impostor,
                                 n_nonfinite},
                "seconds": float, "pairs_per_s": float,   # scoring time (method rows and Source)
+               "interpolation": evaluate.interpolation.interpolation_response(...),  # AU-conditioned methods
                "note": str}                              # Real row only: what its figures mean
     AUTable = {"n_pairs", "n_used", "n_excluded", "ci_level", "bootstrap_rounds", "bootstrap_seed",
                "per_au": {metric: {AU: float | null}},               # null = n/a
@@ -45,7 +46,8 @@ results.json schema (``format`` = ``eggan-bench-results/1``)::
                  "au": {"vs_estimator" | "vs_labels":
                         {"per_au": {metric: {AU: {"mean", "std"}}},
                          "avg": {metric: {"mean", "std", "n_aus"}}}},
-                 "verification": {"accuracy" | "mean_cosine" | "balanced_accuracy": {"mean", "std"}}}
+                 "verification": {"accuracy" | "mean_cosine" | "balanced_accuracy": {"mean", "std"}},
+                 "interpolation": {"alphas", "mean": [{"mean", "std"}, ...], "monotone_share", ...}}  # if any
     (std is the sample standard deviation over seeds, null with one seed; mean over the seeds
     where the figure is defined.)
 """
@@ -76,6 +78,7 @@ from eggan.method import Method
 from eggan.runmeta import environment, select_device
 from evaluate.au import AUEstimator, build_estimator, save_images
 from evaluate.identity import Verifier, indomain_verifier, released_verifier
+from evaluate.interpolation import interpolation_response
 from evaluate.lightcnn import VARIANTS
 from evaluate.metrics import HIGHER_IS_BETTER
 from evaluate.pairs import calibrate, load_pairs, make_pairs, pairs_description, row_indices, save_pairs
@@ -162,7 +165,7 @@ def evaluate_run(
         rows.append(_method_row(label, runs[label], dataset, pairs, au, ver, reference, stamp, eval_dir,
                                 torch_device, loader, batch_size, rounds, log))
     rows.append({"label": REAL_ROW, "kind": "reference", "method": None, "seeds": {}, "checkpoint_steps": {},
-                 "metadata": None, "summary": score_real(reference, ver, rounds)})
+                 "metadata": None, "summary": score_real(reference, au, ver, rounds)})
     throughput = eval_dir / "throughput.json"
     results = {
         "format": FORMAT,
@@ -301,6 +304,8 @@ def _method_row(label: str, seeds: dict[int, Path], dataset: FaceDataset, pairs:
         method = loader(checkpoint, device)
         frame, summary = score_translation(method.translate, dataset, pairs, au, ver, reference, batch_size,
                                            f"{label}_seed{k}", rounds)
+        if method.condition == "aus":  # Eq. 8 applies to AU-conditioned methods only
+            summary["interpolation"] = interpolation_response(method, dataset, pairs, au)
         metadata = metadata or method.metadata()
         _write_pairs(frame, folder)
         atomic_write_json(saved, {"label": label, "seed": k, "checkpoint": str(checkpoint), "checkpoint_step": step,
@@ -330,6 +335,15 @@ def aggregate(summaries: list[dict[str, Any]]) -> dict[str, Any]:
         }
     for key in ("accuracy", "mean_cosine", "balanced_accuracy"):
         result["verification"][key] = _mean_std([s["verification"][key] for s in summaries])
+    curves = [s["interpolation"] for s in summaries if (s.get("interpolation") or {}).get("mean")]
+    if curves:
+        result["interpolation"] = {
+            "alphas": curves[0]["alphas"],
+            "mean": [_mean_std([c["mean"][i] for c in curves]) for i in range(len(curves[0]["alphas"]))],
+            "monotone_share": _mean_std([c["monotone_share"] for c in curves]),
+            "n_pairs": min(c["n_pairs"] for c in curves),
+            "definition": curves[0]["definition"],
+        }
     return result
 
 

@@ -25,7 +25,8 @@ from torch import nn
 from eggan.checkpoint import load_file
 from eggan.data.dataset import FaceDataset
 from eggan.errors import CheckpointError
-from evaluate.indomain import batches, degrade, jitter, load_or_train, pick_device, resize
+from eggan.method import adam
+from evaluate.indomain import batches, degrade, jitter, load_or_train, pick_device, resize, training_split
 from evaluate.lightcnn import INPUT_SIZE, VARIANTS, build_lightcnn
 from evaluate.weights import sha256, verify_weights
 
@@ -133,7 +134,7 @@ INDOMAIN_SETTINGS: dict[str, Any] = {"variant": "lightcnn-9", "width": 0.25, "ep
 def indomain_verifier(
     dataset: FaceDataset, device: torch.device | str | None = None, settings: dict[str, Any] | None = None
 ) -> Verifier:
-    """LightCNN-9 (narrowed by ``width``) trained to classify the training identities; cached.
+    """LightCNN-9 (narrowed by ``width``) trained to classify the evaluator split's identities; cached.
 
     The input side is the dataset's image size (LightCNN's 128 only costs time on 64 px data);
     both choices are in the verifier's name. Its held-out genuine/impostor accuracy is computed
@@ -142,7 +143,7 @@ def indomain_verifier(
     settings = {**INDOMAIN_SETTINGS, **(settings or {})}
     device = pick_device(device)
     size = max(16, dataset.image_size)
-    train = dataset.split("train")
+    train, trained_on = training_split(dataset)
 
     def fit() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         torch.manual_seed(settings["seed"])  # the initialisation too is a function of the seed
@@ -150,7 +151,7 @@ def indomain_verifier(
         net = build_lightcnn(settings["variant"], len(train.identities), settings["width"], size).to(device)
         gray = to_gray(train.images.float().div(127.5).sub(1.0), size)
         labels = train.identity_index
-        optimizer = torch.optim.Adam(net.parameters(), lr=settings["lr"])
+        optimizer = adam(net.parameters(), settings["lr"])
         steps = settings["epochs"] * -(-len(train) // settings["batch_size"])
         schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, settings["lr"], total_steps=steps)
         net.train()
@@ -169,13 +170,13 @@ def indomain_verifier(
                 if epoch == settings["epochs"] - 1:
                     correct += int((logits.argmax(1).cpu() == labels[idx]).sum())
         state = {k: v.cpu() for k, v in net.state_dict().items() if not k.startswith("fc2.")}
-        return state, {"train_identities": len(train.identities), "final_epoch_train_accuracy": correct / len(train)}
+        return state, {"identities": len(train.identities), "final_epoch_train_accuracy": correct / len(train)}
 
     state, report, path = load_or_train("verifier", dataset, {**settings, "size": size}, fit)
     net = build_lightcnn(settings["variant"], None, settings["width"], size)
     net.load_state_dict(state, strict=True)
     name = f"LightCNN-9 (width {settings['width']}, {size}x{size} input, trained in-domain)"
     info = {"name": name, "weights": str(path), "sha256": sha256(path), "trained_in_domain": True,
-            "training": report,
+            "training": report, "trained_on": trained_on,
             "settings": settings, "alignment": "none (the dataset's own crop)"}
     return Verifier(FeatureExtractor(net), size, info, device)

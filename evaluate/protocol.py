@@ -172,7 +172,8 @@ def score_source(dataset: FaceDataset, pairs: pd.DataFrame, estimator: AUEstimat
     return score_translation(no_edit, dataset, pairs, estimator, verifier, reference, batch_size, "source", rounds)
 
 
-def score_real(reference: Reference, verifier: Verifier, rounds: int = 1000) -> dict[str, Any]:
+def score_real(reference: Reference, estimator: AUEstimator, verifier: Verifier, rounds: int = 1000
+               ) -> dict[str, Any]:
     """The estimator on the real targets against their labels; verification of real pairs."""
     if verifier.real_scores is None or verifier.threshold is None:
         raise RuntimeError("calibrate the verifier on real pairs first")
@@ -185,6 +186,16 @@ def score_real(reference: Reference, verifier: Verifier, rounds: int = 1000) -> 
                "vs_labels": au_agreement(reference.labels.numpy(), reference.target_aus.numpy(), ok, rounds=rounds)},
         "verification": {**verification(genuine, impostor, verifier.threshold),
                          "pairs": "real genuine/impostor pairs of test identities (the calibration pairs)"},
-        "note": "targets come from the training split: an estimator trained in-domain has seen them, so "
-                "its held-out figures (evaluators.estimator.heldout) are the honest ceiling",
+        "note": real_row_note(estimator.metadata().get("trained_on")),
     }
+
+
+def real_row_note(trained_on: dict[str, Any] | None) -> str:
+    """What the Real row's AU figures mean, given the faces an in-domain estimator learned from."""
+    if trained_on is None:
+        return "the estimator (not trained on this dataset) on the real target images, against their labels"
+    if trained_on["disjoint_from_scored_faces"]:
+        return (f"the estimator on the real target images, against their labels; it learned from the "
+                f"{trained_on['split']} split ({trained_on['identities']} other people), so no target's "
+                "person was seen in training")
+    return f"optimistic: {trained_on['warning']}"

@@ -73,13 +73,22 @@ def estimator_sentence(results: dict[str, Any]) -> str:
     if blurred:
         mse = " / ".join(f"{value['mse']:.3f}" for value in blurred.values())
         text += f" (MSE {mse} on the same faces blurred by sigma {' / '.join(blurred)} px)"
-    return text + "."
+    return text + trained_on_clause(est.get("trained_on")) + "."
+
+
+def trained_on_clause(trained_on: dict[str, Any] | None) -> str:
+    """Which people an in-domain evaluator learned from; the fallback that flatters Real is said loudly."""
+    if not trained_on:
+        return ""
+    if trained_on["disjoint_from_scored_faces"]:
+        return f"; trained on the {trained_on['split']} split ({trained_on['identities']} people never scored)"
+    return f"; WARNING: {trained_on['warning']}"
 
 
 def verifier_sentence(results: dict[str, Any]) -> str:
     ver = results["meta"]["evaluators"]["verifier"]
     calibration = ver.get("calibration") or {}
-    trained = ", trained on the dataset's training identities (not the released weights)" if ver.get(
+    trained = " (not the released weights)" + trained_on_clause(ver.get("trained_on")) if ver.get(
         "trained_in_domain") else ""
     text = f"Verifier: {ver['name']}{trained}; cosine threshold {ver['threshold']:.3f}"
     if calibration:

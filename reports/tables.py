@@ -198,6 +198,30 @@ def throughput_table(results: dict[str, Any]) -> Table | None:
                  caption)
 
 
+def interpolation_table(results: dict[str, Any]) -> Table | None:
+    """Eq. 8 in numbers: how far each AU-conditioned method's frames move along the asked change."""
+    rows = [r for r in method_rows(results) if r["summary"].get("interpolation")]
+    if not rows:
+        return None
+    alphas = rows[0]["summary"]["interpolation"]["alphas"][1:]
+    cells, values = [], []
+    for row in rows:
+        curve = row["summary"]["interpolation"]
+        stats = [*curve["mean"][1:], _scaled(curve["monotone_share"], 100)]
+        texts, vals = zip(*(_cell(stat, digits=2) for stat in stats), strict=True)
+        cells.append(list(texts))
+        values.append(list(vals))
+    caption = (
+        "Interpolation (Eq. 8): the estimator's AU change from the alpha = 0 frame, projected on the asked change "
+        "u_t - u_s and divided by its squared length (1 = the frame moved by exactly the asked change, 0 = not "
+        f"at all), mean over {rows[0]['summary']['interpolation']['n_pairs']} protocol pairs; monotone = share of "
+        f"pairs whose response never drops by more than 0.05 as alpha grows. {estimator_sentence(results)}"
+    )
+    best = _best_by_column(values, [True] * len(rows), [True] * len(values[0]))
+    return Table("interpolation", [*(f"α={a:.2f}" for a in alphas), "Monotone (%)"],
+                 [("", display_name(r["label"])) for r in rows], cells, best, caption)
+
+
 def _scaled(stat: Any, scale: float) -> Any:
     if stat is None:
         return None
@@ -255,6 +279,7 @@ TITLES = {
     "expression_vs_estimator": "Table 1 (expression)",
     "expression_vs_labels": "Table 1b (expression against the labels)",
     "identity": "Table 2 (identity)",
+    "interpolation": "Interpolation (Eq. 8)",
     "ablation": "Ablation",
     "throughput": "Throughput",
 }
@@ -267,8 +292,8 @@ def _title(table: Table) -> str:
 def build_tables(results: dict[str, Any], out_dir: str | Path) -> list[Path]:
     """Write every table that the results support as ``NAME.md`` and ``NAME.tex``."""
     out = Path(out_dir)
-    tables = [expression_table(results, "vs_estimator"), identity_table(results), ablation_table(results),
-              throughput_table(results)]
+    tables = [expression_table(results, "vs_estimator"), identity_table(results), interpolation_table(results),
+              ablation_table(results), throughput_table(results)]
     if any(r["summary"]["au"].get("vs_labels") for r in results["rows"] if r["kind"] == "method"):
         tables.insert(1, expression_table(results, "vs_labels"))
     written = []

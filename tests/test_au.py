@@ -35,7 +35,9 @@ def test_learned_estimator_reads_0_to_5_and_reports_its_heldout_error(tiny_datas
     monkeypatch.setenv("EGGAN_CACHE", str(tmp_path))
     monkeypatch.setitem(LEARNED_SETTINGS, "epochs", 2)
     dataset = load_dataset(tiny_dataset, 32)
-    estimator = learned_estimator(dataset, "cpu")
+    with pytest.warns(UserWarning, match="no evaluator split"):  # the tiny dataset has only train and test
+        estimator = learned_estimator(dataset, "cpu")
+    assert estimator.metadata()["trained_on"]["split"] == "train"
     reading = estimator.estimate(torch.rand(5, 3, 48, 48) * 2 - 1, [])  # any size is resized
     assert reading.aus.shape == (5, 17) and reading.ok.all()
     assert reading.aus.min() >= 0 and reading.aus.max() <= 5

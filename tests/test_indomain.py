@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
+import pytest
 import torch
 
-from evaluate.indomain import blur, degrade
+from eggan.data.dataset import load_dataset
+from evaluate.indomain import blur, degrade, training_split
 
 
 def test_blur_keeps_sigma_zero_images_and_smooths_the_others() -> None:
@@ -23,3 +28,16 @@ def test_degrade_blurs_about_half_the_batch_reproducibly() -> None:
     changed = (first - images).abs().flatten(1).amax(1) > 1e-4
     assert 70 < int(changed.sum()) < 130
     assert torch.equal(degrade(images, 0.0, torch.Generator()), images)
+
+
+def test_evaluators_learn_from_the_evaluator_split_and_say_so_when_there_is_none(tiny_dataset: Path) -> None:
+    dataset = load_dataset(tiny_dataset, 32)
+    table = dataset.table.copy()
+    table.loc[table["identity"] == "id00", "split"] = "evaluator"
+    faces, info = training_split(dataclasses.replace(dataset, table=table))
+    assert faces.identities == ["id00"] and len(faces) == (table["identity"] == "id00").sum()
+    assert info["split"] == "evaluator" and info["disjoint_from_scored_faces"] is True
+    with pytest.warns(UserWarning, match="Real row is optimistic"):
+        faces, info = training_split(dataset)
+    assert faces.identities == dataset.split("train").identities
+    assert info["disjoint_from_scored_faces"] is False and "optimistic" in info["warning"]

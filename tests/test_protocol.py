@@ -84,7 +84,7 @@ def test_reference_rows(setup) -> None:
     dataset, pairs, estimator, verifier, reference = setup
     _, source = score_source(dataset, pairs, estimator, verifier, reference, rounds=0)
     assert source["verification"]["accuracy"] == 1.0  # cosine(source, source) = 1
-    real = score_real(reference, verifier, rounds=0)
+    real = score_real(reference, estimator, verifier, rounds=0)
     assert real["au"]["vs_estimator"] is None
     assert real["verification"]["accuracy"] == pytest.approx(
         np.mean(verifier.real_scores[0] >= verifier.threshold))

@@ -78,6 +78,20 @@ def test_labels_follow_the_prototypes(small: Path) -> None:
                 assert (values <= 0.8).all(), (expression, au)
 
 
+def test_evaluator_identities_are_extra_people_and_leave_train_and_test_unchanged(small: Path, tmp_path: Path) -> None:
+    wider = render_synthfacs(tmp_path / "e", seed=0, **SMALL, evaluator_identities=2)
+    table, base = read_index(wider), read_index(small)
+    assert table.drop_duplicates("identity").set_index("identity")["split"].to_dict() == {
+        **base.drop_duplicates("identity").set_index("identity")["split"].to_dict(),
+        identity_name(4): "evaluator", identity_name(5): "evaluator"}
+    assert {p: b for p, b in _files(wider).items() if p in _files(small)} == _files(small) | {
+        "index.csv": _files(wider)["index.csv"], "synthfacs.json": _files(wider)["synthfacs.json"]}
+    dataset = load_dataset(wider, 32, min_identities=1)
+    assert dataset.split("evaluator").identities == [identity_name(4), identity_name(5)]
+    counts = default_counts(4, 1, 1, evaluator_identities=2)
+    assert counts["images"] == len(table) and counts["evaluator_images"] == 2 * len(EXPRESSIONS)
+
+
 def test_default_protocol_sizes() -> None:
     counts = default_counts()
     assert counts["train_per_expression"] >= 174
@@ -203,9 +217,11 @@ def test_cli_synth_and_show(tmp_path: Path) -> None:
     runner = CliRunner()
     out = tmp_path / "synth"
     result = runner.invoke(app, ["data", "synth", "--out", str(out), "--size", "32", "--identities", "3",
-                                 "--test-identities", "1", "--variants", "1", "--seed", "2"])
+                                 "--test-identities", "1", "--evaluator-identities", "1", "--variants", "1",
+                                 "--seed", "2"])
     assert result.exit_code == 0, result.output
-    assert len(read_index(out)) == 3 * len(EXPRESSIONS)
+    assert read_index(out)["split"].value_counts().to_dict() == {s: n * len(EXPRESSIONS) for s, n in
+                                                                  (("train", 2), ("test", 1), ("evaluator", 1))}
     for extra in ([], ["--au-sweep"]):
         figure = tmp_path / f"figure{len(extra)}.png"
         result = runner.invoke(app, ["data", "show", str(out), "--out", str(figure), *extra])

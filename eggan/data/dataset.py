@@ -2,9 +2,12 @@
 
 A dataset is a folder with images and an ``index.csv`` with the columns
 ``path, identity, expression, split, AU01_r ... AU45_r``: image path relative to the folder,
-identity name, one of the eight expressions (empty when unknown), ``train``/``test`` (split by
-identity), and the 17 AU intensities on OpenFace's 0-5 scale. SynthFACS and every real-data
-reader write this file, so the trainers and evaluators never know where the faces came from.
+identity name, one of the eight expressions (empty when unknown), the split (by identity), and the
+17 AU intensities on OpenFace's 0-5 scale. Methods train on ``train``; protocol targets come from
+``train`` and sources from ``test``; the optional ``evaluator`` split holds identities that only the
+in-domain evaluators learn from, so no scored face belongs to a person the evaluators have seen.
+SynthFACS and every real-data reader write this file, so the trainers and evaluators never know
+where the faces came from.
 
 Images are decoded once, resized to the working size and kept as a uint8 tensor: the datasets
 of the paper (RaFD 4,824 images, SynthFACS a few thousand) fit in memory at 128x128, and
@@ -36,7 +39,8 @@ INDEX_NAME = "index.csv"
 PROVENANCE_NAME = "dataset.json"
 META_COLUMNS: tuple[str, ...] = ("path", "identity", "expression", "split")
 INDEX_COLUMNS: tuple[str, ...] = META_COLUMNS + AU_COLUMNS
-SPLITS = ("train", "test")
+SPLITS = ("train", "test", "evaluator")
+REQUIRED_SPLITS = ("train", "test")  # "evaluator" is optional (SynthFACS renders it; real datasets rarely have it)
 # Share of unreadable images above which a dataset is refused rather than used with holes.
 MAX_BAD_IMAGE_FRACTION = 0.01
 
@@ -112,6 +116,9 @@ class FaceDataset:
         image = self.images[idx].float().div(127.5).sub(1.0)
         return Batch(image, self.aus[idx], self.identity_index[idx], self.expression_index[idx])
 
+    def has_split(self, name: str) -> bool:
+        return bool((self.table["split"] == name).any())
+
     def split(self, name: str) -> FaceDataset:
         """The rows of one split; identities are re-indexed within it (C_id sees train ids only)."""
         if name not in SPLITS:
@@ -173,7 +180,7 @@ def validate_table(
     table["split"] = table["split"].astype(str).str.strip()
     bad_split = sorted(set(table["split"]) - set(SPLITS))
     if bad_split:
-        raise DataError(f"unknown split {bad_split[0]!r}; expected train or test", source)
+        raise DataError(f"unknown split {bad_split[0]!r}; expected one of {', '.join(SPLITS)}", source)
     table["identity"] = table["identity"].astype(str)
     mixed = table.groupby("identity")["split"].nunique()
     if not image_level_split and (mixed > 1).any():
@@ -267,7 +274,7 @@ def load_dataset(root: str | Path, image_size: int, min_identities: int = 2) -> 
             root / INDEX_NAME,
         )
     table = table.iloc[keep].reset_index(drop=True)
-    for split in SPLITS:
+    for split in REQUIRED_SPLITS:
         count = table.loc[table["split"] == split, "identity"].nunique()
         if count < min_identities:
             raise DataError(

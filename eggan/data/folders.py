@@ -23,7 +23,7 @@ import re
 from pathlib import Path
 
 from eggan.aus import EXPRESSIONS
-from eggan.data.dataset import SPLITS
+from eggan.data.dataset import REQUIRED_SPLITS
 from eggan.data.ingest import (
     IngestReport,
     Record,
@@ -57,7 +57,7 @@ def index_folders(src: str | Path, identity_pattern: str = RAFD_IDENTITY_PATTERN
     except re.error as exc:
         raise DataError(f"bad --identity-pattern {identity_pattern!r} ({exc})") from None
     records = []
-    for split in SPLITS:
+    for split in REQUIRED_SPLITS:
         split_dir = src / split
         if not split_dir.is_dir():
             raise DataError(f"no {split}/ folder; expected the StarGAN layout {split}/<expression>/*.jpg",

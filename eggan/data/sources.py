@@ -38,6 +38,7 @@ def open_dataset(config: DataConfig) -> FaceDataset:
                 size=config.image_size,
                 identities=synth.identities,
                 test_identities=synth.test_identities,
+                evaluator_identities=synth.evaluator_identities,
                 variants=synth.variants,
                 seed=synth.seed,
             )

@@ -9,6 +9,11 @@ only. Each image also gets a small random shift, scale and brightness.
 Every random draw comes from a generator seeded with (seed, identity, expression, variant), so a
 dataset is a pure function of its parameters: the same seed and size give byte-identical PNGs,
 and adding identities or variants leaves the existing images unchanged.
+
+Splits: ``identities`` people are split into train and test; ``evaluator_identities`` more people
+(numbered after them, so the train/test split does not move) form the ``evaluator`` split, the
+only faces the in-domain AU regressor and verifier learn from. The protocol's targets (train) and
+sources (test) then come from people no evaluator has seen, which keeps the Real row honest.
 """
 
 from __future__ import annotations
@@ -102,7 +107,7 @@ def identity_name(index: int) -> str:
     return f"id{index:03d}"
 
 
-def _check(size: int, identities: int, test_identities: int, variants: int) -> None:
+def _check(size: int, identities: int, test_identities: int, variants: int, evaluator_identities: int) -> None:
     if size not in IMAGE_SIZES:
         raise ConfigError(f"SynthFACS size {size} is not one of {IMAGE_SIZES}")
     if not 1 <= test_identities < identities:
@@ -111,6 +116,8 @@ def _check(size: int, identities: int, test_identities: int, variants: int) -> N
         )
     if variants < 1:
         raise ConfigError(f"SynthFACS variants must be >= 1 (got {variants})")
+    if evaluator_identities < 0:
+        raise ConfigError(f"SynthFACS evaluator identities must be >= 0 (got {evaluator_identities})")
 
 
 def render_synthfacs(
@@ -120,18 +127,21 @@ def render_synthfacs(
     test_identities: int = 16,
     variants: int = 6,
     seed: int = 0,
+    evaluator_identities: int = 0,
 ) -> Path:
     """Render the dataset into ``out_dir``: ``images/<identity>/<expression>_<k>.png`` and index.csv.
 
     ``index.csv`` is written last (atomically), so a folder with an index is always complete; an
     interrupted render is simply redone.
     """
-    _check(size, identities, test_identities, variants)
+    _check(size, identities, test_identities, variants, evaluator_identities)
     out_dir = Path(out_dir)
-    names = [identity_name(i) for i in range(identities)]
-    split = split_identities(names, test_identities / identities, seed)
-    people = sample_identities(seed, identities)
-    jobs = [(i, e, k) for i in range(identities) for e in EXPRESSIONS for k in range(variants)]
+    total = identities + evaluator_identities
+    names = [identity_name(i) for i in range(total)]
+    split = split_identities(names[:identities], test_identities / identities, seed)
+    split.update({name: "evaluator" for name in names[identities:]})
+    people = sample_identities(seed, total)
+    jobs = [(i, e, k) for i in range(total) for e in EXPRESSIONS for k in range(variants)]
     chunk = max(16, 2**20 // size**2)  # about 4 MB per full-size float plane
     rows = []
     for start in range(0, len(jobs), chunk):
@@ -145,19 +155,24 @@ def render_synthfacs(
             Image.fromarray(image).save(out_dir / path, format="PNG")
             rows.append([path.as_posix(), names[i], expression, split[names[i]], *sample.aus])
     meta = {"generator": "synthfacs", "size": size, "identities": identities,
-            "test_identities": test_identities, "variants": variants, "seed": seed}
+            "test_identities": test_identities, "evaluator_identities": evaluator_identities,
+            "variants": variants, "seed": seed}
     atomic_write_json(out_dir / META_NAME, meta)
     write_index(pd.DataFrame(rows, columns=["path", "identity", "expression", "split", *AU_COLUMNS]), out_dir)
     return out_dir
 
 
-def default_counts(identities: int = 80, test_identities: int = 16, variants: int = 6) -> dict[str, int]:
+def default_counts(
+    identities: int = 80, test_identities: int = 16, variants: int = 6, evaluator_identities: int = 0
+) -> dict[str, int]:
     """Sizes of a render without rendering it: what the paper protocol's minimums are checked on."""
+    per_identity = len(EXPRESSIONS) * variants
     train = identities - test_identities
     return {
-        "images": identities * len(EXPRESSIONS) * variants,
-        "train_images": train * len(EXPRESSIONS) * variants,
-        "test_images": test_identities * len(EXPRESSIONS) * variants,
+        "images": (identities + evaluator_identities) * per_identity,
+        "train_images": train * per_identity,
+        "test_images": test_identities * per_identity,
+        "evaluator_images": evaluator_identities * per_identity,
         "train_per_expression": train * variants,
     }
 
@@ -169,7 +184,8 @@ def dataset_identity(dataset_dir: str | Path, name: str | None = None) -> tuple[
     meta_path = root / META_NAME
     try:
         meta = json.loads(meta_path.read_text())
-        seed, size, count = int(meta["seed"]), int(meta["size"]), int(meta["identities"])
+        seed, size = int(meta["seed"]), int(meta["size"])
+        count = int(meta["identities"]) + int(meta.get("evaluator_identities", 0))
     except (OSError, ValueError, KeyError, TypeError):
         raise DataError(f"not a SynthFACS folder (no readable {META_NAME})", root) from None
     if name is None:
