@@ -66,12 +66,18 @@ class Generator(nn.Module):
 
 
 class Critic(nn.Module):
-    """D_img: WGAN-GP critic, six 4x4 convs (stride 2 down to 2x2), a 3x3 output conv, mean score."""
+    """D_img: WGAN-GP critic, six 4x4 convs (stride 2 down to 2x2), a 3x3 output conv, mean score.
+
+    Below 128 px the map reaches 2x2 before the sixth conv; the remaining convs are 3x3, stride 1,
+    and keep the width they reached (doubling there would put three quarters of the critic's
+    cost into convolutions over four positions). At 128 and 256 px all six stride by 2.
+    """
 
     def __init__(self, image_size: int, width: float = 1.0) -> None:
         super().__init__()
         n_down = min(6, log2_int(image_size // 2, "image size"))
-        chans = [3, *(widen(c, width) for c in CRITIC_CHANNELS)]
+        widths = [widen(c, width) for c in CRITIC_CHANNELS]
+        chans = [3, *widths[:n_down], *[widths[n_down - 1]] * (6 - n_down)]
         layers = [
             conv_block(chans[i], chans[i + 1], 4 if i < n_down else 3, 2 if i < n_down else 1, act="lrelu")
             for i in range(6)

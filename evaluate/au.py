@@ -50,6 +50,7 @@ class AUReading:
 
 class AUEstimator(ABC):
     name: str
+    reads_new_images: bool = True  # False when it only looks up readings made beforehand (OpenFace CSVs)
 
     @abstractmethod
     def estimate(self, images: torch.Tensor, keys: Sequence[str]) -> AUReading:
@@ -84,6 +85,7 @@ class OpenFaceEstimator(AUEstimator):
         self.csv_dir = None if csv_dir is None else Path(csv_dir)
         self.min_confidence = min_confidence
         self.binary = None if self.csv_dir is not None else find_openface(binary)  # absent: one-line error
+        self.reads_new_images = self.csv_dir is None
         self.counts = {"no_face": 0, "dropped_rows": 0}
 
     def estimate(self, images: torch.Tensor, keys: Sequence[str]) -> AUReading:

@@ -304,8 +304,12 @@ def _method_row(label: str, seeds: dict[int, Path], dataset: FaceDataset, pairs:
         method = loader(checkpoint, device)
         frame, summary = score_translation(method.translate, dataset, pairs, au, ver, reference, batch_size,
                                            f"{label}_seed{k}", rounds)
-        if method.condition == "aus":  # Eq. 8 applies to AU-conditioned methods only
+        if method.condition == "aus" and au.reads_new_images:  # Eq. 8 applies to AU-conditioned methods
             summary["interpolation"] = interpolation_response(method, dataset, pairs, au)
+        elif method.condition == "aus":
+            summary["interpolation"] = {"skipped": f"the {au.name} estimator reads only the exported "
+                                                   "translations; the interpolation frames were never exported"}
+            log(f"{label}/seed{k}: interpolation response skipped ({summary['interpolation']['skipped']})")
         metadata = metadata or method.metadata()
         _write_pairs(frame, folder)
         atomic_write_json(saved, {"label": label, "seed": k, "checkpoint": str(checkpoint), "checkpoint_step": step,

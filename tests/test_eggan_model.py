@@ -33,8 +33,8 @@ def one_step(method: EggAN, train: FaceDataset, step: int = 0) -> dict[str, torc
 
 def test_registered_and_presets() -> None:
     assert get_method("eggan") is EggAN
-    sizes = {name: EggAN.preset(name).data.image_size for name in ("smoke", "quick", "paper")}
-    assert sizes == {"smoke": 32, "quick": 64, "paper": 128}
+    sizes = {name: EggAN.preset(name).data.image_size for name in ("smoke", "quick", "standard", "paper")}
+    assert sizes == {"smoke": 32, "quick": 32, "standard": 32, "paper": 128}
     paper = EggAN.preset("paper")
     c = resolve(paper.model)
     assert (c.lambda_exp, c.lambda_id, c.lambda_per, c.lambda_rec, c.lambda_gp) == (100, 60, 20, 100, 20)

@@ -98,6 +98,8 @@ def test_export_then_score_with_openface_csvs(tmp_path: Path, tiny_dataset: Path
     assert results["meta"]["evaluators"]["estimator"]["kind"] == "openface"
     keep = next(r for r in results["rows"] if r["label"] == "keep")["seeds"]["0"]
     assert keep["estimator_failures"] == 0 and keep["au"]["vs_estimator"]["n_used"] == 32
+    # the CSVs cover the exported translations only: Eq. 8's frames cannot be read, and the summary says so
+    assert "never exported" in keep["interpolation"]["skipped"]
 
 
 def test_runs_trained_on_different_data_are_refused(tmp_path: Path, tiny_dataset: Path) -> None:
