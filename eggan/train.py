@@ -242,12 +242,12 @@ def _train(config: RunConfig, out: Path, env: DistEnv, device: torch.device, dat
     tc = config.train
     checkpoint = out / CHECKPOINT_NAME
     stop = steps if until is None else min(until, steps)
-    start = 0
+    start, saved = 0, None  # saved: the step of this run's checkpoint on disk, if any
     if resume and checkpoint.is_file():
         payload = load_checkpoint(checkpoint, method=config.method, image_size=config.data.image_size)
         _check_same_config(payload["config"], config.to_dict(), checkpoint)
         method.load_state_dict(payload["method_state"])
-        start = payload["step"]
+        start = saved = payload["step"]
         if start >= stop:
             say(f"{config.method} is already trained to step {start} ({checkpoint})")
             return TrainResult(step=start, total_steps=steps, checkpoint=checkpoint, rank=env.rank, method=method)
@@ -295,7 +295,6 @@ def _train(config: RunConfig, out: Path, env: DistEnv, device: torch.device, dat
     fixed = train.batch(torch.linspace(0, len(train) - 1, min(8, len(train))).long()).to(device)  # spread over ids
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if tc.bf16 else nullcontext()
     last: dict[str, float] = {}
-    saved = start if checkpoint.is_file() else None
     step = start
     with TrainProgress(config.method, start, steps, enabled=progress and env.is_main) as bar, \
             _Interrupt(say) as interrupt:

@@ -161,6 +161,14 @@ def test_ctrl_c_saves_the_step_and_resumes_exactly(tiny_dataset: Path, tmp_path:
     assert a.keys() == b.keys() and all(torch.equal(a[key], b[key]) for key in a)
 
 
+def test_a_fresh_start_does_not_call_the_previous_runs_checkpoint_its_own(tiny_dataset: Path, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    train_run(toy_config(tiny_dataset, "train.steps=2"), tmp_path)
+    poisoned(monkeypatch, 4, inf_in_adam)
+    with pytest.raises(NonFiniteLossError, match=r"no checkpoint had been saved yet$"):
+        train_run(toy_config(tiny_dataset), tmp_path, resume=False)
+
+
 def test_a_second_ctrl_c_stops_at_once_keeping_the_last_checkpoint(tiny_dataset: Path, tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     def hard(_method: Method) -> None:
