@@ -134,25 +134,26 @@ class EggAN(Method):
     def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
         batch = batch.to(self.device)
         x, u_s = batch.image, batch.aus
-        u_t = self.random_targets(len(batch))
+        u_fake = self.random_targets(len(batch))  # the target of the critic's fake image
+        u_t = self.random_targets(len(batch)) if self.cfg.critic_target == "separate" else u_fake  # G's edit
         if "c_id" in self.nets:
             self.nets["c_id"].train(self.cfg.cid_bn_updates)
         with torch.no_grad():
             code = self.nets["encoder"](x)
-        out = self.critic_step(x, u_s, u_t, code)
+        out = self.critic_step(x, u_s, u_fake, code)
         out.update(self.latent_step(code))
         if (step + 1) % self.cfg.n_critic == 0:
             out.update(self.generator_step(x, u_s, u_t, batch.identity))
         return {name: value.detach() for name, value in out.items()}
 
     def critic_step(
-        self, x: torch.Tensor, u_s: torch.Tensor, u_t: torch.Tensor, code: torch.Tensor
+        self, x: torch.Tensor, u_s: torch.Tensor, u_fake: torch.Tensor, code: torch.Tensor
     ) -> dict[str, torch.Tensor]:
         """D_img on real vs fake images (+ gradient penalty) and C_exp on real images' AU classes."""
         c = self.cfg
         with torch.no_grad():
             latent = torch.randn_like(code) if c.critic_fake == "prior" else code
-            fake = self.nets["generator"](latent, u_t)
+            fake = self.nets["generator"](latent, u_fake)
         mixed = random_interpolate(x, fake)
         d_real, d_fake, d_mixed = self.ddp("critic")(torch.cat([x, fake, mixed])).split(len(x))
         adv = L.critic_wgan_loss(d_real, d_fake) if c.adversarial == "wgan-gp" else L.critic_ls_loss(d_real, d_fake)
@@ -206,7 +207,12 @@ class EggAN(Method):
         weights["g_exp"] = c.lambda_exp * c.classifier_weight_scale
         if not c.no_identity:
             identities = identity.repeat(len(judged) // n)
-            terms["g_id"] = sum_over_branches(L.identity_loss, n, self.nets["c_id"](judged), identities)
+            c_id = self.nets["c_id"]
+            if c.cid_passes == "per-branch":  # the authors: one pass per branch, BatchNorm sees n images at a time
+                id_logits = torch.cat([c_id(part) for part in judged.split(n)])
+            else:
+                id_logits = c_id(judged)
+            terms["g_id"] = sum_over_branches(L.identity_loss, n, id_logits, identities)
             weights["g_id"] = c.lambda_id * c.classifier_weight_scale
         if not c.no_perceptual:
             if self.phi is None:
@@ -272,7 +278,8 @@ class EggAN(Method):
             "classifier_weight_scale": c.classifier_weight_scale,
             "vgg19": vgg,
             "msssim": None if self.msssim is None else self.msssim.to_dict(),
-            "cid_pretraining": {"epochs": c.cid_epochs, "lr": c.cid_lr, "train_accuracy": self.cid_accuracy},
+            "cid_pretraining": {"epochs": c.cid_epochs, "lr": c.cid_lr, "batch_size": c.cid_batch_size,
+                                "train_accuracy": self.cid_accuracy},
         }
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 from eggan_helpers import smoke_model, smoke_synthfacs
+from torch import nn
 
 from eggan import losses as L
 from eggan.config import RunConfig, apply_overrides
@@ -134,6 +135,50 @@ def test_encoder_is_trained_against_latent_d_only_in_the_paper(
         one_step(method, train)
         encoders.append(torch.cat([p.detach().flatten() for p in method.nets["encoder"].parameters()]))
     assert torch.equal(encoders[0], encoders[1]) is not reaches_encoder
+
+
+@pytest.mark.parametrize(("variant", "separate"), [("paper", False), ("official", True)])
+def test_the_authors_draw_one_target_for_the_critics_fake_and_another_for_the_edit(
+    train: FaceDataset, variant: str, separate: bool
+) -> None:
+    method = smoke_model(train, f"model.variant={variant}")
+    seen: list[torch.Tensor] = []
+    method.nets["generator"].register_forward_hook(lambda _m, args, _out: seen.append(args[1].clone()))
+    one_step(method, train)
+    critic_fake, (edit, reconstruction) = seen[0], seen[1].split(4)  # G(z | u), then G(E(x) | [u_t, u_s])
+    assert torch.equal(critic_fake, edit) is not separate
+    bank = {tuple(row) for row in train.aus.tolist()}  # every target is a training image's AU vector
+    assert all(tuple(row) in bank for row in torch.cat([critic_fake, edit]).tolist())
+    assert torch.equal(reconstruction, train.aus[:4])
+    assert method.metadata()["variant_settings"]["critic_target"] == ("separate" if separate else "shared")
+
+
+@pytest.mark.parametrize(("passes", "batches"), [("per-branch", [4, 4]), ("joint", [8])])
+def test_identity_classifier_judges_each_branch_in_its_own_pass(
+    train: FaceDataset, passes: str, batches: list[int]
+) -> None:
+    """The authors run C_id (left in training mode) on the edit, then on the reconstruction: two
+    BatchNorm updates from n images each, not one from 2n."""
+    method = smoke_model(train, "model.variant=official", f"model.cid_passes={passes}")
+    c_id = method.nets["c_id"]
+    seen: list[int] = []
+    c_id.register_forward_hook(lambda _m, args, _out: seen.append(len(args[0])))
+    norm = next(m for m in c_id.modules() if isinstance(m, nn.BatchNorm2d))
+    before = int(norm.num_batches_tracked)
+    one_step(method, train)
+    assert seen == batches and int(norm.num_batches_tracked) - before == len(batches)
+    assert method.metadata()["variant_settings"]["cid_passes"] == passes
+
+
+@pytest.mark.parametrize(("variant", "batch"), [("paper", 32), ("official", 8)])
+def test_identity_classifier_pretrains_with_the_variants_batch(train: FaceDataset, variant: str, batch: int) -> None:
+    method = smoke_model(train, f"model.variant={variant}")
+    seen: list[int] = []
+    method.nets["c_id"].register_forward_hook(lambda _m, args, _out: seen.append(len(args[0])))
+    method.pretrain(train, lambda _msg: None)  # the smoke preset: one epoch
+    assert seen == [batch] * (len(train) // batch)
+    assert method.metadata()["cid_pretraining"]["batch_size"] == batch
+    assert method.metadata()["variant_settings"]["cid_batch_size"] == batch
 
 
 def test_n_critic_skips_the_generator_phase(train: FaceDataset) -> None:
