@@ -5,7 +5,6 @@ bad input refused before any training."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -23,8 +22,8 @@ SMOKE = BenchConfig(methods=["eggan", "stargan"], ablations=True, preset="smoke"
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One smoke benchmark (EGGAN, its three ablations and StarGAN) shared by the tests below."""
-    os.environ.setdefault("EGGAN_CACHE", str(tmp_path_factory.mktemp("cache")))
+    """One smoke benchmark (EGGAN, its three ablations and StarGAN) shared by the tests below (its
+    cache is the session's private one, conftest.private_environment)."""
     out = tmp_path_factory.mktemp("bench") / "smoke"
     run_benchmark(SMOKE, out, progress=False, log=lambda _msg: None)
     return out
@@ -56,6 +55,12 @@ def test_tables_carry_the_runs_numbers(smoke_run: Path) -> None:
     accuracy = 100 * eggan["seeds"]["0"]["verification"]["accuracy"]
     assert f"{accuracy:.2f}" in next(line for line in identity.splitlines() if "| EGGAN " in line)
     assert "random VGG19" in markdown  # smoke runs without ImageNet weights say so in every table
+
+
+def test_the_tables_compile_with_pdflatex(smoke_run: Path, tmp_path: Path, compile_latex) -> None:
+    tables = sorted((smoke_run / "tables").glob("*.tex"))
+    assert [t.stem for t in tables] == ["ablation", "expression", "expression_labels", "identity", "throughput"]
+    compile_latex("\n".join(t.read_text() for t in tables), tmp_path)
 
 
 def test_report_rebuilds_identically_from_results_json(smoke_run: Path, tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ def toy_registered(monkeypatch: pytest.MonkeyPatch) -> None:
 def toy_config(data: Path, *overrides: str):
     config = get_method("toy").preset("smoke")
     config.data.source = str(data)
-    return apply_overrides(config, ["train.steps=8", "train.checkpoint_every=100", *overrides])
+    return apply_overrides(config, ["train.steps=8", "train.checkpoint_every=100", "train.device=cpu", *overrides])
 
 
 def states(path: Path) -> dict[str, torch.Tensor]:
@@ -66,8 +66,11 @@ def test_run_directory_records_config_and_environment(tiny_dataset: Path, tmp_pa
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["method"] == "toy" and saved["train"]["steps"] == 8
     meta = json.loads((tmp_path / "meta.json").read_text())
-    assert meta["environment"]["versions"]["torch"] and meta["environment"]["device"]["type"] == "cpu"
-    assert meta["dataset"]["identities"] == 6 and meta["method"]["parameters"]["G"] > 0
+    assert meta["environment"]["versions"]["torch"] == torch.__version__.split("+")[0]  # the installed package
+    assert meta["environment"]["device"]["type"] == "cpu"
+    # The toy's G: 3x3 convs (3 + 17 AUs) -> 8 -> 3; D: 4x4 convs 3 -> 8 -> 1 (weights + biases).
+    assert meta["method"]["parameters"] == {"G": 20 * 8 * 9 + 8 + 8 * 3 * 9 + 3, "D": 3 * 8 * 16 + 8 + 8 * 16 + 1}
+    assert meta["dataset"]["identities"] == 6
     assert sorted(p.name for p in (tmp_path / "samples").iterdir())[-1] == "step-0000008.png"
     method = load_trained(result.checkpoint)
     out = method.translate(torch.zeros(2, 3, 32, 32), method_target(2))
@@ -227,6 +230,7 @@ def test_data_order_shards_and_repeats() -> None:
         DataOrder(3, 4, DistEnv(), seed=0)
 
 
+@pytest.mark.ddp
 def test_ddp_two_processes_keep_replicas_identical(tiny_dataset: Path, tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
            "OMP_NUM_THREADS": "1"}
