@@ -258,9 +258,11 @@ def to_markdown(table: Table) -> str:
     return f"**{_title(table)}.** {table.caption}\n{notes}\n{frame.to_markdown(index=False)}\n"
 
 
-# Every character LaTeX reads as markup in running text (names, paths and notes reach the captions).
+# Every character LaTeX reads as markup in running text (names, paths and notes reach the captions),
+# and the non-ASCII symbols of the cells and headers, which pdflatex cannot read as they are.
 LATEX_ESCAPES = {"&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "$": r"\$", "{": r"\{", "}": r"\}",
-                 "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}", "±": r"$\pm$"}
+                 "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}", "±": r"$\pm$",
+                 "α": r"$\alpha$"}
 
 
 def _tex(text: str) -> str:

@@ -59,7 +59,8 @@ def test_tables_carry_the_runs_numbers(smoke_run: Path) -> None:
 
 def test_the_tables_compile_with_pdflatex(smoke_run: Path, tmp_path: Path, compile_latex) -> None:
     tables = sorted((smoke_run / "tables").glob("*.tex"))
-    assert [t.stem for t in tables] == ["ablation", "expression", "expression_labels", "identity", "throughput"]
+    assert [t.stem for t in tables] == [
+        "ablation", "expression", "expression_labels", "identity", "interpolation", "throughput"]
     compile_latex("\n".join(t.read_text() for t in tables), tmp_path)
 
 

@@ -134,6 +134,7 @@ SPECIALS = "$ ~ ^ { } \\ & % _ #"
 def test_latex_escapes_every_special_character() -> None:
     assert _tex(SPECIALS) == ("\\$ \\textasciitilde{} \\textasciicircum{} \\{ \\} \\textbackslash{} \\& \\% \\_ \\#")
     assert _tex("0.5 ± 0.1") == "0.5 $\\pm$ 0.1"
+    assert _tex("α=0.25") == "$\\alpha$=0.25"  # the interpolation table's columns
 
 
 def strange_results() -> dict:
