@@ -69,8 +69,10 @@ def expression_index(name: str) -> int:
 
 
 def parse_au_vector(text: str) -> torch.Tensor:
-    """Parse "AU12=3,AU06=2" into a 17-vector on the 0-5 scale (unnamed AUs are 0)."""
+    """Parse "AU12=3,AU06=2" into a 17-vector on the 0-5 scale (unnamed AUs are 0). An empty list
+    or an AU named twice is refused: either would silently mean something the user did not say."""
     vector = torch.zeros(N_AUS)
+    seen: dict[int, str] = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         name, sep, value = item.partition("=")
         if not sep:
@@ -80,7 +82,13 @@ def parse_au_vector(text: str) -> torch.Tensor:
         except ValueError:
             raise ConfigError(f"intensity {value!r} of {name.strip()} is not a number") from None
         check_intensity(intensity, name.strip())
-        vector[au_index(name)] = intensity
+        index = au_index(name)
+        if index in seen:
+            raise ConfigError(f"{AU_NAMES[index]} is given twice ({seen[index]} and {item}) in {text!r}")
+        seen[index] = item
+        vector[index] = intensity
+    if not seen:
+        raise ConfigError(f"no AU intensity in {text!r}; expected e.g. AU12=3,AU06=2")
     return vector
 
 

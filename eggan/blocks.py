@@ -58,8 +58,12 @@ def conv_block(
     act: Act = "none",
     transposed: bool = False,
     affine_norm: bool = True,
+    slope_per_channel: bool = True,
 ) -> nn.Sequential:
-    """conv (or transposed conv) -> norm -> activation; padding defaults to 'same' for odd kernels."""
+    """conv (or transposed conv) -> norm -> activation; padding defaults to 'same' for odd kernels.
+
+    ``slope_per_channel=False`` gives PReLU one shared slope, as the authors' ``nn.PReLU()``.
+    """
     pad = (kernel // 2 if kernel % 2 else (kernel - stride) // 2) if padding is None else padding
     conv_type = nn.ConvTranspose2d if transposed else nn.Conv2d
     layers: list[nn.Module] = [conv_type(c_in, c_out, kernel, stride, pad)]
@@ -68,7 +72,7 @@ def conv_block(
     elif norm != "none":
         layers.append(norm_layer(norm, c_out))
     if act != "none":
-        layers.append(activation(act, c_out))
+        layers.append(activation(act, c_out if slope_per_channel else 1))
     return nn.Sequential(*layers)
 
 

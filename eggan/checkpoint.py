@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -31,18 +32,24 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
 
 
 def load_file(path: str | Path) -> Any:
-    """``torch.load(weights_only=True)`` with one-line errors for missing, corrupt and unsafe files."""
+    """``torch.load(weights_only=True)`` with one-line errors for missing, corrupt, foreign and
+    unsafe files. Only a pickle that names a Python object (a GLOBAL) is "unsafe"; anything the
+    unpickler cannot even read is not a PyTorch checkpoint at all."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError("is a folder, not a checkpoint file", path)
     if not path.is_file():
         raise CheckpointError("no such checkpoint file", path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        detail = str(exc).splitlines()
-        culprit = next((line.strip() for line in detail if "GLOBAL" in line or "Unsupported" in line), "")
+        culprit = re.search(r"GLOBAL [\w.]+", str(exc))
+        if culprit is None:
+            reason = next((line.strip() for line in str(exc).splitlines() if "Unsupported" in line), "unreadable")
+            raise CheckpointError(f"not a PyTorch checkpoint file ({reason})", path) from None
         raise CheckpointError(
             "refused: the file needs arbitrary unpickling, which could run code "
-            f"({culprit or 'unsupported object'}); re-save its tensors as a plain state dict",
+            f"({culprit[0]}); re-save its tensors as a plain state dict",
             path,
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:

@@ -1,6 +1,6 @@
 """`eggan-bench`: a thin typer layer. Each command parses its options, calls one library function
 (the same one the tests call) and prints the outcome. User errors (`EgganError`) become one line
-on stderr and exit status 2.
+on stderr and exit status 2; Ctrl-C one line saying how to go on, and exit status 130.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from eggan.cli_data import data_app
-from eggan.errors import ConfigError, EgganError
+from eggan.errors import ConfigError, EgganError, Interrupted
 
 app = typer.Typer(
     name="eggan-bench",
@@ -33,9 +34,16 @@ def main() -> None:
     """Console-script entry point."""
     try:
         app()
+    except Interrupted as exc:
+        console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        sys.exit(130)
     except EgganError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
+    except SystemExit as exc:
+        if exc.code == 130:  # typer's silent answer to a Ctrl-C outside a training loop
+            console.print("interrupted; rerun the same command to continue", markup=False, highlight=False)
+        raise
 
 
 # --- training -------------------------------------------------------------------------------
@@ -80,7 +88,8 @@ def train(
     from eggan.train import resolve_config, train_run
 
     config = resolve_config(method, preset, data, overrides or [], device)
-    result = train_run(config, out, resume=not fresh, progress=progress)
+    result = train_run(config, out, resume=not fresh, progress=progress,
+                       log=lambda msg: console.print(msg, markup=False, highlight=False, soft_wrap=True))
     if result.rank == 0:
         typer.echo(f"{method}: step {result.step}/{result.total_steps}, checkpoint {result.checkpoint}")
 
@@ -277,7 +286,7 @@ def run(
     try:
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]
     except ValueError:
-        raise typer.BadParameter(f"--seeds must be integers separated by commas, not {seeds!r}") from None
+        raise ConfigError(f"--seeds must be integers separated by commas, not {seeds!r}") from None
     bench = BenchConfig(
         methods=[m.strip() for m in methods.split(",") if m.strip()], ablations=ablations, preset=preset,
         data=data, seeds=seed_list, device=device, overrides=overrides or [], estimator=estimator,

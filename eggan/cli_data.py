@@ -13,6 +13,7 @@ import typer
 from eggan.errors import ConfigError
 
 data_app = typer.Typer(help="Render SynthFACS, look at a dataset, ingest real datasets.", no_args_is_help=True)
+Force = Annotated[bool, typer.Option(help="Replace OUT when it is already a dataset (else refused).")]
 
 
 @data_app.command("synth")
@@ -26,6 +27,7 @@ def data_synth(
     evaluator_identities: Annotated[
         int, typer.Option(help="More people, only for training the in-domain evaluators (the evaluator split).")
     ] = 64,
+    force: Force = False,
 ) -> None:
     """Render the SynthFACS dataset (faces with exactly known identity and 17 AU intensities).
 
@@ -37,7 +39,7 @@ def data_synth(
     from eggan.data.synthfacs import default_counts, render_synthfacs
 
     render_synthfacs(out, size=size, identities=identities, test_identities=test_identities,
-                     variants=variants, seed=seed, evaluator_identities=evaluator_identities)
+                     variants=variants, seed=seed, evaluator_identities=evaluator_identities, force=force)
     counts = default_counts(identities, test_identities, variants, evaluator_identities)
     typer.echo(f"{out}: {counts['images']} images of {identities + evaluator_identities} identities "
                f"({counts['train_images']} train, {counts['test_images']} test, "
@@ -94,6 +96,7 @@ def data_rafd(
         Path | None, typer.Option(help="OpenFace aligned faces to use instead of the fixed crop box.")
     ] = None,
     min_confidence: MinConfidence = 0.0,
+    force: Force = False,
 ) -> None:
     """Turn RaFD into a dataset folder: fixed face crop (or OpenFace's aligned faces) + AUs.
 
@@ -113,7 +116,8 @@ def data_rafd(
     if len(box) != 4:
         raise ConfigError(f"--crop-box {crop_box!r} needs four numbers: left,top,right,bottom")
     report = ingest_rafd(src, au_csv_dir, out, angles=chosen, seed=seed, test_fraction=test_fraction,
-                         size=size, crop_box=box, aligned_dir=aligned_dir, min_confidence=min_confidence)
+                         size=size, crop_box=box, aligned_dir=aligned_dir, min_confidence=min_confidence,
+                         force=force)
     typer.echo(report.line())
 
 
@@ -126,6 +130,7 @@ def data_folders(
         str | None, typer.Option(help="Regex on file names; group 'identity' (default: RaFD names).")
     ] = None,
     min_confidence: MinConfidence = 0.0,
+    force: Force = False,
 ) -> None:
     """Turn a StarGAN-layout folder (split already made) into a dataset folder with AUs.
 
@@ -137,7 +142,7 @@ def data_folders(
     from eggan.data.folders import RAFD_IDENTITY_PATTERN, ingest_folders
 
     report = ingest_folders(src, au_csv_dir, out, identity_pattern or RAFD_IDENTITY_PATTERN,
-                            min_confidence=min_confidence)
+                            min_confidence=min_confidence, force=force)
     typer.echo(report.line())
 
 
@@ -151,6 +156,7 @@ def data_disfa(
     ] = False,
     seed: SplitSeed = 0,
     test_fraction: TestFraction = 0.1,
+    force: Force = False,
 ) -> None:
     """Turn DISFA as the EGGAN authors' code reads it into a dataset folder.
 
@@ -162,7 +168,7 @@ def data_disfa(
     from eggan.data.disfa import ingest_disfa
 
     report = ingest_disfa(list_file, images, out, image_level_split=image_level_split, seed=seed,
-                          test_fraction=test_fraction)
+                          test_fraction=test_fraction, force=force)
     typer.echo(report.line())
 
 
@@ -175,6 +181,7 @@ def data_mmi(
     seed: SplitSeed = 0,
     test_fraction: TestFraction = 0.1,
     min_confidence: MinConfidence = 0.0,
+    force: Force = False,
 ) -> None:
     """Turn MMI frames with their OpenFace AUs into a dataset folder.
 
@@ -186,7 +193,7 @@ def data_mmi(
     from eggan.data.mmi import ingest_mmi
 
     report = ingest_mmi(src, au_csv_dir, out, every=every, seed=seed, test_fraction=test_fraction,
-                        min_confidence=min_confidence)
+                        min_confidence=min_confidence, force=force)
     typer.echo(report.line())
 
 

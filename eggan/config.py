@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -156,17 +158,41 @@ def apply_overrides(config: RunConfig, overrides: list[str]) -> RunConfig:
     return config
 
 
+# Numbers that must be above zero, by field name: learning rates, batch sizes, step and epoch counts
+# of the schedule, intervals. Every other number must be finite and not negative (`check_numbers`).
+POSITIVE = re.compile(r"lr|lr_\w+|\w+_lr|\w*batch_size|\w+_batch|steps|epochs|\w+_every")
+
+
 def validate(config: RunConfig) -> None:
-    """Checks that apply to every method; each method checks its own fields in its constructor."""
+    """Checks that apply to every method, before anything is built or written (each method also
+    checks its own fields in its constructor); the device is checked against this machine."""
+    from eggan.runmeta import select_device
+
     if config.preset not in PRESETS:
         raise ConfigError(f"unknown preset {config.preset!r}; expected one of {', '.join(PRESETS)}")
     if config.data.image_size not in IMAGE_SIZES:
         raise ConfigError(f"image size {config.data.image_size} is not one of {IMAGE_SIZES}")
-    train = config.train
-    if train.batch_size < 1 or (train.epochs is None and train.steps < 1):
-        raise ConfigError("train.batch_size and train.steps must be positive")
-    if min(train.checkpoint_every, train.sample_every, train.log_every) < 1:
-        raise ConfigError("train.checkpoint_every, sample_every and log_every must be positive")
+    for section in ("data", "train", "model"):
+        check_numbers(getattr(config, section), section)
+    select_device(config.train.device)
+
+
+def check_numbers(node: Any, prefix: str) -> None:
+    """Every number of a config dataclass (recursively, tuples included) is finite and not
+    negative, and the ``POSITIVE`` fields are above zero: NaN, -1 or a zero learning rate would
+    otherwise fail deep inside torch or train nothing."""
+    for item in dataclasses.fields(node):
+        value, key = getattr(node, item.name), f"{prefix}.{item.name}"
+        if dataclasses.is_dataclass(value):
+            check_numbers(value, key)
+            continue
+        for number in value if isinstance(value, tuple | list) else (value,):
+            if isinstance(number, bool) or not isinstance(number, int | float):
+                continue
+            if not math.isfinite(number) or number < 0:
+                raise ConfigError(f"{key}={number} must be a finite number, not negative")
+            if number == 0 and POSITIVE.fullmatch(item.name):
+                raise ConfigError(f"{key}={number} must be positive")
 
 
 def base_preset(preset: str) -> tuple[DataConfig, TrainConfig]:

@@ -70,10 +70,10 @@ def all_gather(env: DistEnv, obj: Any) -> list[Any]:
     return gathered
 
 
-def any_true(env: DistEnv, flag: bool, device: torch.device) -> bool:
-    """True when ``flag`` is set on any rank (so every rank stops together on a bad loss)."""
+def any_true(env: DistEnv, flags: list[bool], device: torch.device) -> list[bool]:
+    """Each flag, true when set on any rank (so every rank stops together), in one all-reduce."""
     if not env.distributed:
-        return flag
-    value = torch.tensor([1.0 if flag else 0.0], device=device)
+        return flags
+    value = torch.tensor([1.0 if flag else 0.0 for flag in flags], device=device)
     dist.all_reduce(value)
-    return bool(value.item() > 0)
+    return [bool(v > 0) for v in value.tolist()]

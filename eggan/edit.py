@@ -12,22 +12,24 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from PIL import UnidentifiedImageError
 
 from eggan.aus import AU_COLUMNS, EXPRESSIONS, expression_index, parse_au_vector
 from eggan.config import RunConfig
-from eggan.data.dataset import Target, load_image, read_index
+from eggan.data.dataset import IMAGE_ERRORS, Target, load_image, read_index, unreadable_image
 from eggan.errors import ConfigError, DataError, EgganError
-from eggan.interpolate import interpolate, save_strip
+from eggan.interpolate import check_steps, check_strip_path, interpolate, save_strip
 from eggan.train import load_trained
 
 
 def load_face(path: str | Path, image_size: int) -> torch.Tensor:
     """1 x 3 x S x S in [-1, 1]; unreadable files are a one-line DataError."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("no such image file" if not path.is_dir() else "is a folder, not an image", path)
     try:
-        return load_image(Path(path), image_size)[None].float().div(127.5).sub(1.0)
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
-        raise DataError(f"cannot read the image ({type(exc).__name__})", path) from None
+        return load_image(path, image_size)[None].float().div(127.5).sub(1.0)
+    except IMAGE_ERRORS as exc:
+        raise unreadable_image(path, exc) from None
 
 
 def run_labels(checkpoint: str | Path, image: str | Path) -> tuple[torch.Tensor, int] | None:
@@ -87,10 +89,15 @@ def edit_face(
     target_expression: str | None = None,
     device: str = "cpu",
 ) -> Path:
-    """Translate one source image to the target and save [source | result] as a PNG."""
+    """Translate one source image to the target and save [source | result] as a PNG (or JPEG)."""
+    check_strip_path(out, source, target_image, checkpoint)
     method = load_trained(checkpoint, device)
     size = method.info.image_size
     target = build_target(checkpoint, size, target_image, target_aus, target_expression)
+    if target_image is not None and getattr(target, method.condition) is None:
+        what = "AUs are" if method.condition == "aus" else "expression is"
+        raise ConfigError(f"{target_image}: not in the run's dataset index, so its {what} unknown and "
+                          f"{method.name} needs them; give --target-{method.condition} instead")
     image = load_face(source, size)
     result = method.translate(image, target).cpu()
     return save_strip(result[None], out, source=image)
@@ -107,6 +114,8 @@ def interpolation_strip(
     device: str = "cpu",
 ) -> Path:
     """Eq. 8 from the source's AUs to the target's, saved as [source | alpha = 0 ... 1]."""
+    check_steps(steps)
+    check_strip_path(out, source, target_image, checkpoint)
     method = load_trained(checkpoint, device)
     size = method.info.image_size
     target = build_target(checkpoint, size, target_image, target_aus)

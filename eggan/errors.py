@@ -31,3 +31,12 @@ class ConfigError(EgganError):
 
 class MissingComponentError(EgganError):
     """A real component (weights, a binary, a dataset) that is not installed here."""
+
+
+class OutputError(EgganError):
+    """An output that cannot be written: read-only, full disk, a folder in the way, in use or taken."""
+
+
+class Interrupted(EgganError):
+    """Ctrl-C, handled: the message says where the run stopped and how to go on (exit status 130).
+    Not a KeyboardInterrupt, which typer would turn into a silent exit."""

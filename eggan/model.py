@@ -138,11 +138,13 @@ class EggAN(Method):
 
         E and G run once per iteration, before the critics move: the edit G(E(x) | u_t) is the
         critic's fake (detached) and, with its graph kept, the generator step's edit, since G is
-        not updated in between. The authors' variant fakes G(z | u) from a prior sample instead.
+        not updated in between. The authors' variant fakes G(z | u_fake) from a prior sample
+        instead, with its own AU target draw (``critic_target=separate``).
         """
         batch = batch.to(self.device)
         x, u_s, n = batch.image, batch.aus, len(batch)
-        u_t = self.random_targets(n)
+        u_fake = self.random_targets(n)  # the target of the critic's fake image
+        u_t = self.random_targets(n) if self.cfg.critic_target == "separate" else u_fake  # G's edit
         if "c_id" in self.nets:
             self.nets["c_id"].train(self.cfg.cid_bn_updates)
         generator_due = (step + 1) % self.cfg.n_critic == 0
@@ -153,18 +155,22 @@ class EggAN(Method):
             with torch.no_grad():
                 code = self.nets["encoder"](x)
                 images = self.nets["generator"](code, u_t)  # the edit only
-        out = self.critic_step(x, u_s, self.critic_fake(code, images[:n], u_t))
+        out = self.critic_step(x, u_s, self.critic_fake(code, images[:n], u_fake, u_t))
         out.update(self.latent_step(code.detach()))
         if generator_due:
             out.update(self.generator_step(x, u_s, u_t, batch.identity, code, images))
         return {name: value.detach() for name, value in out.items()}
 
-    def critic_fake(self, code: torch.Tensor, edit: torch.Tensor, u_t: torch.Tensor) -> torch.Tensor:
-        """The image D_img learns to reject: this step's edit (paper), or G(z | u_t), z ~ N(0, I) (authors)."""
-        if self.cfg.critic_fake == "edit":
+    def critic_fake(
+        self, code: torch.Tensor, edit: torch.Tensor, u_fake: torch.Tensor, u_t: torch.Tensor
+    ) -> torch.Tensor:
+        """The image D_img learns to reject: G(E(x) | u_fake) (paper; with one target draw ``u_fake``
+        is ``u_t`` and this is the step's edit itself), or G(z | u_fake), z ~ N(0, I) (authors)."""
+        if self.cfg.critic_fake == "edit" and u_fake is u_t:
             return edit.detach()
         with torch.no_grad():
-            return self.nets["generator"](torch.randn_like(code), u_t)
+            latent = code if self.cfg.critic_fake == "edit" else torch.randn_like(code)
+            return self.nets["generator"](latent, u_fake)
 
     def critic_step(self, x: torch.Tensor, u_s: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
         """D_img on real vs fake images (+ gradient penalty) and C_exp on real images' AU classes."""
@@ -223,7 +229,12 @@ class EggAN(Method):
         weights["g_exp"] = c.lambda_exp * c.classifier_weight_scale
         if not c.no_identity:
             identities = identity.repeat(len(judged) // n)
-            terms["g_id"] = sum_over_branches(L.identity_loss, n, self.nets["c_id"](judged), identities)
+            c_id = self.nets["c_id"]
+            if c.cid_passes == "per-branch":  # the authors: one pass per branch, BatchNorm sees n images at a time
+                id_logits = torch.cat([c_id(part) for part in judged.split(n)])
+            else:
+                id_logits = c_id(judged)
+            terms["g_id"] = sum_over_branches(L.identity_loss, n, id_logits, identities)
             weights["g_id"] = c.lambda_id * c.classifier_weight_scale
         if not c.no_perceptual:
             if self.phi is None:
@@ -294,8 +305,10 @@ class EggAN(Method):
             "classifier_weight_scale": c.classifier_weight_scale,
             "vgg19": vgg,
             "msssim": None if self.msssim is None else self.msssim.to_dict(),
-            "cid_pretraining": {"epochs": c.cid_epochs, "lr": c.cid_lr, "train_accuracy": self.cid_accuracy},
-            "cexp_pretraining": {"epochs": c.cexp_epochs, "lr": c.lr_exp, "train_accuracy": self.cexp_accuracy},
+            "cid_pretraining": {"epochs": c.cid_epochs, "lr": c.cid_lr, "batch_size": c.cid_batch_size,
+                                "train_accuracy": self.cid_accuracy},
+            "cexp_pretraining": {"epochs": c.cexp_epochs, "lr": c.lr_exp, "batch_size": c.cid_batch_size,
+                                 "train_accuracy": self.cexp_accuracy},
         }
 
 

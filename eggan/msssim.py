@@ -87,12 +87,13 @@ def ssim_terms(
 def ms_ssim(x: torch.Tensor, y: torch.Tensor, settings: MSSSIMSettings) -> torch.Tensor:
     """Mean MS-SSIM of two image batches in [-1, 1] (1 for identical images).
 
-    Always computed in float32, also under bf16 autocast: the variances are differences of
-    nearly equal local means, which bf16's 8-bit mantissa turns negative (the loss was -inf at
-    the first step of a bf16 run at 64 px).
+    Always computed in float32 or wider, also under bf16 autocast: the variances are differences
+    of nearly equal local means, which bf16's 8-bit mantissa turns negative (the loss was -inf at
+    the first step of a bf16 run at 64 px). float64 inputs stay float64 (the exact reference tests).
     """
     with torch.autocast(x.device.type, enabled=False):
-        x, y = x.float(), y.float()
+        dtype = torch.promote_types(x.dtype, torch.float32)
+        x, y = x.to(dtype), y.to(dtype)
         if settings.mode == "official":
             return ms_ssim_official(x, y)
         return _ms_ssim_standard(x, y, settings)

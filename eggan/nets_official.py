@@ -10,11 +10,13 @@ at other sizes the pattern is re-derived from the size:
 - Image discriminator: one 4x4 stride-2 conv per halving from S to 4x4 (five at 128), widths
   128, 256, ... capped at 2048, then the unpadded 4x4 conv to one score.
 - Encoder, C_exp and C_id end with global average pooling and work at any size unchanged.
-All widths scale with the width multiplier. Weights start from N(0, 0.02) as published
-(``eggan.blocks.init_normal_``).
+All widths scale with the width multiplier. Every PReLU has one shared slope (the authors'
+``nn.PReLU()``). Weights start from N(0, 0.02) as published (``eggan.blocks.init_normal_``).
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 import torch
 from torch import nn
@@ -25,6 +27,8 @@ ENCODER_CHANNELS = (128, 256, 512, 1024, 2048)
 LATENT_D_UNITS = (128, 64, 32, 16, 1)
 MAX_CHANNELS = 2048
 
+block = partial(conv_block, slope_per_channel=False)  # the authors' conv blocks: one PReLU slope each
+
 
 class OfficialEncoder(nn.Module):
     """Five 4x4 stride-2 convs (InstanceNorm + PReLU on the first four), GAP, linear, sigmoid."""
@@ -33,10 +37,10 @@ class OfficialEncoder(nn.Module):
         super().__init__()
         chans = [3, *(widen(c, width) for c in ENCODER_CHANNELS)]
         layers = [
-            conv_block(chans[i], chans[i + 1], 4, 2, 1, "instance", "prelu", affine_norm=False)
+            block(chans[i], chans[i + 1], 4, 2, 1, "instance", "prelu", affine_norm=False)
             for i in range(4)
         ]
-        self.features = nn.Sequential(*layers, conv_block(chans[4], chans[5], 4, 2, 1))
+        self.features = nn.Sequential(*layers, block(chans[4], chans[5], 4, 2, 1))
         self.fc = nn.Linear(chans[-1], latent_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -59,16 +63,16 @@ class OfficialGenerator(nn.Module):
 
         c = chans(4)
         layers = [
-            conv_block(latent_size + n_aus, c, 4, 1, 0, "instance", "prelu", transposed=True, affine_norm=False),
-            conv_block(c, c, 3, 1, 1, "instance", "prelu", transposed=True, affine_norm=False),
+            block(latent_size + n_aus, c, 4, 1, 0, "instance", "prelu", transposed=True, affine_norm=False),
+            block(c, c, 3, 1, 1, "instance", "prelu", transposed=True, affine_norm=False),
         ]
         resolution = 4
         for _ in range(stages):
             resolution *= 2
             c_next = chans(resolution)
             layers += [
-                conv_block(c, c_next, 4, 2, 1, "instance", "prelu", transposed=True, affine_norm=False),
-                conv_block(c_next, c_next, 3, 1, 1, "instance", "prelu", transposed=True, affine_norm=False),
+                block(c, c_next, 4, 2, 1, "instance", "prelu", transposed=True, affine_norm=False),
+                block(c_next, c_next, 3, 1, 1, "instance", "prelu", transposed=True, affine_norm=False),
             ]
             c = c_next
         layers += [nn.ConvTranspose2d(c, 3, 1, 1, 0), nn.Tanh()]
@@ -86,7 +90,7 @@ class OfficialDiscriminator(nn.Module):
         n_down = log2_int(image_size // 4, "image size")
         chans = [3, *(widen(min(MAX_CHANNELS, 128 * 2**i), width) for i in range(n_down))]
         self.features = nn.Sequential(
-            *(conv_block(chans[i], chans[i + 1], 4, 2, 1, act="prelu") for i in range(n_down))
+            *(block(chans[i], chans[i + 1], 4, 2, 1, act="prelu") for i in range(n_down))
         )
         self.out = nn.Conv2d(chans[-1], 1, 4, 1, 0)
 
@@ -101,10 +105,10 @@ class OfficialExpressionClassifier(nn.Module):
         super().__init__()
         c512, c1024 = widen(512, width), widen(1024, width)
         self.features = nn.Sequential(
-            conv_block(3, c512, 3, 2, 1, "instance", "prelu", affine_norm=False),
-            conv_block(c512, c512, 3, 1, 1, "instance", "prelu", affine_norm=False),
-            conv_block(c512, c1024, 3, 2, 1, "instance", "prelu", affine_norm=False),
-            conv_block(c1024, c1024, 3, 1, 1),
+            block(3, c512, 3, 2, 1, "instance", "prelu", affine_norm=False),
+            block(c512, c512, 3, 1, 1, "instance", "prelu", affine_norm=False),
+            block(c512, c1024, 3, 2, 1, "instance", "prelu", affine_norm=False),
+            block(c1024, c1024, 3, 1, 1),
         )
         self.head = nn.Linear(c1024, n_aus * n_levels)
         self.shape = (n_aus, n_levels)
@@ -114,23 +118,25 @@ class OfficialExpressionClassifier(nn.Module):
 
 
 class OfficialIdentityClassifier(nn.Module):
-    """3x3 convs with BatchNorm + PReLU: 3->32->32, pool, 32->64->64, pool, five stride-2 convs, GAP.
+    """Nine 3x3 convs: 3->32->32, pool, 32->64->64, pool, five stride-2 convs 64->...->2048, GAP.
 
-    The published module also returns its last feature map; only the logits are used anywhere.
+    BatchNorm + PReLU follow every conv but the last, which is bare as published. The published
+    module also returns its last feature map; only the logits are used anywhere.
     """
 
     def __init__(self, n_identities: int, width: float = 1.0) -> None:
         super().__init__()
         c = [widen(n, width) for n in (32, 64, 128, 256, 512, 1024, 2048)]
         layers: list[nn.Module] = [
-            conv_block(3, c[0], 3, 1, 1, "batch", "prelu"),
-            conv_block(c[0], c[0], 3, 1, 1, "batch", "prelu"),
+            block(3, c[0], 3, 1, 1, "batch", "prelu"),
+            block(c[0], c[0], 3, 1, 1, "batch", "prelu"),
             nn.AvgPool2d(2),
-            conv_block(c[0], c[1], 3, 1, 1, "batch", "prelu"),
-            conv_block(c[1], c[1], 3, 1, 1, "batch", "prelu"),
+            block(c[0], c[1], 3, 1, 1, "batch", "prelu"),
+            block(c[1], c[1], 3, 1, 1, "batch", "prelu"),
             nn.AvgPool2d(2),
         ]
-        layers += [conv_block(c[i], c[i + 1], 3, 2, 1, "batch", "prelu") for i in range(1, 6)]
+        layers += [block(c[i], c[i + 1], 3, 2, 1, "batch", "prelu") for i in range(1, 5)]
+        layers.append(block(c[5], c[6], 3, 2, 1))
         self.features = nn.Sequential(*layers)
         self.head = nn.Linear(c[-1], n_identities)
 

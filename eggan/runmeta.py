@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import re
 import sys
 from datetime import datetime, timezone
 from importlib import metadata
@@ -16,14 +17,20 @@ PACKAGES = ("torch", "torchvision", "numpy", "pandas", "scipy", "pillow")
 
 
 def select_device(name: str = "auto") -> torch.device:
-    """``auto`` picks CUDA when present; an explicit ``cuda`` without a GPU is a user error."""
+    """``auto`` picks CUDA when present; ``cpu``, ``cuda`` or ``cuda:N`` name one. Any other name,
+    or a CUDA device this machine does not have, is a user error (not a torch traceback)."""
     from eggan.errors import ConfigError
 
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", name):
+        raise ConfigError(f"unknown device {name!r}; expected auto, cpu, cuda or cuda:N")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device {name!r} requested but CUDA is not available here")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ConfigError(f"device {name!r} requested but this machine has {torch.cuda.device_count()} CUDA "
+                          "device(s), cuda:0 and up")
     return device
 
 

@@ -11,6 +11,8 @@ CPU ``N steps + resume + N steps`` produces the same weights as ``2N steps``.
 from __future__ import annotations
 
 import io
+import signal
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -27,8 +29,9 @@ from eggan.config import RunConfig, apply_overrides, validate
 from eggan.data.dataset import Batch, FaceDataset, Target
 from eggan.data.sources import open_dataset
 from eggan.distributed import DistEnv, all_gather, any_true, barrier, ddp_wrapper, init_distributed
-from eggan.errors import ConfigError, EgganError
+from eggan.errors import ConfigError, EgganError, Interrupted
 from eggan.io import atomic_write, atomic_write_json
+from eggan.lock import locked_dir
 from eggan.method import DataInfo, Method, get_method
 from eggan.progress import MetricsLog, TrainProgress
 from eggan.runmeta import environment, select_device
@@ -38,7 +41,8 @@ RESUMABLE_CHANGES = {"checkpoint_every", "sample_every", "log_every", "device"}
 
 
 class NonFiniteLossError(EgganError):
-    """A loss term became NaN or infinite; the run stops and the last good checkpoint is kept."""
+    """A loss, weight or optimiser state became NaN or infinite; the run stops, the last good
+    checkpoint is kept (state is checked at every log step and before every save)."""
 
 
 @dataclass
@@ -103,10 +107,10 @@ def build_method(config: RunConfig, train: FaceDataset, device: torch.device, st
 
 def load_trained(path: str | Path, device: torch.device | str = "cpu") -> Method:
     """Rebuild a trained method from its checkpoint for inference (eval-ready, no optimiser state)."""
+    device = select_device(device) if isinstance(device, str) else device
     payload = load_checkpoint(path)
     config = RunConfig.from_dict(payload["config"])
     info = DataInfo(**payload["info"])
-    device = torch.device(device)
     method = get_method(config.method)(config.model, info, payload["total_steps"], device)
     method.load_state_dict(payload["method_state"], weights_only=True)
     method.nets.to(device)
@@ -140,6 +144,49 @@ def _set_rng_state(state: dict[str, Any], device: torch.device) -> None:
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
+def non_finite(losses: dict[str, torch.Tensor], method: Method | None = None) -> str | None:
+    """The first loss term, or with ``method`` network tensor or optimiser state, that is NaN or
+    infinite. The state costs one device sync per device; names are looked up only on failure."""
+    bad = next((name for name, value in losses.items() if not torch.isfinite(value).all()), None)
+    if bad is not None or method is None:
+        return None if bad is None else f"loss term {bad}"
+    named = [(f"weight {net}.{key}", t) for net, module in method.nets.items()
+             for key, t in module.state_dict().items() if t.is_floating_point()]
+    named += [(f"optimiser {opt} state {key}", t) for opt, optimizer in method.optimizers.items()
+              for slot in optimizer.state.values() for key, t in slot.items()
+              if torch.is_tensor(t) and t.is_floating_point()]
+    by_device: dict[torch.device, list[torch.Tensor]] = {}
+    for _, tensor in named:
+        by_device.setdefault(tensor.device, []).append(torch.isfinite(tensor).all())
+    if all(bool(torch.stack(flags).all()) for flags in by_device.values()):
+        return None
+    return next(name for name, tensor in named if not torch.isfinite(tensor).all())
+
+
+class _Interrupt:
+    """The first Ctrl-C asks the loop to stop after the step under way (with a checkpoint); the
+    handler then steps aside, so a second Ctrl-C interrupts at once."""
+
+    def __init__(self, say: Callable[[str], None]) -> None:
+        self.say, self.requested, self.previous = say, False, None
+
+    def __enter__(self) -> _Interrupt:
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if previous not in (signal.SIG_IGN, None):
+                self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, _signum: int, _frame: object) -> None:
+        self.requested = True
+        signal.signal(signal.SIGINT, self.previous)
+        self.say("Ctrl-C: stopping after this step with a checkpoint (press Ctrl-C again to stop at once)")
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
 def _sample_grid(method: Method, fixed: Batch, path: Path) -> None:
     """Row 1: fixed training sources; row 2: each translated to the next one's target."""
     targets = Batch(*(torch.roll(t, 1, dims=0) for t in (fixed.image, fixed.aus, fixed.identity, fixed.expression)))
@@ -164,33 +211,46 @@ def train_run(
 
     ``until`` stops early at that step with a checkpoint, as an interruption would; the schedule
     still spans the configured total, so a later call resumes exactly where this one stopped.
+    The folder is locked while this process writes it (`eggan.lock`) and is only created once the
+    data and the method are built, so a bad option leaves nothing behind; a run already at its
+    last step writes nothing. Ctrl-C ends the step under way, saves a checkpoint and raises
+    ``Interrupted`` (a second Ctrl-C stops at once, keeping the last checkpoint).
     """
     validate(config)
     out = Path(out_dir)
     env, device = init_distributed(select_device(config.train.device))
     say = log if log is not None and env.is_main else (lambda _msg: None)
-    if env.is_main:
-        out.mkdir(parents=True, exist_ok=True)
     if dataset is None:
         if env.is_main:  # render SynthFACS once, before the other ranks read it
             dataset = open_dataset(config.data)
         barrier(env)
         dataset = dataset if dataset is not None else open_dataset(config.data)
     train = dataset.split("train")
-    tc = config.train
-    order = DataOrder(len(train), tc.batch_size, env, tc.seed)
+    order = DataOrder(len(train), config.train.batch_size, env, config.train.seed)
     steps = total_steps(config, order)
 
-    torch.manual_seed(tc.seed)  # identical initialisation on every rank
+    torch.manual_seed(config.train.seed)  # identical initialisation on every rank
     method = build_method(config, train, device, steps)
     method.setup(train)
+    with locked_dir(out, say) if env.is_main else nullcontext():
+        return _train(config, out, env, device, dataset, train, method, order, steps, resume, progress, say, until)
+
+
+def _train(config: RunConfig, out: Path, env: DistEnv, device: torch.device, dataset: FaceDataset,
+           train: FaceDataset, method: Method, order: DataOrder, steps: int, resume: bool, progress: bool,
+           say: Callable[[str], None], until: int | None) -> TrainResult:
+    tc = config.train
     checkpoint = out / CHECKPOINT_NAME
-    start = 0
+    stop = steps if until is None else min(until, steps)
+    start, saved = 0, None  # saved: the step of this run's checkpoint on disk, if any
     if resume and checkpoint.is_file():
         payload = load_checkpoint(checkpoint, method=config.method, image_size=config.data.image_size)
         _check_same_config(payload["config"], config.to_dict(), checkpoint)
         method.load_state_dict(payload["method_state"])
-        start = payload["step"]
+        start = saved = payload["step"]
+        if start >= stop:
+            say(f"{config.method} is already trained to step {start} ({checkpoint})")
+            return TrainResult(step=start, total_steps=steps, checkpoint=checkpoint, rank=env.rank, method=method)
         states = payload["rng"]
         if len(states) == env.world_size:
             _set_rng_state(states[env.rank], device)
@@ -235,42 +295,56 @@ def train_run(
     fixed = train.batch(torch.linspace(0, len(train) - 1, min(8, len(train))).long()).to(device)  # spread over ids
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if tc.bf16 else nullcontext()
     last: dict[str, float] = {}
-    stop = steps if until is None else min(until, steps)
-    with TrainProgress(config.method, start, steps, enabled=progress and env.is_main) as bar:
+    step = start
+    with TrainProgress(config.method, start, steps, enabled=progress and env.is_main) as bar, \
+            _Interrupt(say) as interrupt:
         tick = time.perf_counter()
-        for step in range(start, stop):
-            batch = train.batch(order.indices(step))
-            if config.data.hflip:
-                flip = order.flips(step)
-                batch.image[flip] = batch.image[flip].flip(-1)
-            with autocast:
-                losses = method.train_step(batch.to(device), step)
-            bad = [name for name, value in losses.items() if not torch.isfinite(value).all()]
-            if any_true(env, bool(bad), device):
-                raise NonFiniteLossError(
-                    f"step {step}: loss term {bad[0] if bad else '(on another rank)'} is not finite; "
-                    f"stopped, the last good checkpoint ({checkpoint}) is kept"
-                )
-            with warnings.catch_warnings():
-                # Schedules count iterations; a generator stepped every n_critic iterations has not
-                # stepped yet at iteration 0, which torch warns about. That is the intended order.
-                warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)`")
-                for scheduler in method.schedulers.values():
-                    scheduler.step()
-            done = step + 1
-            if done % tc.log_every == 0 or done == steps:
-                elapsed = time.perf_counter() - tick
-                last = {name: float(value) for name, value in losses.items()}
-                rate = tc.batch_size * env.world_size * tc.log_every / max(elapsed, 1e-9)
-                if metrics is not None:
-                    lrs = {name: opt.param_groups[0]["lr"] for name, opt in method.optimizers.items()}
-                    metrics.write({"step": done, **last, "images_per_s": rate, "lr": lrs})
-                bar.update(done, last, rate)
-                tick = time.perf_counter()
-            if env.is_main and (done % tc.sample_every == 0 or done == steps):
-                _sample_grid(method, fixed, out / "samples" / f"step-{done:07d}.png")
-            if done % tc.checkpoint_every == 0 or done in (steps, stop):
-                save(done)
+        try:
+            for step in range(start, stop):
+                batch = train.batch(order.indices(step))
+                if config.data.hflip:
+                    flip = order.flips(step)
+                    batch.image[flip] = batch.image[flip].flip(-1)
+                with autocast:
+                    losses = method.train_step(batch.to(device), step)
+                done = step + 1
+                regular = done % tc.checkpoint_every == 0 or done in (steps, stop)
+                boundary = regular or done % tc.log_every == 0
+                # Ranks agree on stopping at a boundary step; a single process stops at the next step.
+                wants_stop = interrupt.requested and (boundary or not env.distributed)
+                problem = non_finite(losses, method if boundary or wants_stop else None)
+                bad, stopping = any_true(env, [problem is not None, wants_stop], device)
+                if bad:
+                    kept = (f"the last good checkpoint ({checkpoint}, step {saved}) is kept" if saved is not None
+                            else "no checkpoint had been saved yet")
+                    raise NonFiniteLossError(f"step {step}: {problem or 'a value on another rank'} is not finite; "
+                                             f"stopped, {kept}")
+                with warnings.catch_warnings():
+                    # Schedules count iterations; a generator stepped every n_critic iterations has not
+                    # stepped yet at iteration 0, which torch warns about. That is the intended order.
+                    warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)`")
+                    for scheduler in method.schedulers.values():
+                        scheduler.step()
+                if done % tc.log_every == 0 or done == steps:
+                    elapsed = time.perf_counter() - tick
+                    last = {name: float(value) for name, value in losses.items()}
+                    rate = tc.batch_size * env.world_size * tc.log_every / max(elapsed, 1e-9)
+                    if metrics is not None:
+                        lrs = {name: opt.param_groups[0]["lr"] for name, opt in method.optimizers.items()}
+                        metrics.write({"step": done, **last, "images_per_s": rate, "lr": lrs})
+                    bar.update(done, last, rate)
+                    tick = time.perf_counter()
+                if env.is_main and (done % tc.sample_every == 0 or done == steps):
+                    _sample_grid(method, fixed, out / "samples" / f"step-{done:07d}.png")
+                if regular or stopping:
+                    save(done)
+                    saved = done
+                if stopping:
+                    raise Interrupted(f"interrupted at step {done}; rerun the same command to resume")
+        except KeyboardInterrupt:
+            resume_from = ("start again" if saved is None else
+                           "resume" if saved == step else f"resume from the checkpoint at step {saved}")
+            raise Interrupted(f"interrupted at step {step}; rerun the same command to {resume_from}") from None
     if metrics is not None:
         metrics.close()
     return TrainResult(step=max(start, stop), total_steps=steps, checkpoint=checkpoint, rank=env.rank, losses=last,

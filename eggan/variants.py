@@ -56,12 +56,12 @@ class EggANConfig:
     no_identity: bool = False  # E_wtI
     no_msssim: bool = False  # E_wtS
 
-    # C_id pre-training on the training identities (then frozen).
+    # C_id pre-training on the training identities (then frozen); its batch size is the variant's.
     cid_epochs: int = 16
     cid_lr: float = 2e-4
-    cid_batch_size: int = 32
     # C_exp pre-training on the real training images before the adversarial game (0: the paper's
-    # joint training only). A CPU-preset setting, not in the paper or the authors' code.
+    # joint training only), at C_id's pre-training batch. A CPU-preset setting, not in the paper or
+    # the authors' code.
     cexp_epochs: int = 0
 
     # phi (VGG19 up to relu3_1)
@@ -82,6 +82,9 @@ class EggANConfig:
     perceptual_input: Literal["imagenet", "raw"] | None = None
     lr_schedule: Literal["linear", "epochwise"] | None = None
     cid_bn_updates: bool | None = None  # frozen C_id left in training mode (BatchNorm stats move)
+    cid_passes: Literal["joint", "per-branch"] | None = None  # C_id on edit + reconstruction: one batch or two
+    critic_target: Literal["shared", "separate"] | None = None  # the critic's fake and G's edit: one AU draw or two
+    cid_batch_size: int | None = None  # C_id pre-training batch (paper: not given, 32; authors' pretrain: 8)
 
 
 VARIANT_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -103,6 +106,9 @@ VARIANT_DEFAULTS: dict[str, dict[str, Any]] = {
         "perceptual_input": "imagenet",
         "lr_schedule": "linear",
         "cid_bn_updates": False,
+        "cid_passes": "joint",
+        "critic_target": "shared",
+        "cid_batch_size": 32,
     },
     "official": {  # runner.sh as published (DISFA), eggan-official.md
         "latent_size": 512,
@@ -122,6 +128,9 @@ VARIANT_DEFAULTS: dict[str, dict[str, Any]] = {
         "perceptual_input": "raw",
         "lr_schedule": "epochwise",
         "cid_bn_updates": True,
+        "cid_passes": "per-branch",
+        "critic_target": "separate",
+        "cid_batch_size": 8,
     },
 }
 VARIANT_FIELDS: tuple[str, ...] = tuple(VARIANT_DEFAULTS["paper"])

@@ -27,6 +27,7 @@ from eggan.aus import AU_COLUMNS, AU_MAX, N_AUS
 from eggan.data.dataset import FaceDataset
 from eggan.data.openface import find_openface, read_openface_dir, run_openface
 from eggan.errors import ConfigError, MissingComponentError
+from eggan.io import output_errors
 from evaluate.indomain import (
     ROBUSTNESS_SIGMAS,
     batches,
@@ -66,12 +67,13 @@ class AUEstimator(ABC):
 
 def save_images(images: torch.Tensor, keys: Sequence[str], folder: Path) -> list[Path]:
     """Write [-1, 1] images as PNGs named ``<key>.png`` (what OpenFace or a user reads)."""
-    folder.mkdir(parents=True, exist_ok=True)
     pixels = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1)
     paths = []
-    for array, key in zip(pixels.numpy(), keys, strict=True):
-        paths.append(folder / f"{key}.png")
-        Image.fromarray(array).save(paths[-1])
+    with output_errors(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        for array, key in zip(pixels.numpy(), keys, strict=True):
+            paths.append(folder / f"{key}.png")
+            Image.fromarray(array).save(paths[-1])
     return paths
 
 
@@ -223,9 +225,13 @@ def learned_estimator(
 def build_estimator(kind: str, dataset: FaceDataset, openface_csv: str | Path | None = None,
                     device: torch.device | str | None = None) -> AUEstimator:
     """``learned`` (in-domain, cached) or ``openface`` (binary on PATH, or ``openface_csv``)."""
+    check_estimator(kind)
     if kind == "learned":
         return learned_estimator(dataset, device)
-    if kind == "openface":
-        return OpenFaceEstimator(csv_dir=openface_csv)
-    raise ConfigError(f"unknown AU estimator {kind!r}; expected learned or openface")
+    return OpenFaceEstimator(csv_dir=openface_csv)
+
+
+def check_estimator(kind: str) -> None:
+    if kind not in ("learned", "openface"):
+        raise ConfigError(f"unknown AU estimator {kind!r}; expected learned or openface")
 

@@ -76,7 +76,7 @@ from eggan.errors import ConfigError, DataError
 from eggan.io import atomic_write_json, atomic_write_text
 from eggan.method import Method
 from eggan.runmeta import environment, select_device
-from evaluate.au import AUEstimator, build_estimator, save_images
+from evaluate.au import AUEstimator, build_estimator, check_estimator, save_images
 from evaluate.identity import Verifier, indomain_verifier, released_verifier
 from evaluate.interpolation import interpolation_response
 from evaluate.lightcnn import VARIANTS
@@ -117,11 +117,19 @@ def _dataset_key(config: DataConfig) -> dict[str, Any]:
 
 
 def build_verifier(kind: str, dataset: FaceDataset, weights: str | Path | None, device: torch.device) -> Verifier:
+    check_evaluators(verifier=kind)
     if kind == "indomain":
         return indomain_verifier(dataset, device)
-    if kind in VARIANTS:
-        return released_verifier(kind, str(weights or fetch_weights(kind)), device)
-    raise ConfigError(f"unknown verifier {kind!r}; expected indomain or one of {', '.join(VARIANTS)}")
+    return released_verifier(kind, str(weights or fetch_weights(kind)), device)
+
+
+def check_evaluators(estimator: str = "learned", verifier: str = "indomain", batch_size: int = 1) -> None:
+    """Evaluator names and the batch size, checked before any pair is built or model loaded."""
+    check_estimator(estimator)
+    if verifier != "indomain" and verifier not in VARIANTS:
+        raise ConfigError(f"unknown verifier {verifier!r}; expected indomain or one of {', '.join(VARIANTS)}")
+    if batch_size < 1:
+        raise ConfigError(f"--batch-size must be at least 1, got {batch_size}")
 
 
 def evaluate_run(
@@ -139,6 +147,7 @@ def evaluate_run(
     log: Callable[[str], None] = lambda _msg: None,
 ) -> dict[str, Any]:
     """Score every trained run in ``run_dir``; write per-pair files, summaries and results.json."""
+    check_evaluators(estimator, verifier, batch_size)
     run_dir = Path(run_dir)
     eval_dir = run_dir / "eval"
     runs = find_runs(run_dir)
@@ -222,6 +231,7 @@ def export_images(run_dir: str | Path, out_dir: str | Path, device: str = "auto"
     ``<label>_seed<k>_<pair>``. Run OpenFace on them elsewhere (FaceLandmarkImg, one CSV per
     image), then ``evaluate --estimator openface --openface-csv CSV_DIR``. Returns the count.
     """
+    check_evaluators(batch_size=batch_size)
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     runs = find_runs(run_dir)
     torch_device = select_device(device)

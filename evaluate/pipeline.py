@@ -25,18 +25,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from eggan.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from eggan.config import RunConfig
 from eggan.data.dataset import read_index
 from eggan.data.sources import open_dataset
-from eggan.errors import ConfigError
+from eggan.errors import ConfigError, DataError
 from eggan.io import atomic_write_json
+from eggan.lock import locked_dir
 from eggan.method import get_method
 from eggan.runmeta import environment, select_device
 from eggan.train import load_trained, resolve_config, train_run
-from evaluate.evaluation import evaluate_run, find_runs, run_throughput
+from evaluate.evaluation import check_evaluators, evaluate_run, find_runs, run_throughput
 from evaluate.examples import collect_examples
 from reports.report import build_report
-from reports.results import ABLATION_LABELS
+from reports.results import ABLATION_LABELS, load_results
 
 DEFAULT_METHODS = ("eggan", "stargan", "homointerp")
 
@@ -72,6 +76,11 @@ def plan(bench: BenchConfig) -> list[Job]:
     """Every (label, seed) training job, with its config resolved and its requirements checked."""
     if not bench.methods:
         raise ConfigError("--methods is empty")
+    if not bench.seeds or min(bench.seeds) < 0 or len(set(bench.seeds)) < len(bench.seeds):
+        raise ConfigError(f"--seeds {','.join(map(str, bench.seeds))}: expected distinct integers >= 0, e.g. 0,1,2")
+    if bench.per_expression < 1:
+        raise ConfigError(f"--per-expression must be at least 1, got {bench.per_expression}")
+    check_evaluators(bench.estimator, bench.verifier)
     for name in bench.methods:
         get_method(name)  # unknown names fail here, before anything runs
     if bench.ablations and "eggan" not in bench.methods:
@@ -117,12 +126,26 @@ def _check_same_bench(path: Path, bench: BenchConfig) -> None:
 def run_benchmark(
     bench: BenchConfig, out_dir: str | Path, progress: bool = True, log: Callable[[str], None] = print
 ) -> dict[str, Any]:
-    """Run (or continue) the benchmark in ``out_dir``; returns the final results.json content."""
+    """Run (or continue) the benchmark in ``out_dir``; returns the final results.json content.
+
+    Everything is checked before the folder is made; it is locked while this process writes it
+    (`eggan.lock`). A finished run (results.json holds every job at its last step) is not rescored:
+    only missing or changed report files are written, which for an intact run is none.
+    """
     out = Path(out_dir)
     jobs = plan(bench)
     _check_same_bench(out / "bench.json", bench)
     device = select_device(bench.device)
-    out.mkdir(parents=True, exist_ok=True)
+    with locked_dir(out, log):
+        if _finished(out, jobs):
+            log(f"{out}: already finished; nothing to train or score (delete results.json to score again)")
+            build_report(out)
+            return load_results(out)
+        return _run_stages(bench, jobs, out, device, progress, log)
+
+
+def _run_stages(bench: BenchConfig, jobs: list[Job], out: Path, device: torch.device, progress: bool,
+                log: Callable[[str], None]) -> dict[str, Any]:
     atomic_write_json(out / "bench.json", dataclasses.asdict(bench))
     atomic_write_json(out / "meta.json", {"environment": environment(device), "jobs": len(jobs)})
 
@@ -153,9 +176,28 @@ def run_benchmark(
     return results
 
 
-def _steps(seeds: dict[int, Path]) -> dict[str, int]:
-    from eggan.checkpoint import CHECKPOINT_NAME, load_checkpoint
+def _finished(out: Path, jobs: list[Job]) -> bool:
+    """Whether results.json, with its example images (stage 5), scores every job's checkpoint and
+    each checkpoint is at its last step: then there is nothing left to train, score or measure."""
+    try:
+        results = load_results(out)
+    except DataError:
+        return False
+    rows = {row["label"]: row for row in results["rows"]}
+    if not results.get("examples"):
+        return False
+    for job in jobs:
+        checkpoint = out / "train" / job.label / f"seed{job.seed}" / CHECKPOINT_NAME
+        if not checkpoint.is_file():
+            return False
+        payload = load_checkpoint(checkpoint)
+        scored = rows.get(job.label, {}).get("checkpoint_steps", {}).get(str(job.seed))
+        if payload["step"] < payload["total_steps"] or scored != payload["step"]:
+            return False
+    return True
 
+
+def _steps(seeds: dict[int, Path]) -> dict[str, int]:
     return {str(k): int(load_checkpoint(folder / CHECKPOINT_NAME)["step"]) for k, folder in seeds.items()}
 
 

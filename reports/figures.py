@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
 
-from eggan.io import atomic_write
+from eggan.io import atomic_write_bytes
 from reports.results import ABLATION_LABELS, display_name, method_rows
 
 DPI = 150
@@ -34,7 +34,7 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
     plt.close(fig)
-    return atomic_write(path, lambda handle: handle.write(buffer.getbuffer()))
+    return atomic_write_bytes(path, buffer.getvalue())
 
 
 def image_grid(columns: list[tuple[str, list[str]]], path: Path, row_labels: list[str] | None = None) -> Path:

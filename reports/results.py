@@ -29,11 +29,34 @@ def load_results(run_dir: str | Path) -> dict[str, Any]:
         raise DataError("no results.json: run `eggan-bench run` or `eggan-bench evaluate` first", Path(run_dir))
     try:
         results = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise DataError(f"not valid JSON ({exc.msg} at line {exc.lineno})", path) from None
-    if results.get("format") != RESULTS_FORMAT:
-        raise DataError(f"not an eggan-bench results file (expected format {RESULTS_FORMAT})", path)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"not valid JSON ({getattr(exc, 'msg', exc)})", path) from None
+    if not isinstance(results, dict) or results.get("format") != RESULTS_FORMAT:
+        raise DataError(f"not an eggan-bench results file (expected an object with format {RESULTS_FORMAT})", path)
+    check_results(results, path)
     return results
+
+
+def check_results(results: dict[str, Any], path: Path) -> None:
+    """The keys every table and figure reads (schema in ``evaluate.evaluation``): a file cut short
+    or edited by hand is one line naming what is missing, not a KeyError deep in a table."""
+    for key, kind in (("meta", dict), ("au_names", list), ("metrics", dict), ("rows", list)):
+        if not isinstance(results.get(key), kind):
+            raise DataError(f"missing or malformed key {key!r} (a {kind.__name__})", path)
+    for key in ("dataset", "protocol", "evaluators"):
+        if not isinstance(results["meta"].get(key), dict):
+            raise DataError(f"missing or malformed key 'meta.{key}'", path)
+    if not results["rows"]:
+        raise DataError("'rows' is empty", path)
+    for i, row in enumerate(results["rows"]):
+        label = row.get("label", f"#{i}") if isinstance(row, dict) else f"#{i}"
+        if not isinstance(row, dict) or not {"label", "kind", "summary"} <= set(row):
+            raise DataError(f"row {label} lacks one of the keys label, kind, summary", path)
+        summary = row["summary"]
+        if not isinstance(summary, dict) or not isinstance(summary.get("au"), dict) or not isinstance(
+                summary.get("verification"), dict) or not isinstance(summary["au"].get("vs_labels"), dict):
+            raise DataError(f"row {label!r} has an empty or incomplete summary (needs au.vs_labels and "
+                            "verification)", path)
 
 
 def display_name(label: str) -> str:

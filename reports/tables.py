@@ -67,11 +67,13 @@ def _cell(stat: dict[str, Any] | float | None, digits: int = 3, ci: bool = False
 
 
 def _mark_best(values: list[float | None], eligible: list[bool], higher: bool) -> list[bool]:
-    candidates = [v for v, ok in zip(values, eligible, strict=True) if ok and v is not None]
-    if not candidates:
+    """The best of the eligible rows (methods; a reference row is never bold), every one of them on a
+    tie, and none unless two or more eligible rows have the figure: a lone method is best of nothing."""
+    defined = [ok and v is not None and not math.isnan(v) for v, ok in zip(values, eligible, strict=True)]
+    if sum(defined) < 2:
         return [False] * len(values)
-    target = max(candidates) if higher else min(candidates)
-    return [ok and v is not None and math.isclose(v, target) for v, ok in zip(values, eligible, strict=True)]
+    target = (max if higher else min)(v for v, ok in zip(values, defined, strict=True) if ok)
+    return [ok and math.isclose(v, target) for v, ok in zip(values, defined, strict=True)]
 
 
 # --- the tables --------------------------------------------------------------------------------
@@ -119,7 +121,8 @@ def expression_table(results: dict[str, Any], side: str = "vs_estimator") -> Tab
         f"{estimator_sentence(results)} Source (no edit) scores the unedited source; Real is the estimator on the "
         "real target images against their labels. Avg is the unweighted mean over AUs with a 95 % bootstrap "
         "interval over pairs (mean ± std over seeds when several); n/a marks an AU whose targets or predictions "
-        "do not vary (no PCC), left out of the PCC average. Best method per column in bold."
+        "do not vary (no PCC), left out of the PCC average. With two or more methods, the best per column is in "
+        "bold (ties: all)."
     )
     return Table(f"expression_{side}", [*au_names, "Avg"], index, cells, best, caption, "Metric",
                  substitution_notes(results))
@@ -255,10 +258,15 @@ def to_markdown(table: Table) -> str:
     return f"**{_title(table)}.** {table.caption}\n{notes}\n{frame.to_markdown(index=False)}\n"
 
 
-LATEX_ESCAPES = {"&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "±": r"$\pm$"}
+# Every character LaTeX reads as markup in running text (names, paths and notes reach the captions),
+# and the non-ASCII symbols of the cells and headers, which pdflatex cannot read as they are.
+LATEX_ESCAPES = {"&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "$": r"\$", "{": r"\{", "}": r"\}",
+                 "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}", "±": r"$\pm$",
+                 "α": r"$\alpha$"}
 
 
 def _tex(text: str) -> str:
+    """One pass over ``text``, so no replacement is escaped again."""
     return re.sub("|".join(re.escape(k) for k in LATEX_ESCAPES), lambda m: LATEX_ESCAPES[m.group()], text)
 
 

@@ -1,7 +1,13 @@
-"""Shared fixtures: a tiny dataset folder written by the tests, and the `gpu` marker's skip."""
+"""Shared fixtures: a private environment for every test, a tiny dataset folder, a LaTeX compiler;
+how plain `pytest` runs the benchmarks, and the `gpu` marker's skip."""
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -13,17 +19,64 @@ from eggan.aus import AU_COLUMNS, EXPRESSIONS
 from eggan.data.dataset import write_index
 
 
+def _timing(config: pytest.Config) -> bool:
+    return bool(config.getoption("benchmark_only", False) or config.getoption("benchmark_enable", False))
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-benchmark reads its options
+def pytest_configure(config: pytest.Config) -> None:
+    """Plain `pytest` runs every benchmark function once, untimed (pytest-benchmark's
+    ``--benchmark-disable``), so CI executes the benchmark code; ``--benchmark-only`` times it."""
+    if not _timing(config):
+        config.option.benchmark_disable = True
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Plain `pytest` skips the benchmarks (run them with `pytest --benchmark-only`); GPU cases
-    skip without CUDA."""
-    benchmarks = config.getoption("benchmark_only", default=False)
-    skip_bench = pytest.mark.skip(reason="benchmark: run with pytest --benchmark-only")
+    """Untimed, the `timed_only` benchmark cases skip (each function keeps a small case that runs);
+    GPU cases skip without CUDA."""
+    skip_timed = pytest.mark.skip(reason="timed benchmark case: run with pytest --benchmark-only")
     skip_gpu = pytest.mark.skip(reason="needs a CUDA device")
     for item in items:
-        if not benchmarks and "benchmark" in getattr(item, "fixturenames", ()):
-            item.add_marker(skip_bench)
+        if "timed_only" in item.keywords and not _timing(config):
+            item.add_marker(skip_timed)
         if "gpu" in item.keywords and not torch.cuda.is_available():
             item.add_marker(skip_gpu)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every test (and every process it starts) sees an empty cache of its own and no ImageNet VGG19
+    weights, whatever the user's machine holds: ``$EGGAN_CACHE`` and ``$TORCH_HOME`` point into the
+    session's temporary folder and ``$EGGAN_VGG19_WEIGHTS`` is unset. A test needing something else
+    sets it with ``monkeypatch``."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EGGAN_CACHE", str(tmp_path_factory.mktemp("eggan-cache")))
+        patch.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch-home")))
+        patch.delenv("EGGAN_VGG19_WEIGHTS", raising=False)
+        yield
+
+
+@pytest.fixture
+def compile_latex() -> Callable[[str, Path], None]:
+    """``compile(body, folder)``: pdflatex on an article with booktabs around ``body``, failing on any
+    LaTeX error. Without pdflatex the test skips, unless ``$EGGAN_REQUIRE_LATEX=1`` (set by .ci/run):
+    there it fails, so CI cannot pass without compiling the tables."""
+    if shutil.which("pdflatex") is None:
+        if os.environ.get("EGGAN_REQUIRE_LATEX") == "1":
+            pytest.fail("pdflatex is not installed, and EGGAN_REQUIRE_LATEX=1 requires the LaTeX tables to compile")
+        pytest.skip("no LaTeX engine installed (pdflatex)")
+
+    def compile_body(body: str, folder: Path) -> None:
+        doc = folder / "doc.tex"
+        doc.write_text("\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
+                       f"{body}\n\\end{{document}}\n")
+        done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name], cwd=folder,
+                              capture_output=True, timeout=120)
+        errors = re.findall(r"^!.*$", done.stdout.decode(errors="replace"), re.M)
+        assert done.returncode == 0 and not errors, errors or done.stdout.decode(errors="replace")[-2000:]
+        assert (folder / "doc.pdf").stat().st_size > 0
+
+    return compile_body
 
 
 def write_tiny_dataset(root: Path, identities: int = 6, size: int = 32, seed: int = 0) -> Path:

@@ -26,9 +26,11 @@ FIELDS = ("aus", "expression", "image")
 
 
 def smoke_config(name: str, data: Path, *overrides: str) -> RunConfig:
+    """The smoke preset on ``data``, on the CPU (results compared bit for bit), checkpoints only at the end."""
     config = get_method(name).preset("smoke")
     config.data.source = str(data)
-    return apply_overrides(config, ["train.checkpoint_every=1000", "train.sample_every=1000", *overrides])
+    return apply_overrides(config, ["train.checkpoint_every=1000", "train.sample_every=1000", "train.device=cpu",
+                                    *overrides])
 
 
 def build(name: str, data: Path, seed: int = 0, overrides: tuple[str, ...] = (), steps: int = 100
@@ -55,6 +57,7 @@ def checkpoint_tensors(path: Path) -> dict[str, torch.Tensor]:
             flat.update({f"opt.{name}.{pid}.{k}": torch.as_tensor(v) for k, v in slot.items()})
     for name, sched in state["schedulers"].items():
         flat[f"sched.{name}"] = torch.as_tensor(sched["last_epoch"])
+        flat[f"sched.{name}.lr"] = torch.as_tensor(sched["_last_lr"])
     return flat
 
 

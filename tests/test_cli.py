@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+from unittest import mock
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
-from eggan.cli import app
+from eggan.cli import app, main
 
 
 def command_paths() -> list[list[str]]:
@@ -44,3 +46,24 @@ def test_user_error_is_one_line_with_exit_status_2(tmp_path) -> None:
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == ["error: unknown method 'pix2pix'; available: eggan, stargan, "
                                                 "homointerp, ganimation"]
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str]]:
+    with mock.patch.object(sys, "argv", ["eggan-bench", *args]), pytest.raises(SystemExit) as done:
+        main()
+    return done.value.code, capsys.readouterr().err.strip().splitlines()
+
+
+def test_ctrl_c_outside_a_training_says_how_to_go_on(capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(_run: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("reports.report.build_report", interrupted)
+    assert run_main(capsys, "report", "somewhere") == (130, ["interrupted; rerun the same command to continue"])
+
+
+def test_an_error_is_printed_verbatim(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    odd = tmp_path / "[bold]run[/]"
+    assert run_main(capsys, "report", str(odd)) == (
+        2, [f"error: {odd}: no results.json: run `eggan-bench run` or `eggan-bench evaluate` first"])

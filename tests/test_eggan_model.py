@@ -6,14 +6,19 @@ from pathlib import Path
 
 import pytest
 import torch
-from eggan_helpers import smoke_model, smoke_synthfacs
+from eggan_helpers import random_phi, smoke_model, smoke_synthfacs
+from method_checks import check_ddp_replicas_agree, checkpoint_tensors
+from torch import nn
 
 from eggan import losses as L
+from eggan import model
+from eggan.checkpoint import load_checkpoint
 from eggan.config import RunConfig, apply_overrides
 from eggan.data.dataset import FaceDataset, Target
 from eggan.errors import ConfigError, MissingComponentError
 from eggan.method import DataInfo, get_method
 from eggan.model import EggAN
+from eggan.train import train_run
 from eggan.variants import EggANConfig, resolve
 
 FULL_KEYS = {
@@ -23,8 +28,13 @@ FULL_KEYS = {
 
 
 @pytest.fixture(scope="module")
-def train(tmp_path_factory: pytest.TempPathFactory) -> FaceDataset:
-    return smoke_synthfacs(tmp_path_factory.mktemp("synth")).split("train")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> FaceDataset:
+    return smoke_synthfacs(tmp_path_factory.mktemp("synth"))
+
+
+@pytest.fixture(scope="module")
+def train(dataset: FaceDataset) -> FaceDataset:
+    return dataset.split("train")
 
 
 def one_step(method: EggAN, train: FaceDataset, step: int = 0) -> dict[str, torch.Tensor]:
@@ -136,6 +146,56 @@ def test_encoder_is_trained_against_latent_d_only_in_the_paper(
     assert torch.equal(encoders[0], encoders[1]) is not reaches_encoder
 
 
+@pytest.mark.parametrize(("variant", "target", "separate"), [
+    ("paper", "shared", False), ("official", "separate", True), ("official", "shared", False),
+    ("paper", "separate", True),
+])
+def test_the_authors_draw_one_target_for_the_critics_fake_and_another_for_the_edit(
+    train: FaceDataset, variant: str, target: str, separate: bool
+) -> None:
+    method = smoke_model(train, f"model.variant={variant}", f"model.critic_target={target}")
+    seen: list[torch.Tensor] = []
+    method.nets["generator"].register_forward_hook(lambda _m, args, _out: seen.append(args[1].clone()))
+    one_step(method, train)
+    (edit, reconstruction), fakes = seen[0].split(4), seen[1:]  # G(E(x) | [u_t, u_s]), then the critic's fake
+    # The paper's fake with one target draw is the edit itself: no second pass of G.
+    assert len(fakes) == (0 if variant == "paper" and not separate else 1)
+    critic_fake = fakes[0] if fakes else edit
+    assert torch.equal(critic_fake, edit) is not separate
+    bank = {tuple(row) for row in train.aus.tolist()}  # every target is a training image's AU vector
+    assert all(tuple(row) in bank for row in torch.cat([critic_fake, edit]).tolist())
+    assert torch.equal(reconstruction, train.aus[:4])
+    assert method.metadata()["variant_settings"]["critic_target"] == target
+
+
+@pytest.mark.parametrize(("passes", "batches"), [("per-branch", [4, 4]), ("joint", [8])])
+def test_identity_classifier_judges_each_branch_in_its_own_pass(
+    train: FaceDataset, passes: str, batches: list[int]
+) -> None:
+    """The authors run C_id (left in training mode) on the edit, then on the reconstruction: two
+    BatchNorm updates from n images each, not one from 2n."""
+    method = smoke_model(train, "model.variant=official", f"model.cid_passes={passes}")
+    c_id = method.nets["c_id"]
+    seen: list[int] = []
+    c_id.register_forward_hook(lambda _m, args, _out: seen.append(len(args[0])))
+    norm = next(m for m in c_id.modules() if isinstance(m, nn.BatchNorm2d))
+    before = int(norm.num_batches_tracked)
+    one_step(method, train)
+    assert seen == batches and int(norm.num_batches_tracked) - before == len(batches)
+    assert method.metadata()["variant_settings"]["cid_passes"] == passes
+
+
+@pytest.mark.parametrize(("variant", "batch"), [("paper", 32), ("official", 8)])
+def test_identity_classifier_pretrains_with_the_variants_batch(train: FaceDataset, variant: str, batch: int) -> None:
+    method = smoke_model(train, f"model.variant={variant}")
+    seen: list[int] = []
+    method.nets["c_id"].register_forward_hook(lambda _m, args, _out: seen.append(len(args[0])))
+    method.pretrain(train, lambda _msg: None)  # the smoke preset: one epoch
+    assert seen == [batch] * (len(train) // batch)
+    assert method.metadata()["cid_pretraining"]["batch_size"] == batch
+    assert method.metadata()["variant_settings"]["cid_batch_size"] == batch
+
+
 def test_n_critic_skips_the_generator_phase(train: FaceDataset) -> None:
     method = smoke_model(train, "model.n_critic=2")
     assert "g_total" not in one_step(method, train, step=0)
@@ -209,20 +269,55 @@ def test_smoke_steps_reduce_reconstruction_and_teach_the_aus(train: FaceDataset)
     assert mean("exp_acc_edit", last) > mean("exp_acc_edit", first) + 0.15
 
 
+def smoke_run(*overrides: str) -> RunConfig:
+    return apply_overrides(EggAN.preset("smoke"), ["train.device=cpu", *overrides])
+
+
 @pytest.mark.parametrize("variant", ["paper", "official"])
-def test_resume_is_exact(train: FaceDataset, tmp_path: Path, variant: str) -> None:
+def test_resume_is_exact(dataset: FaceDataset, tmp_path: Path, variant: str) -> None:
     """2 steps + resume + 2 steps = 4 steps, through the shared loop (RNG: targets, z, GP mixing)."""
-    from eggan.checkpoint import load_checkpoint
-    from eggan.train import train_run
-
-    whole = smoke_synthfacs(tmp_path / "synth")
-
-    def config() -> RunConfig:
-        return apply_overrides(EggAN.preset("smoke"), ["train.steps=4", "train.device=cpu", "model.no_perceptual=true",
-                                                       f"model.variant={variant}"])
-
-    train_run(config(), tmp_path / "a", dataset=whole)
-    train_run(config(), tmp_path / "b", dataset=whole, until=2)
-    train_run(config(), tmp_path / "b", dataset=whole)
+    config = smoke_run("train.steps=4", "model.no_perceptual=true", f"model.variant={variant}")
+    train_run(config, tmp_path / "a", dataset=dataset)
+    train_run(config, tmp_path / "b", dataset=dataset, until=2)
+    train_run(config, tmp_path / "b", dataset=dataset)
     a, b = (load_checkpoint(tmp_path / run / "checkpoint.pt")["method_state"]["nets"] for run in ("a", "b"))
     assert all(torch.equal(a[net][key], b[net][key]) for net in a for key in a[net])
+
+
+def test_a_crashed_run_resumes_from_its_periodic_checkpoint(
+    dataset: FaceDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that dies at step 5 (after its checkpoint at step 4, with no ``until``) and is started
+    again ends exactly as an uninterrupted run: every network, optimiser and scheduler state, the
+    RNG; with the perceptual loss on (a random VGG19, as the smoke preset allows)."""
+    phi = random_phi()  # built before any run: every run's setup then draws nothing from the RNG
+    monkeypatch.setattr(model, "build_perceptual", lambda *_args: phi)
+    config = smoke_run("train.steps=6", "train.checkpoint_every=2")
+    train_run(config, tmp_path / "straight", dataset=dataset)
+    step = EggAN.train_step
+
+    def dies_at_step_5(self: EggAN, batch, index: int) -> dict[str, torch.Tensor]:
+        if index == 5:
+            raise RuntimeError("killed")
+        return step(self, batch, index)
+
+    with monkeypatch.context() as crash:
+        crash.setattr(EggAN, "train_step", dies_at_step_5)
+        with pytest.raises(RuntimeError, match="killed"):
+            train_run(config, tmp_path / "crashed", dataset=dataset)
+    assert load_checkpoint(tmp_path / "crashed" / "checkpoint.pt")["step"] == 4
+    assert train_run(config, tmp_path / "crashed", dataset=dataset).step == 6
+    a, b = (checkpoint_tensors(tmp_path / run / "checkpoint.pt") for run in ("straight", "crashed"))
+    assert a.keys() == b.keys() and any(key.startswith("opt.generator.") for key in a)
+    assert {key.split(".")[0] for key in a} == {"net", "opt", "sched"}
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    rng = [load_checkpoint(tmp_path / run / "checkpoint.pt")["rng"][0]["torch"] for run in ("straight", "crashed")]
+    assert torch.equal(*rng)
+    assert load_checkpoint(tmp_path / "crashed" / "checkpoint.pt")["method_state"]["vgg19"]["weights"] == "random"
+
+
+@pytest.mark.ddp
+def test_ddp_two_processes_keep_replicas_identical(dataset: FaceDataset, tmp_path: Path) -> None:
+    """EGGAN (perceptual loss on, random VGG19) under torchrun with gloo: same parameters on both ranks."""
+    check_ddp_replicas_agree("eggan", dataset.root, tmp_path)

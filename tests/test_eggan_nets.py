@@ -8,6 +8,7 @@ from torch import nn
 
 from eggan import nets_official, nets_paper
 from eggan.blocks import LatentDiscriminator, UpResBlock
+from eggan.method import count_parameters
 from eggan.nets import N_LEVELS, build_networks
 
 SIZES = (32, 64, 128, 256)
@@ -70,6 +71,27 @@ def test_official_widths_at_128_match_the_published_code() -> None:
     assert disc == [128, 256, 512, 1024, 2048, 16]  # five stride-2 convs, then the 1-channel 4x4 conv
     with torch.no_grad():  # the unpadded 4x4 conv gives one score per image at 128 px
         assert nets_official.OfficialDiscriminator(128, w).out(torch.zeros(1, 128, 4, 4)).shape == (1, 1, 1, 1)
+
+
+# Counted by hand from the layer shapes of the authors' modules at 128 px, latent 512, 17 AUs and
+# the 27 DISFA identities (one PReLU slope per layer; C_id's last 1024->2048 conv bare).
+AUTHORS_PARAMETERS = {"encoder": 45_623_684, "generator": 112_357_455, "critic": 44_607_366, "latent_d": 76_549,
+                      "c_exp": 16_636_521, "c_id": 25_270_339}
+
+
+def test_official_parameter_counts_equal_the_authors_networks() -> None:
+    """Built on the meta device: shapes only, none of the 245M parameters is allocated."""
+    with torch.device("meta"):
+        nets = build_networks("official", 128, 512, N_AUS, 27)
+    assert {name: count_parameters(net) for name, net in nets.items()} == AUTHORS_PARAMETERS
+    slopes = {name: {m.num_parameters for m in net.modules() if isinstance(m, nn.PReLU)} for name, net in nets.items()}
+    assert all(kinds == {1} for kinds in slopes.values())  # nn.PReLU(): one slope per layer
+    assert [type(m) for m in nets["c_id"].features[-1]] == [nn.Conv2d]  # no BatchNorm, no PReLU after it
+
+
+def test_paper_family_keeps_one_slope_per_channel() -> None:
+    generator = nets_paper.Generator(32, 8, N_AUS, width=1 / 16)
+    assert all(m.num_parameters > 1 for m in generator.modules() if isinstance(m, nn.PReLU))
 
 
 def test_official_initialisation_is_normal_002() -> None:

@@ -102,7 +102,7 @@ def test_one_corrupt_image_in_more_than_a_hundred_is_skipped_and_counted(tmp_pat
     assert written[5] not in set(read_index(out)["path"])
     truncated_image(src / written[6])  # two of 104 is more than 1 %
     with pytest.raises(DataError, match="2 of 104 images are unusable"):
-        ingest_folders(src, csvs, out)
+        ingest_folders(src, csvs, out, force=True)
 
 
 def test_cli_data_folders(tmp_path: Path) -> None:

@@ -113,5 +113,6 @@ def test_method_contract(tiny_dataset: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.ddp
 def test_ddp_two_processes_keep_replicas_identical(tiny_dataset: Path, tmp_path: Path) -> None:
     check_ddp_replicas_agree("ganimation", tiny_dataset, tmp_path)

@@ -4,7 +4,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fake_index import fake_dataset
 
+from eggan.aus import EXPRESSIONS
 from eggan.data.dataset import load_dataset
 from eggan.errors import DataError
 from evaluate.pairs import calibrate, load_pairs, make_pairs, real_pairs, save_pairs
@@ -29,6 +31,41 @@ def test_pairs_take_targets_from_train_and_sources_from_test(dataset) -> None:
     # Sources spread evenly over the test identities.
     counts = pairs["source_identity"].value_counts()
     assert counts.max() - counts.min() <= 1
+
+
+def test_the_full_protocol_is_174_targets_per_expression_over_even_sources() -> None:
+    """20 training identities x 11 images per expression (220 >= 174), 7 test identities x 3."""
+    dataset = fake_dataset(20, 7, (11, 3))
+    table = dataset.table.set_index("path")
+    pairs = make_pairs(dataset)
+    assert len(pairs) == 1392 and pairs.attrs["per_expression_used"] == 174 and pairs.attrs["n_pairs"] == 1392
+    assert pairs["expression"].value_counts().to_dict() == dict.fromkeys(EXPRESSIONS, 174)
+    assert pairs["target_path"].is_unique
+    assert (table.loc[pairs["target_path"], "split"] == "train").all()
+    assert (table.loc[pairs["target_path"], "expression"].to_numpy() == pairs["expression"].to_numpy()).all()
+    for role in ("source", "impostor"):
+        assert (table.loc[pairs[f"{role}_path"], "split"] == "test").all()
+        assert (table.loc[pairs[f"{role}_path"], "identity"].to_numpy() == pairs[f"{role}_identity"].to_numpy()).all()
+    assert (pairs["impostor_identity"] != pairs["source_identity"]).all()
+    # 1392 = 7 x 198 + 6: six identities give 199 sources, one 198; each uses its 24 images in turn.
+    assert sorted(pairs["source_identity"].value_counts()) == [198] + [199] * 6
+    for _, sources in pairs.groupby("source_identity")["source_path"]:
+        uses = sources.value_counts()
+        assert len(uses) == 24 and uses.max() - uses.min() <= 1
+
+
+def test_without_expression_labels_the_same_total_comes_from_all_training_images() -> None:
+    pairs = make_pairs(fake_dataset(20, 3, (11, 2), labelled=False))
+    assert len(pairs) == 1392 and pairs["target_path"].is_unique and pairs.attrs["per_expression_used"] is None
+    small = make_pairs(fake_dataset(2, 2, (3, 1), labelled=False))  # 48 training images: all of them
+    assert len(small) == 48 and small["target_path"].is_unique
+
+
+def test_a_split_without_test_images_or_with_one_test_identity_is_refused() -> None:
+    with pytest.raises(DataError, match="both splits"):
+        make_pairs(fake_dataset(3, 0, (2, 2)))
+    with pytest.raises(DataError, match="at least two test identities"):
+        make_pairs(fake_dataset(3, 1, (2, 2)))
 
 
 def test_pairs_are_seeded_and_round_trip(dataset, tmp_path: Path) -> None:

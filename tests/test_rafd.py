@@ -144,11 +144,11 @@ def test_unusable_images_refuse_the_dataset_and_keep_the_old_index(tmp_path: Pat
     before = (out / "index.csv").read_bytes()
     truncated_image(src / rafd_name(2, "sad"))
     with pytest.raises(DataError, match=r"1 of 32 images are unusable \(1 unreadable.*Rafd090_02.*sad"):
-        ingest_rafd(src, csvs, out, test_fraction=0.25)
+        ingest_rafd(src, csvs, out, test_fraction=0.25, force=True)
     rafd_image(src / rafd_name(2, "sad"))
     (csvs / "Rafd090_03_Caucasian_female_fearful_frontal.csv").unlink()
     with pytest.raises(DataError, match="1 without AUs; first: images/Rafd090_03"):
-        ingest_rafd(src, csvs, out, test_fraction=0.25)
+        ingest_rafd(src, csvs, out, test_fraction=0.25, force=True)
     assert (out / "index.csv").read_bytes() == before
     assert len(load_dataset(out, 32, min_identities=1)) == 32
 
@@ -180,6 +180,6 @@ def test_cli_data_rafd(tmp_path: Path, rafd: tuple[Path, Path]) -> None:
     assert isinstance(result.exception, ConfigError) and "--angles 'ninety'" in str(result.exception)
     result = CliRunner().invoke(app, [*base, "--crop-box", "1,2,3"])
     assert isinstance(result.exception, ConfigError) and "needs four numbers" in str(result.exception)
-    result = CliRunner().invoke(app, [*base, "--crop-box", "0,0,681,681", "--test-fraction", "0.25"])
+    result = CliRunner().invoke(app, [*base, "--crop-box", "0,0,681,681", "--test-fraction", "0.25", "--force"])
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "out" / PROVENANCE_NAME).read_text())["face"]["crop_box"] == [0, 0, 681, 681]

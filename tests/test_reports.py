@@ -4,9 +4,6 @@ seeds become mean ± std, substitutions reach the caption, and Markdown and LaTe
 from __future__ import annotations
 
 import json
-import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,7 +12,7 @@ from eggan.aus import AU_NAMES
 from reports.figures import build_figures
 from reports.report import build_report
 from reports.results import headline, substitution_notes
-from reports.tables import ablation_table, expression_table, identity_table, to_latex, to_markdown
+from reports.tables import _tex, ablation_table, expression_table, identity_table, to_latex, to_markdown
 
 
 def au_table(mse: float, pcc: float | None, n_aus: int = 17) -> dict:
@@ -131,12 +128,67 @@ def test_report_rebuilds_from_results_json_alone(tmp_path: Path) -> None:
     assert build_figures(make_results(), tmp_path / "figs")[0].name == "per_au.png"
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="no LaTeX engine installed")
-def test_latex_compiles(tmp_path: Path) -> None:
+SPECIALS = "$ ~ ^ { } \\ & % _ #"
+
+
+def test_latex_escapes_every_special_character() -> None:
+    assert _tex(SPECIALS) == ("\\$ \\textasciitilde{} \\textasciicircum{} \\{ \\} \\textbackslash{} \\& \\% \\_ \\#")
+    assert _tex("0.5 ± 0.1") == "0.5 $\\pm$ 0.1"
+    assert _tex("α=0.25") == "$\\alpha$=0.25"  # the interpolation table's columns
+
+
+def strange_results() -> dict:
+    """Every LaTeX special character in a method's name, the dataset's name and a caption note."""
     results = make_results(ablations=True)
-    body = "\n".join(to_latex(t) for t in (expression_table(results), identity_table(results),
-                                           ablation_table(results)))
-    doc = tmp_path / "doc.tex"
-    doc.write_text("\\documentclass{article}\\usepackage{booktabs}\\begin{document}\n" + body + "\\end{document}\n")
-    done = subprocess.run(["pdflatex", "-interaction=nonstopmode", doc.name], cwd=tmp_path, capture_output=True)
-    assert done.returncode == 0, re.findall(r"^!.*$", done.stdout.decode(errors="replace"), re.M)
+    results["rows"][2]["label"] = f"stargan {SPECIALS}"
+    results["meta"]["dataset"]["name"] = f"faces {SPECIALS}"
+    results["rows"][1]["metadata"]["vgg"]["note"] = f"weights not found at ~/x_y/{SPECIALS}.pth"
+    return results
+
+
+def test_special_characters_in_names_and_captions_are_escaped() -> None:
+    tex = to_latex(identity_table(strange_results()))
+    assert f"stargan {_tex(SPECIALS)}" in tex and f"faces {_tex(SPECIALS)}" in tex
+    assert "\\textasciitilde{}/x\\_y/" in tex
+    for raw in (SPECIALS, "~/x_y"):
+        assert raw not in tex
+
+
+def test_latex_compiles(tmp_path: Path, compile_latex) -> None:
+    results = strange_results()
+    compile_latex("\n".join(to_latex(t) for t in (expression_table(results), identity_table(results),
+                                                  ablation_table(results))), tmp_path)
+
+
+def bold_rows(table) -> dict[str, list[str]]:
+    """Which columns are bold, by (group, row label)."""
+    return {" ".join(filter(None, key)): [col for col, b in zip(table.columns, flags, strict=True) if b]
+            for key, flags in zip(table.index, table.best, strict=True)}
+
+
+def test_a_single_method_is_never_bold() -> None:
+    results = make_results()
+    results["rows"] = [r for r in results["rows"] if r["label"] != "stargan"]
+    for table in (expression_table(results), identity_table(results)):
+        assert not any(any(flags) for flags in table.best), table.name
+        assert not any("**" in line for line in to_markdown(table).splitlines() if line.startswith("|"))
+        assert "\\textbf" not in to_latex(table)
+
+
+def test_bold_goes_to_every_tied_best_method_and_needs_two_defined_values() -> None:
+    results = make_results()
+    results["rows"].insert(3, method_row("homointerp", [(0.3, 0.8, 0.9)]))  # ties EGGAN everywhere
+    results["rows"][2]["seeds"]["0"]["au"]["vs_estimator"]["avg"]["pcc"]["value"] = None  # StarGAN: no PCC
+    bold = bold_rows(expression_table(results))
+    assert bold["MSE EGGAN"] == bold["MSE HomoInterpGAN"] == [*AU_NAMES, "Avg"]
+    assert bold["MSE StarGAN"] == [] and bold["MSE Real"] == [] and bold["MSE Source (no edit)"] == []
+    assert "Avg" in bold["PCC EGGAN"] and "Avg" in bold["PCC HomoInterpGAN"]
+    # With StarGAN's PCC undefined and one method left, nothing is "best" of one.
+    results["rows"] = [r for r in results["rows"] if r["label"] != "homointerp"]
+    assert "Avg" not in bold_rows(expression_table(results))["PCC EGGAN"]
+
+
+def test_reference_rows_are_never_bold_even_when_they_score_best() -> None:
+    bold = bold_rows(identity_table(make_results()))  # Real verifies 99 %, the methods 90 and 95 %
+    assert bold["Real"] == [] and bold["StarGAN"] == ["Verification acc. (%)", "Mean cosine", "Balanced acc. (%)"]
+    assert bold["EGGAN"] == []

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import torch
 
 from eggan.checkpoint import load_checkpoint
 from eggan.config import apply_overrides
-from eggan.errors import CheckpointError, ConfigError
-from eggan.method import REGISTRY, get_method
+from eggan.data.dataset import Batch
+from eggan.errors import CheckpointError, ConfigError, Interrupted
+from eggan.method import REGISTRY, Method, get_method
 from eggan.train import DataOrder, NonFiniteLossError, load_trained, train_run
 
 TESTS = Path(__file__).parent
@@ -28,7 +32,7 @@ def toy_registered(monkeypatch: pytest.MonkeyPatch) -> None:
 def toy_config(data: Path, *overrides: str):
     config = get_method("toy").preset("smoke")
     config.data.source = str(data)
-    return apply_overrides(config, ["train.steps=8", "train.checkpoint_every=100", *overrides])
+    return apply_overrides(config, ["train.steps=8", "train.checkpoint_every=100", "train.device=cpu", *overrides])
 
 
 def states(path: Path) -> dict[str, torch.Tensor]:
@@ -62,8 +66,11 @@ def test_run_directory_records_config_and_environment(tiny_dataset: Path, tmp_pa
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["method"] == "toy" and saved["train"]["steps"] == 8
     meta = json.loads((tmp_path / "meta.json").read_text())
-    assert meta["environment"]["versions"]["torch"] and meta["environment"]["device"]["type"] == "cpu"
-    assert meta["dataset"]["identities"] == 6 and meta["method"]["parameters"]["G"] > 0
+    assert meta["environment"]["versions"]["torch"] == torch.__version__.split("+")[0]  # the installed package
+    assert meta["environment"]["device"]["type"] == "cpu"
+    # The toy's G: 3x3 convs (3 + 17 AUs) -> 8 -> 3; D: 4x4 convs 3 -> 8 -> 1 (weights + biases).
+    assert meta["method"]["parameters"] == {"G": 20 * 8 * 9 + 8 + 8 * 3 * 9 + 3, "D": 3 * 8 * 16 + 8 + 8 * 16 + 1}
+    assert meta["dataset"]["identities"] == 6
     assert sorted(p.name for p in (tmp_path / "samples").iterdir())[-1] == "step-0000008.png"
     method = load_trained(result.checkpoint)
     out = method.translate(torch.zeros(2, 3, 32, 32), method_target(2))
@@ -102,6 +109,93 @@ def test_non_finite_loss_stops_and_keeps_last_checkpoint(tiny_dataset: Path, tmp
     assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 4
 
 
+def poisoned(monkeypatch: pytest.MonkeyPatch, at: int, poison: Callable[[Method], object]) -> None:
+    """Let the toy method's ``poison(method)`` run right after its train step ``at``."""
+    toy = get_method("toy")
+    original = toy.train_step
+
+    def step(self: Method, batch: Batch, index: int) -> dict[str, torch.Tensor]:
+        losses = original(self, batch, index)
+        if index == at:
+            poison(self)
+        return losses
+
+    monkeypatch.setattr(toy, "train_step", step)
+
+
+def inf_in_adam(method: Method) -> None:
+    """Adam's second moment overflowing, as with model.lr=10: the losses stay finite meanwhile."""
+    next(iter(method.optimizers["D"].state.values()))["exp_avg_sq"].fill_(float("inf"))
+
+
+@pytest.mark.parametrize(("every", "at", "message"), [
+    ("100", 4, r"step 4: optimiser D state exp_avg_sq is not finite; stopped, no checkpoint had been saved yet$"),
+    ("2", 4, r"step 4: optimiser D state exp_avg_sq is not finite; stopped, the last good checkpoint \(.*"
+             r"checkpoint\.pt, step 4\) is kept"),
+    ("2", 5, r"step 5: optimiser D state exp_avg_sq is not finite; .*\(.*checkpoint\.pt, step 4\) is kept"),
+    # a NaN weight between log steps: the next step's losses show it, before any checkpoint exists
+    ("100", 0, r"step 1: loss term d is not finite; stopped, no checkpoint had been saved yet$"),
+])
+def test_non_finite_weights_or_optimiser_state_stop_before_they_are_saved(
+        tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, every: str, at: int, message: str) -> None:
+    poison = inf_in_adam if at else lambda method: method.nets["G"][0].weight.data.fill_(float("nan"))
+    poisoned(monkeypatch, at, poison)
+    with pytest.raises(NonFiniteLossError, match=message):
+        train_run(toy_config(tiny_dataset, f"train.checkpoint_every={every}"), tmp_path)
+    saved = sorted(tmp_path.glob("checkpoint.pt"))
+    assert [load_checkpoint(p)["step"] for p in saved] == ([] if every == "100" else [4])
+    assert all(torch.isfinite(t).all() for p in saved for t in states(p).values())
+
+
+def test_ctrl_c_saves_the_step_and_resumes_exactly(tiny_dataset: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    config = toy_config(tiny_dataset)
+    train_run(config, tmp_path / "straight")
+    with monkeypatch.context() as patch:
+        poisoned(patch, 2, lambda _method: signal.raise_signal(signal.SIGINT))
+        messages: list[str] = []
+        with pytest.raises(Interrupted, match=r"^interrupted at step 3; rerun the same command to resume$"):
+            train_run(config, tmp_path / "resumed", log=messages.append)
+    assert any("Ctrl-C: stopping after this step" in m for m in messages)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the loop's handler is gone
+    assert load_checkpoint(tmp_path / "resumed" / "checkpoint.pt")["step"] == 3
+    train_run(config, tmp_path / "resumed")
+    a, b = states(tmp_path / "straight" / "checkpoint.pt"), states(tmp_path / "resumed" / "checkpoint.pt")
+    assert a.keys() == b.keys() and all(torch.equal(a[key], b[key]) for key in a)
+
+
+def test_a_fresh_start_does_not_call_the_previous_runs_checkpoint_its_own(tiny_dataset: Path, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    train_run(toy_config(tiny_dataset, "train.steps=2"), tmp_path)
+    poisoned(monkeypatch, 4, inf_in_adam)
+    with pytest.raises(NonFiniteLossError, match=r"no checkpoint had been saved yet$"):
+        train_run(toy_config(tiny_dataset), tmp_path, resume=False)
+
+
+def test_a_second_ctrl_c_stops_at_once_keeping_the_last_checkpoint(tiny_dataset: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    def hard(_method: Method) -> None:
+        raise KeyboardInterrupt
+
+    poisoned(monkeypatch, 5, hard)
+    with pytest.raises(Interrupted, match=r"^interrupted at step 5; rerun the same command to resume "
+                                                  r"from the checkpoint at step 4$"):
+        train_run(toy_config(tiny_dataset, "train.checkpoint_every=2"), tmp_path)
+
+
+def test_ctrl_c_is_one_line_and_exit_status_130(tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from eggan.cli import main
+
+    poisoned(monkeypatch, 0, lambda _method: signal.raise_signal(signal.SIGINT))
+    argv = ["eggan-bench", "train", "--method", "toy", "--preset", "smoke", "--data", str(tiny_dataset), "--out",
+            str(tmp_path), "--no-progress"]
+    with mock.patch.object(sys, "argv", argv), pytest.raises(SystemExit) as done:
+        main()
+    assert done.value.code == 130
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "interrupted at step 1; rerun the same command to resume"
+
+
 def test_checkpoint_errors(tiny_dataset: Path, tmp_path: Path) -> None:
     result = train_run(toy_config(tiny_dataset, "train.steps=2"), tmp_path / "run")
     with pytest.raises(CheckpointError, match="method 'toy', expected 'eggan'"):
@@ -114,8 +208,14 @@ def test_checkpoint_errors(tiny_dataset: Path, tmp_path: Path) -> None:
         load_checkpoint(truncated)
     unsafe = tmp_path / "unsafe.pt"
     torch.save({"format": "x", "config": ConfigError("pickled object")}, unsafe)
-    with pytest.raises(CheckpointError, match="arbitrary unpickling"):
+    with pytest.raises(CheckpointError, match=r"arbitrary unpickling.*\(GLOBAL eggan\.errors\.ConfigError\)"):
         load_checkpoint(unsafe)
+    noise = tmp_path / "noise.pt"
+    noise.write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(CheckpointError, match=r"noise\.pt: not a PyTorch checkpoint file"):
+        load_checkpoint(noise)
+    with pytest.raises(CheckpointError, match="is a folder, not a checkpoint file"):
+        load_checkpoint(tmp_path)
 
 
 def test_data_order_shards_and_repeats() -> None:
@@ -130,6 +230,7 @@ def test_data_order_shards_and_repeats() -> None:
         DataOrder(3, 4, DistEnv(), seed=0)
 
 
+@pytest.mark.ddp
 def test_ddp_two_processes_keep_replicas_identical(tiny_dataset: Path, tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
            "OMP_NUM_THREADS": "1"}

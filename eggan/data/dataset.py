@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
 import pandas as pd
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from eggan.aus import AU_COLUMNS, AU_MAX, EXPRESSIONS
 from eggan.errors import DataError
@@ -41,8 +42,10 @@ META_COLUMNS: tuple[str, ...] = ("path", "identity", "expression", "split")
 INDEX_COLUMNS: tuple[str, ...] = META_COLUMNS + AU_COLUMNS
 SPLITS = ("train", "test", "evaluator")
 REQUIRED_SPLITS = ("train", "test")  # "evaluator" is optional (SynthFACS renders it; real datasets rarely have it)
-# Share of unreadable images above which a dataset is refused rather than used with holes.
+# Share of unreadable source images above which a reader refuses to write a dataset.
 MAX_BAD_IMAGE_FRACTION = 0.01
+# What decoding a broken file raises (a text file named .png, a truncated or corrupt image).
+IMAGE_ERRORS = (OSError, ValueError, SyntaxError, zlib.error, Image.DecompressionBombError)
 
 
 @dataclass
@@ -91,7 +94,6 @@ class FaceDataset:
     image_size: int
     images: torch.Tensor  # N x 3 x S x S, uint8
     identities: list[str]
-    skipped: list[str] = field(default_factory=list)  # unreadable image paths, dropped
 
     @property
     def aus(self) -> torch.Tensor:
@@ -134,7 +136,6 @@ class FaceDataset:
             image_size=self.image_size,
             images=self.images[torch.tensor(mask)],
             identities=sorted(table["identity"].unique()),
-            skipped=self.skipped,
         )
 
     def fingerprint(self) -> str:
@@ -151,7 +152,6 @@ class FaceDataset:
             "images": len(self),
             "identities": len(self.identities),
             "image_size": self.image_size,
-            "skipped_images": len(self.skipped),
             "fingerprint": self.fingerprint(),
             "per_split": self.table["split"].value_counts().to_dict(),
         }
@@ -171,6 +171,16 @@ def validate_table(
     if table.empty:
         raise DataError("no rows", source)
     table = table.copy()
+    for column in ("path", "identity", "split"):
+        empty = table[column].isna() | (table[column].astype(str).str.strip() == "")
+        if empty.any():
+            row = int(empty.to_numpy().argmax()) + 1
+            raise DataError(f"data row {row} (line {row + 1}) has no {column} (a row cut short?)", source)
+    escaping = table["path"].map(_leaves_folder)
+    if escaping.any():
+        row = int(escaping.to_numpy().argmax()) + 1
+        raise DataError(f"image path {table['path'].iloc[row - 1]!r} in data row {row} is not inside the "
+                        "dataset folder (paths are relative, without '..')", source)
     table["expression"] = table["expression"].fillna("").astype(str).str.strip().str.lower()
     unknown = sorted(set(table["expression"]) - set(EXPRESSIONS) - {""})
     if unknown:
@@ -205,8 +215,15 @@ def validate_table(
     return table[list(INDEX_COLUMNS)].reset_index(drop=True)
 
 
-def load_image(path: Path, image_size: int) -> torch.Tensor:
-    """Decode one image to a 3 x S x S uint8 tensor (centre square crop, antialiased resize)."""
+def _leaves_folder(path: str) -> bool:
+    """An index path that is absolute or climbs out with '..' (on POSIX or Windows spelling)."""
+    posix, windows = PurePosixPath(path), PureWindowsPath(path)
+    return posix.is_absolute() or windows.is_absolute() or bool(windows.drive) or ".." in windows.parts
+
+
+def load_image(path: Path, image_size: int | None) -> torch.Tensor:
+    """Decode one image to a 3 x S x S uint8 tensor (centre square crop, antialiased resize to
+    ``image_size``; ``None`` keeps the crop's own size)."""
     with Image.open(path) as im:
         im = im.convert("RGB")
         w, h = im.size
@@ -214,7 +231,7 @@ def load_image(path: Path, image_size: int) -> torch.Tensor:
         if w != h:
             left, top = (w - side) // 2, (h - side) // 2
             im = im.crop((left, top, left + side, top + side))
-        if side != image_size:
+        if image_size is not None and side != image_size:
             im = im.resize((image_size, image_size), Image.Resampling.LANCZOS)
         array = np.asarray(im, dtype=np.uint8).copy()
     return torch.from_numpy(array).permute(2, 0, 1).contiguous()
@@ -224,7 +241,7 @@ def read_index(root: str | Path) -> pd.DataFrame:
     """Read and validate ``root/index.csv``."""
     root = Path(root)
     if not root.is_dir():
-        raise DataError("no such dataset folder", root)
+        raise DataError("is a file, not a dataset folder" if root.exists() else "no such dataset folder", root)
     index = root / INDEX_NAME
     if not index.is_file():
         raise DataError(
@@ -254,26 +271,11 @@ def split_level(root: str | Path) -> str:
 
 
 def load_dataset(root: str | Path, image_size: int, min_identities: int = 2) -> FaceDataset:
-    """Load a dataset folder: validated index plus decoded images (unreadable ones skipped, counted)."""
+    """Load a dataset folder: validated index plus decoded images. Every row's image must be
+    there and decode: a missing or broken one is an error naming it and its row, never a hole."""
     root = Path(root)
     table = read_index(root)
-    images: list[torch.Tensor] = []
-    keep: list[int] = []
-    skipped: list[str] = []
-    for row, rel in enumerate(table["path"]):
-        path = root / rel
-        try:
-            images.append(load_image(path, image_size))
-            keep.append(row)
-        except (OSError, UnidentifiedImageError, ValueError):
-            skipped.append(str(rel))
-    if skipped and len(skipped) > MAX_BAD_IMAGE_FRACTION * len(table):
-        raise DataError(
-            f"{len(skipped)} of {len(table)} images are missing or unreadable "
-            f"(first: {skipped[0]}); at most {MAX_BAD_IMAGE_FRACTION:.0%} may be skipped",
-            root / INDEX_NAME,
-        )
-    table = table.iloc[keep].reset_index(drop=True)
+    images = [read_face(root, rel, row + 1, image_size) for row, rel in enumerate(table["path"])]
     for split in REQUIRED_SPLITS:
         count = table.loc[table["split"] == split, "identity"].nunique()
         if count < min_identities:
@@ -286,10 +288,26 @@ def load_dataset(root: str | Path, image_size: int, min_identities: int = 2) -> 
         root=root,
         table=table,
         image_size=image_size,
-        images=torch.stack(images) if images else torch.empty(0, 3, image_size, image_size, dtype=torch.uint8),
+        images=torch.stack(images),
         identities=sorted(table["identity"].unique()),
-        skipped=skipped,
     )
+
+
+def read_face(root: Path, rel: str, row: int, image_size: int | None) -> torch.Tensor:
+    """The image of data row ``row`` of ``root``'s index, decoded; errors name the file and row."""
+    path = root / rel
+    if not path.is_file():
+        raise DataError(f"no such image file (data row {row} of {INDEX_NAME})", path)
+    try:
+        return load_image(path, image_size)
+    except IMAGE_ERRORS as exc:
+        raise unreadable_image(path, exc, f"; data row {row} of {INDEX_NAME}") from None
+
+
+def unreadable_image(path: Path, exc: BaseException, where: str = "") -> DataError:
+    """The one-line error for an image file that does not decode (``IMAGE_ERRORS``)."""
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return DataError(f"not a readable image ({reason}{where})", path)
 
 
 def split_identities(identities: Sequence[str], test_fraction: float, seed: int) -> dict[str, str]:
@@ -323,4 +341,3 @@ def write_index(
     target = root / INDEX_NAME
     atomic_write_text(target, table.to_csv(index=False, float_format="%.4f", lineterminator="\n"))
     return target
-

@@ -69,6 +69,7 @@ def ingest_disfa(
     seed: int = 0,
     test_fraction: float = DEFAULT_TEST_FRACTION,
     test_lines: int = AUTHORS_TEST_LINES,
+    force: bool = False,
 ) -> IngestReport:
     """Copy the listed images with their AUs into a dataset folder.
 
@@ -86,4 +87,4 @@ def ingest_disfa(
     rule = (SplitRule("image", seed=AUTHORS_SEED, test_count=test_lines) if image_level_split
             else SplitRule("identity", test_fraction, seed))
     return write_dataset(records, out, copy_image, rule, reader="disfa", source=list_path,
-                         extra={"images_folder": str(images)})
+                         extra={"images_folder": str(images)}, force=force)

@@ -81,10 +81,11 @@ def ingest_folders(
     out: str | Path,
     identity_pattern: str = RAFD_IDENTITY_PATTERN,
     min_confidence: float = 0.0,
+    force: bool = False,
 ) -> IngestReport:
     """Copy a StarGAN-layout folder with its OpenFace AUs into a suite dataset folder."""
     records = index_folders(src, identity_pattern)
     readout = read_au_source(au_source, [r.name for r in records], min_confidence)
     attach_aus(records, readout)
     return write_dataset(records, out, copy_image, SplitRule("given"), reader="folders", source=src,
-                         extra={"identity_pattern": identity_pattern, "aus": readout.summary()})
+                         extra={"identity_pattern": identity_pattern, "aus": readout.summary()}, force=force)

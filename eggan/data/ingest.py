@@ -4,9 +4,9 @@ A reader (RaFD, StarGAN folders, DISFA, MMI) only knows its own layout: it lists
 (image file, name, identity, expression, AUs, optionally a given split). ``write_dataset`` then
 draws the split over all records, writes every readable image into the output folder, counts
 the ones it cannot use (unreadable image, no AU readout), refuses the dataset when more than
-``MAX_BAD_IMAGE_FRACTION`` of them are unusable, and writes ``dataset.json`` (provenance) and,
-last and atomically, ``index.csv``: a refused or interrupted run leaves the previous index as
-it was.
+``MAX_BAD_IMAGE_FRACTION`` of them are unusable, and writes ``dataset.json`` (provenance) and
+``index.csv``, all into a staging folder renamed into place at the end: a refused or interrupted
+run leaves no partial folder and the previous dataset as it was (replaced only with ``force``).
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from eggan.aus import AU_COLUMNS, EXPRESSIONS
-from eggan.data.dataset import MAX_BAD_IMAGE_FRACTION, split_identities, write_index
+from eggan.data.dataset import IMAGE_ERRORS, MAX_BAD_IMAGE_FRACTION, split_identities, write_index
 from eggan.data.openface import AuReadout, AuVector
+from eggan.data.staging import check_replaceable, replacing_dataset
 from eggan.errors import DataError
+from eggan.io import TEMP_SUFFIX, output_errors
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 DEFAULT_TEST_FRACTION = 0.1  # StarGAN's RaFD.md suggests a 90/10 split
@@ -112,10 +114,11 @@ def replace_file(target: Path, data: bytes) -> None:
     """Write via a temporary file and rename: a killed run never leaves half an image where the
     previous index expects a whole one. (No fsync per image: thousands of them would dominate the
     run; the index, written last with ``atomic_write``, is the commit point.)"""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, target)
+    with output_errors(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}{TEMP_SUFFIX}")
+        temporary.write_bytes(data)
+        os.replace(temporary, target)
 
 
 def copy_image(source: Path, target: Path) -> None:
@@ -166,51 +169,53 @@ def write_dataset(
     reader: str,
     source: str | Path,
     extra: dict[str, object] | None = None,
+    force: bool = False,
 ) -> IngestReport:
-    """Write images and index for ``records``; refuse when too many are unusable."""
+    """Write images and index for ``records``; refuse when too many are unusable. The folder is
+    written whole or not at all, and replaces an existing dataset only with ``force``
+    (``replacing_dataset``)."""
     out, source = Path(out), Path(source)
     if not records:
         raise DataError("no images found", source)
     names = pd.Series([r.name for r in records])
     if names.duplicated().any():
         raise DataError(f"duplicate image path {names[names.duplicated()].iloc[0]!r}", source)
-    if out.resolve() == source.resolve() or source.resolve() in out.resolve().parents:
-        raise DataError("the output folder must lie outside the source", out)
+    check_replaceable(out, force, source)
     # Splits are drawn over every record, so a skipped image never moves anyone else's.
     split_of = dict(zip(names, assign_splits(records, rule, source), strict=True))
     no_aus = [r.name for r in records if r.aus is None]
-    usable: list[Record] = []
-    unreadable: list[str] = []
-    for record in records:
-        if record.aus is None:
-            continue
-        try:
-            write_image(record.source, out / record.name)
-        except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
-            unreadable.append(record.name)
-            continue
-        usable.append(record)
-    bad = len(no_aus) + len(unreadable)
-    if bad > MAX_BAD_IMAGE_FRACTION * len(records):
-        first = (unreadable or no_aus)[0]
-        raise DataError(
-            f"{bad} of {len(records)} images are unusable ({len(unreadable)} unreadable, "
-            f"{len(no_aus)} without AUs; first: {first}); at most {MAX_BAD_IMAGE_FRACTION:.0%} "
-            "may be skipped", source)
-    table = pd.DataFrame({
-        "path": [r.name for r in usable],
-        "identity": [r.identity for r in usable],
-        "expression": [r.expression for r in usable],
-        "split": [split_of[r.name] for r in usable],
-    })
-    table[list(AU_COLUMNS)] = pd.DataFrame([r.aus for r in usable], columns=list(AU_COLUMNS))
-    report = IngestReport(out=out, images=len(usable), identities=table["identity"].nunique(),
-                          per_split=table["split"].value_counts().to_dict(),
-                          unreadable=unreadable, no_aus=no_aus)
-    provenance = {"reader": reader, "source": str(source), "split": rule.describe(),
-                  "images": report.images, "identities": report.identities,
-                  "per_split": report.per_split, "skipped_unreadable": unreadable,
-                  "skipped_no_aus": no_aus, **(extra or {})}
-    write_index(table, out, provenance)
+    with replacing_dataset(out, force, source) as staging:
+        usable: list[Record] = []
+        unreadable: list[str] = []
+        for record in records:
+            if record.aus is None:
+                continue
+            try:
+                write_image(record.source, staging / record.name)
+            except IMAGE_ERRORS:
+                unreadable.append(record.name)
+                continue
+            usable.append(record)
+        bad = len(no_aus) + len(unreadable)
+        if bad > MAX_BAD_IMAGE_FRACTION * len(records):
+            first = (unreadable or no_aus)[0]
+            raise DataError(
+                f"{bad} of {len(records)} images are unusable ({len(unreadable)} unreadable, "
+                f"{len(no_aus)} without AUs; first: {first}); at most {MAX_BAD_IMAGE_FRACTION:.0%} "
+                "may be skipped", source)
+        table = pd.DataFrame({
+            "path": [r.name for r in usable],
+            "identity": [r.identity for r in usable],
+            "expression": [r.expression for r in usable],
+            "split": [split_of[r.name] for r in usable],
+        })
+        table[list(AU_COLUMNS)] = pd.DataFrame([r.aus for r in usable], columns=list(AU_COLUMNS))
+        report = IngestReport(out=out, images=len(usable), identities=table["identity"].nunique(),
+                              per_split=table["split"].value_counts().to_dict(),
+                              unreadable=unreadable, no_aus=no_aus)
+        provenance = {"reader": reader, "source": str(source), "split": rule.describe(),
+                      "images": report.images, "identities": report.identities,
+                      "per_split": report.per_split, "skipped_unreadable": unreadable,
+                      "skipped_no_aus": no_aus, **(extra or {})}
+        write_index(table, staging, provenance)
     return report
-

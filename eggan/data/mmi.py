@@ -113,6 +113,7 @@ def ingest_mmi(
     seed: int = 0,
     test_fraction: float = DEFAULT_TEST_FRACTION,
     min_confidence: float = 0.0,
+    force: bool = False,
 ) -> IngestReport:
     """Copy MMI frames with their OpenFace AUs into a dataset folder, split by subject."""
     src, au_csv_dir = Path(src), Path(au_csv_dir)
@@ -131,4 +132,5 @@ def ingest_mmi(
         record.aus = per_frame.aus.get(record.name)
         record.name = f"frames/{record.name}"
     return write_dataset(records, out, copy_image, SplitRule("identity", test_fraction, seed),
-                         reader="mmi", source=src, extra={"every": every, "aus": per_frame.summary()})
+                         reader="mmi", source=src, extra={"every": every, "aus": per_frame.summary()},
+                         force=force)

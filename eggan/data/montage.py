@@ -13,7 +13,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from eggan.aus import AU_DESCRIPTIONS, AU_NAMES, EXPRESSIONS, N_AUS
-from eggan.data.dataset import read_index
+from eggan.data.dataset import read_face, read_index
 from eggan.data.face import render_faces
 from eggan.data.identity import Identity
 from eggan.data.synthfacs import dataset_identity
@@ -70,8 +70,8 @@ def save_montage(dataset_dir: str | Path, out_png: str | Path, identities: int =
             if match.empty:
                 row.append(None)
                 continue
-            with Image.open(root / match["path"].iloc[0]) as im:
-                row.append(np.asarray(im.convert("RGB")))
+            face = read_face(root, match["path"].iloc[0], int(match.index[0]) + 1, image_size=None)
+            row.append(face.permute(1, 2, 0).numpy())
         cells.append(row)
     split_of = dict(zip(order["identity"], order["split"], strict=True))
     names = [f"{person} ({split_of[person]})" for person in people]

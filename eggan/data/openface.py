@@ -30,6 +30,7 @@ import pandas as pd
 
 from eggan.aus import AU_COLUMNS, AU_MAX
 from eggan.errors import DataError, MissingComponentError
+from eggan.io import output_errors
 
 # Leading and identifying columns kept when the file has them (image mode, 2.0 and 2.2 layouts,
 # and ``name`` for a combined CSV covering many images).
@@ -286,7 +287,8 @@ def run_openface(
         targets[image] = csv
     results: dict[Path, Path] = {}
     for image, csv in targets.items():
-        csv.parent.mkdir(parents=True, exist_ok=True)
+        with output_errors(csv.parent):
+            csv.parent.mkdir(parents=True, exist_ok=True)
         done = subprocess.run(openface_command(executable, image, csv.parent, aligned_size),
                               capture_output=True, text=True, check=False)
         if done.returncode != 0:

@@ -16,6 +16,8 @@ the faces (no RaFD copy was at hand when it was chosen), other camera angles and
 are framed less well, and images of another size are refused. Look at the crops with
 ``eggan-bench data show``; pass another ``crop_box`` (CLI ``--crop-box``) or OpenFace's aligned
 faces (``aligned_dir``, written by ``eggan-bench data openface --aligned-size 128``) otherwise.
+A box that does not lie inside the frame is refused rather than clipped: PIL would fill the
+outside with black, and the faces would be mostly background.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from eggan.data.ingest import (
     write_dataset,
 )
 from eggan.data.openface import read_au_source
-from eggan.errors import DataError
+from eggan.errors import ConfigError, DataError
 
 RAFD_FRAME = (681, 1024)  # width, height of every official RaFD image
 RAFD_CROP_BOX = (90, 150, 590, 650)  # left, top, right, bottom; see the module docstring
@@ -143,9 +145,15 @@ def ingest_rafd(
     crop_box: tuple[int, int, int, int] = RAFD_CROP_BOX,
     aligned_dir: str | Path | None = None,
     min_confidence: float = 0.0,
+    force: bool = False,
 ) -> IngestReport:
     """Index RaFD, join OpenFace AUs (per-image CSV folder or one CSV with a name column),
     crop faces, split by identity and write the dataset folder."""
+    width, height = RAFD_FRAME
+    left, top, right, bottom = crop_box
+    if aligned_dir is None and not (0 <= left < right <= width and 0 <= top < bottom <= height):
+        raise ConfigError(f"crop box {left},{top},{right},{bottom} is not inside RaFD's {width}x{height} frame "
+                          f"(0 <= left < right <= {width}, 0 <= top < bottom <= {height})")
     records = index_rafd(src, angles)
     readout = read_au_source(au_source, [r.source.name for r in records], min_confidence)
     for record in records:  # AUs are keyed by the original file name
@@ -155,6 +163,6 @@ def ingest_rafd(
         "aligned_dir": str(aligned_dir)}
     return write_dataset(
         records, out, writer, SplitRule("identity", test_fraction, seed), reader="rafd", source=src,
-        extra={"angles": list(angles), "size": size, "face": face, "aus": readout.summary()},
+        extra={"angles": list(angles), "size": size, "face": face, "aus": readout.summary()}, force=force,
     )
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from dataclasses import asdict
 from pathlib import Path
 
 from eggan.config import DataConfig
 from eggan.data.dataset import INDEX_NAME, FaceDataset, load_dataset
-from eggan.errors import DataError
+from eggan.errors import DataError, OutputError
 
 
 def cache_root() -> Path:
@@ -32,16 +33,21 @@ def open_dataset(config: DataConfig) -> FaceDataset:
 
         root = synthfacs_dir(config)
         if not (root / INDEX_NAME).is_file():
+            shutil.rmtree(root, ignore_errors=True)  # a render cut short by an older version: redone
             synth = config.synth
-            render_synthfacs(
-                root,
-                size=config.image_size,
-                identities=synth.identities,
-                test_identities=synth.test_identities,
-                evaluator_identities=synth.evaluator_identities,
-                variants=synth.variants,
-                seed=synth.seed,
-            )
+            try:
+                render_synthfacs(
+                    root,
+                    size=config.image_size,
+                    identities=synth.identities,
+                    test_identities=synth.test_identities,
+                    evaluator_identities=synth.evaluator_identities,
+                    variants=synth.variants,
+                    seed=synth.seed,
+                )
+            except OutputError:
+                if not (root / INDEX_NAME).is_file():
+                    raise  # else another process rendered the same (deterministic) copy first
         dataset = load_dataset(root, config.image_size)
         dataset.name = "SynthFACS"
         return dataset

@@ -32,8 +32,9 @@ from eggan.config import IMAGE_SIZES
 from eggan.data.dataset import read_index, split_identities, write_index
 from eggan.data.face import Nuisance, render_faces
 from eggan.data.identity import Identity, sample_identities, sample_identity
+from eggan.data.staging import replacing_dataset
 from eggan.errors import ConfigError, DataError
-from eggan.io import atomic_write_json
+from eggan.io import atomic_write_json, output_errors
 
 # Prototype intensities (0-5) of the AUs EMFACS associates with each expression.
 PROTOTYPES: dict[str, dict[int, float]] = {
@@ -128,11 +129,12 @@ def render_synthfacs(
     variants: int = 6,
     seed: int = 0,
     evaluator_identities: int = 0,
+    force: bool = False,
 ) -> Path:
     """Render the dataset into ``out_dir``: ``images/<identity>/<expression>_<k>.png`` and index.csv.
 
-    ``index.csv`` is written last (atomically), so a folder with an index is always complete; an
-    interrupted render is simply redone.
+    The folder is written whole or not at all (``replacing_dataset``): an interrupted render
+    leaves nothing, and an existing dataset is replaced only with ``force``.
     """
     _check(size, identities, test_identities, variants, evaluator_identities)
     out_dir = Path(out_dir)
@@ -144,21 +146,23 @@ def render_synthfacs(
     jobs = [(i, e, k) for i in range(total) for e in EXPRESSIONS for k in range(variants)]
     chunk = max(16, 2**20 // size**2)  # about 4 MB per full-size float plane
     rows = []
-    for start in range(0, len(jobs), chunk):
-        batch = jobs[start : start + chunk]
-        who = [i for i, _, _ in batch]
-        samples = [sample_expression(seed, i, e, k, float(people.side[i])) for i, e, k in batch]
-        images = render_samples(people.select(who), samples, size).permute(0, 2, 3, 1).numpy()
-        for (i, expression, k), sample, image in zip(batch, samples, images, strict=True):
-            path = Path("images") / names[i] / f"{expression}_{k}.png"
-            (out_dir / path.parent).mkdir(parents=True, exist_ok=True)
-            Image.fromarray(image).save(out_dir / path, format="PNG")
-            rows.append([path.as_posix(), names[i], expression, split[names[i]], *sample.aus])
-    meta = {"generator": "synthfacs", "size": size, "identities": identities,
-            "test_identities": test_identities, "evaluator_identities": evaluator_identities,
-            "variants": variants, "seed": seed}
-    atomic_write_json(out_dir / META_NAME, meta)
-    write_index(pd.DataFrame(rows, columns=["path", "identity", "expression", "split", *AU_COLUMNS]), out_dir)
+    with replacing_dataset(out_dir, force) as staging:
+        for start in range(0, len(jobs), chunk):
+            batch = jobs[start : start + chunk]
+            who = [i for i, _, _ in batch]
+            samples = [sample_expression(seed, i, e, k, float(people.side[i])) for i, e, k in batch]
+            images = render_samples(people.select(who), samples, size).permute(0, 2, 3, 1).numpy()
+            for (i, expression, k), sample, image in zip(batch, samples, images, strict=True):
+                path = Path("images") / names[i] / f"{expression}_{k}.png"
+                with output_errors(out_dir):
+                    (staging / path.parent).mkdir(parents=True, exist_ok=True)
+                    Image.fromarray(image).save(staging / path, format="PNG")
+                rows.append([path.as_posix(), names[i], expression, split[names[i]], *sample.aus])
+        meta = {"generator": "synthfacs", "size": size, "identities": identities,
+                "test_identities": test_identities, "evaluator_identities": evaluator_identities,
+                "variants": variants, "seed": seed}
+        atomic_write_json(staging / META_NAME, meta)
+        write_index(pd.DataFrame(rows, columns=["path", "identity", "expression", "split", *AU_COLUMNS]), staging)
     return out_dir
 
 

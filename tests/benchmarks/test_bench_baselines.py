@@ -1,28 +1,29 @@
 """Training iterations/s and translations/s of the three baselines at the quick (64 px, the
-preset's CPU networks) and paper (128 px, the authors' networks) configurations, batch 8.
+preset's CPU networks) and paper (128 px, the authors' networks) configurations, batch 8; the
+smoke case (32 px) is the one plain `pytest` runs once (bench_presets).
 
 One training round is one full critic cycle (``n_critic`` iterations, so the generator step is
-counted in proportion); HomoInterpGAN's cycle is its E/I period. Paper-size rounds are few: on a
-CPU one cycle of the authors' networks takes tens of seconds.
+counted in proportion); HomoInterpGAN's cycle is its E/I period. Every case times three rounds
+after a warm-up round.
 """
 
 from __future__ import annotations
 
 import pytest
 import torch
+from bench_presets import CASES, SIZES
 
 from eggan.data.dataset import Batch, Target
 from eggan.method import DataInfo, Method, get_method
 
 BATCH = 8
 METHODS = ("stargan", "homointerp", "ganimation")
-PRESETS = {"quick": 64, "paper": 128}
 
 
 def make(name: str, preset: str) -> tuple[Method, Batch, int]:
     """The preset's method (no pre-training stage: its cost is not the step's) and a random batch."""
     config = get_method(name).preset(preset)
-    size = PRESETS[preset]
+    size = SIZES[preset]
     torch.manual_seed(0)
     method = get_method(name)(config.model, DataInfo(size, 10), 1000, torch.device("cpu"))
     g = torch.Generator().manual_seed(0)
@@ -37,9 +38,9 @@ def make(name: str, preset: str) -> tuple[Method, Batch, int]:
     return method, batch, cycle
 
 
-@pytest.mark.parametrize("preset", list(PRESETS))
+@pytest.mark.parametrize("preset", CASES)
 @pytest.mark.parametrize("name", METHODS)
-def test_bench_training_iterations(benchmark, name: str, preset: str) -> None:
+def test_bench_training_iterations(benchmark, rates, name: str, preset: str) -> None:
     method, batch, cycle = make(name, preset)
     state = {"step": 0}
 
@@ -48,16 +49,16 @@ def test_bench_training_iterations(benchmark, name: str, preset: str) -> None:
             method.train_step(batch, state["step"])
             state["step"] += 1
 
-    rounds = 3 if preset == "quick" else 1
-    benchmark.pedantic(run, rounds=rounds, warmup_rounds=1 if preset == "quick" else 0)
-    per_s = cycle / benchmark.stats.stats.mean
-    benchmark.extra_info.update(iterations_per_s=per_s, images_per_s=per_s * BATCH, threads=torch.get_num_threads())
+    benchmark.pedantic(run, rounds=3, warmup_rounds=1)
+    assert state["step"] >= cycle
+    rates(iterations=cycle, images=cycle * BATCH)
 
 
-@pytest.mark.parametrize("preset", list(PRESETS))
+@pytest.mark.parametrize("preset", CASES)
 @pytest.mark.parametrize("name", METHODS)
-def test_bench_translations(benchmark, name: str, preset: str) -> None:
+def test_bench_translations(benchmark, rates, name: str, preset: str) -> None:
     method, batch, _ = make(name, preset)
     target = Target.from_batch(Batch(batch.image.flip(0), batch.aus.flip(0), batch.identity, batch.expression.flip(0)))
-    benchmark.pedantic(lambda: method.translate(batch.image, target), rounds=3, warmup_rounds=1)
-    benchmark.extra_info.update(images_per_s=BATCH / benchmark.stats.stats.mean, threads=torch.get_num_threads())
+    out = benchmark.pedantic(lambda: method.translate(batch.image, target), rounds=3, warmup_rounds=1)
+    assert out.shape == batch.image.shape
+    rates(images=BATCH)

@@ -1,30 +1,30 @@
 """EGGAN's training iterations/s and generator images/s at the quick (64 px, the preset's CPU
-networks) and paper (128 px, the paper's networks at width 1) configurations, batch 8, on the CPU.
+networks) and paper (128 px, the paper's networks at width 1) configurations, batch 8, on the CPU;
+the smoke case (32 px) is the one plain `pytest` runs once (bench_presets).
 
 One training round is one full iteration (D_img + C_exp, D_z, E + G). phi is a fixed-seed random
-VGG19 (the weights do not change the cost) and C_id is not pre-trained (its stage is not the
-step's cost). Paper-size training is one round: on 2 CPU cores an iteration takes tens of seconds.
+VGG19 (the weights do not change the cost; the generator case builds none) and C_id is not
+pre-trained (its stage is not the step's cost). Every case times three rounds after a warm-up round.
 """
 
 from __future__ import annotations
 
-import warnings
-
 import pytest
 import torch
+from bench_presets import CASES, SIZES
+from eggan_helpers import random_phi
 
 from eggan.data.dataset import Batch, Target
 from eggan.method import DataInfo
 from eggan.model import EggAN
 
 BATCH = 8
-PRESETS = {"quick": 64, "paper": 128}
 
 
-def make(preset: str) -> tuple[EggAN, Batch]:
+def make(preset: str, perceptual: bool = True) -> tuple[EggAN, Batch]:
     config = EggAN.preset(preset).model
-    config.allow_random_vgg = True
-    size = PRESETS[preset]
+    config.allow_random_vgg, config.no_perceptual = True, not perceptual
+    size = SIZES[preset]
     torch.manual_seed(0)
     method = EggAN(config, DataInfo(size, 10), 1000, torch.device("cpu"))
     g = torch.Generator().manual_seed(0)
@@ -34,15 +34,14 @@ def make(preset: str) -> tuple[EggAN, Batch]:
     class Split:  # what setup reads: the AU bank of random targets
         aus = torch.rand(64, 17, generator=g) * 5
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the random-VGG19 warning
-        method.setup(Split())  # type: ignore[arg-type]
+    if perceptual:
+        method.phi = random_phi()  # the tests' fixed-seed random VGG19 (one build per process)
+    method.setup(Split())  # type: ignore[arg-type]
     return method, batch
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("preset", list(PRESETS))
-def test_bench_eggan_training_iterations(benchmark, preset: str) -> None:
+@pytest.mark.parametrize("preset", CASES)
+def test_bench_eggan_training_iterations(benchmark, rates, preset: str) -> None:
     method, batch = make(preset)
     state = {"step": 0}
 
@@ -50,16 +49,16 @@ def test_bench_eggan_training_iterations(benchmark, preset: str) -> None:
         method.train_step(batch, state["step"])
         state["step"] += 1
 
-    quick = preset == "quick"
-    benchmark.pedantic(run, rounds=3 if quick else 1, warmup_rounds=1 if quick else 0)
-    per_s = 1 / benchmark.stats.stats.mean
-    benchmark.extra_info.update(iterations_per_s=per_s, seconds_per_iteration=1 / per_s, images_per_s=per_s * BATCH,
-                                threads=torch.get_num_threads(), vgg19=method.phi.status.weights)
+    benchmark.pedantic(run, rounds=3, warmup_rounds=1)
+    assert state["step"] >= 1
+    rates(iterations=1, images=BATCH)
+    benchmark.extra_info["vgg19"] = method.phi.status.weights
 
 
-@pytest.mark.parametrize("preset", list(PRESETS))
-def test_bench_eggan_generator(benchmark, preset: str) -> None:
-    method, batch = make(preset)
+@pytest.mark.parametrize("preset", CASES)
+def test_bench_eggan_generator(benchmark, rates, preset: str) -> None:
+    method, batch = make(preset, perceptual=False)  # translation never runs phi
     target = Target(aus=batch.aus.flip(0))
-    benchmark.pedantic(lambda: method.translate(batch.image, target), rounds=3, warmup_rounds=1)
-    benchmark.extra_info.update(images_per_s=BATCH / benchmark.stats.stats.mean, threads=torch.get_num_threads())
+    out = benchmark.pedantic(lambda: method.translate(batch.image, target), rounds=3, warmup_rounds=1)
+    assert out.shape == batch.image.shape
+    rates(images=BATCH)

@@ -1,0 +1,13 @@
+"""The presets as benchmark cases of the method benchmarks: image size by preset, and the cases.
+
+Plain `pytest` runs the smoke case of each function once (the code is exercised in CI in seconds);
+the quick and paper cases, which cost seconds to minutes a round on a CPU, run only timed.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+SIZES = {"smoke": 32, "quick": 64, "paper": 128}
+CASES = [pytest.param("smoke"), pytest.param("quick", marks=pytest.mark.timed_only),
+         pytest.param("paper", marks=pytest.mark.timed_only)]
