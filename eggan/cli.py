@@ -6,14 +6,15 @@ on stderr and exit status 2.
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 from rich.console import Console
 
 from eggan.cli_data import data_app
-from eggan.errors import ConfigError, EgganError
+from eggan.errors import ConfigError, EgganError, EgganWarning
 
 app = typer.Typer(
     name="eggan-bench",
@@ -31,11 +32,31 @@ console = Console(stderr=True)
 
 def main() -> None:
     """Console-script entry point."""
+    show_warnings_as_lines()
     try:
         app()
     except EgganError as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
+
+
+def show_warnings_as_lines() -> None:
+    """Print each of the suite's own warnings once per process, as one line like an error.
+
+    Python's default display adds the file and the source line that warned, which tells a user
+    nothing; other packages' warnings keep that display (it helps to report them).
+    """
+    default = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: TextIO | None = None, line: str | None = None) -> None:
+        if issubclass(category, EgganWarning):
+            console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    warnings.filterwarnings("once", category=EgganWarning)
 
 
 # --- training -------------------------------------------------------------------------------

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
-from eggan.cli import app
+from eggan.cli import app, show_warnings_as_lines
+from eggan.errors import EgganWarning
 
 
 def command_paths() -> list[list[str]]:
@@ -44,3 +46,15 @@ def test_user_error_is_one_line_with_exit_status_2(tmp_path) -> None:
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == ["error: unknown method 'pix2pix'; available: eggan, stargan, "
                                                 "homointerp, ganimation"]
+
+
+def test_the_suites_warnings_are_one_line_once_per_process(capsys: pytest.CaptureFixture[str]) -> None:
+    others: list[type[Warning]] = []
+    with warnings.catch_warnings():
+        warnings.showwarning = lambda message, category, *args, **kwargs: others.append(category)
+        show_warnings_as_lines()
+        for _ in range(3):  # e.g. one random VGG19 per trained EGGAN of a benchmark
+            warnings.warn("a random VGG19 stands in for ImageNet weights (test)", EgganWarning, stacklevel=1)
+        warnings.warn("another package's warning (test)", UserWarning, stacklevel=1)
+    assert capsys.readouterr().err.splitlines() == ["warning: a random VGG19 stands in for ImageNet weights (test)"]
+    assert others == [UserWarning]  # shown as Python shows it, with its source line
