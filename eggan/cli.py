@@ -108,10 +108,15 @@ def train(
 
 # --- editing a face with a trained model ---------------------------------------------------
 
-Checkpoint = Annotated[Path, typer.Option(help="A run's checkpoint.pt (any method for edit).")]
+Checkpoint = Annotated[Path, typer.Option(help="A run's checkpoint.pt (any method).")]
+AusCheckpoint = Annotated[
+    Path, typer.Option(help="A run's checkpoint.pt of a model conditioned on AU vectors (eggan or ganimation).")
+]
 SourceImage = Annotated[Path, typer.Option(help="Source face image (centre-cropped, resized to the model's size).")]
 TargetImage = Annotated[
-    Path | None, typer.Option(help="Target face image (its AUs/expression are read from the run's dataset index).")
+    Path | None,
+    typer.Option(help="Target face image: its labels from the run's dataset index; another face's AUs are read by "
+                 "the run's in-domain AU estimator."),
 ]
 TargetAus = Annotated[str | None, typer.Option(help='Target AU intensities 0-5, e.g. "AU12=3,AU06=2" (others 0).')]
 
@@ -134,35 +139,48 @@ def edit(
       eggan-bench edit --checkpoint runs/s/checkpoint.pt --source face.png --target-expression happy --out h.png
     """
     from eggan.edit import edit_face
+    from evaluate.au import run_au_reader
 
-    typer.echo(edit_face(checkpoint, source, out, target_image, target_aus, target_expression, device))
+    typer.echo(edit_face(checkpoint, source, out, target_image, target_aus, target_expression, device,
+                         read_aus=run_au_reader(checkpoint, device, log=_log), log=_log))
 
 
 @app.command()
 def interpolate(
-    checkpoint: Checkpoint,
+    checkpoint: AusCheckpoint,
     source: SourceImage,
     out: Annotated[Path, typer.Option(help="Output PNG strip: [source | alpha = 0 ... 1].")],
     target_aus: TargetAus = None,
     target_image: TargetImage = None,
     source_aus: Annotated[
-        str | None, typer.Option(help="Source AUs (default: looked up in the run's dataset index).")
+        str | None,
+        typer.Option(help='Source AUs, e.g. "AU12=0" (default: its labels in the run\'s dataset index, else read by '
+                     "the run's in-domain AU estimator, trained on first use).")
     ] = None,
     steps: Annotated[int, typer.Option(help="Frames from alpha = 0 to 1.")] = 7,
     device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
 ) -> None:
-    """Interpolate from the source's AUs to the target's as one strip (the paper's Eq 8).
+    """Interpolate a face from its AUs to target AUs as one strip.
 
-    G(l_s | u_s + alpha (u_t - u_s)) for alpha from 0 to 1 (AU-conditioned models).
+    The paper's Eq 8, G(l_s | u_s + alpha (u_t - u_s)) for alpha from 0 to 1: only for models
+    conditioned on AU vectors (eggan, ganimation). A face that is not in the run's dataset has no
+    AU labels: its AUs are read by the run's in-domain AU estimator (trained once on the run's
+    dataset, then cached) and printed, or given with --source-aus.
 
     \b
     Examples:
       eggan-bench interpolate --checkpoint runs/q/checkpoint.pt --source a.png --target-aus AU12=4 --out s.png
-      eggan-bench interpolate --checkpoint c.pt --source a.png --source-aus AU12=0 --target-image b.png --out s.png
+      eggan-bench interpolate --checkpoint c.pt --source a.png --source-aus AU12=0 --target-image b.png --out t.png
     """
     from eggan.edit import interpolation_strip
+    from evaluate.au import run_au_reader
 
-    typer.echo(interpolation_strip(checkpoint, source, out, target_aus, target_image, source_aus, steps, device))
+    typer.echo(interpolation_strip(checkpoint, source, out, target_aus, target_image, source_aus, steps, device,
+                                   read_aus=run_au_reader(checkpoint, device, log=_log), log=_log))
+
+
+def _log(message: str) -> None:
+    console.print(message, highlight=False, soft_wrap=True)
 
 
 # --- evaluation -----------------------------------------------------------------------------
