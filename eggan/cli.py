@@ -90,13 +90,15 @@ def train(
     fresh: Annotated[bool, typer.Option(help="Ignore an existing checkpoint instead of resuming.")] = False,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
 ) -> None:
-    """Train one method; resumes from OUT/checkpoint.pt when present.
+    """Train one method (resuming from OUT/checkpoint.pt).
+
+    An existing OUT/checkpoint.pt is resumed (exactly, on a CPU) unless --fresh is given.
 
     \b
     Examples:
       eggan-bench train --method eggan --preset quick --data synthfacs --out runs/eggan-quick
       eggan-bench train --method stargan --preset smoke --out runs/s --set train.steps=40
-      torchrun --nproc_per_node=2 -m eggan train --method eggan --preset quick --out runs/ddp
+      torchrun --standalone --nproc_per_node=2 -m eggan train --method eggan --preset quick --out runs/ddp
     """
     from eggan.train import resolve_config, train_run
 
@@ -131,7 +133,9 @@ def edit(
     target_expression: Annotated[str | None, typer.Option(help="Target expression, e.g. happy.")] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
 ) -> None:
-    """Edit one face with a trained model towards a target image, AU vector or expression.
+    """Edit one face with a trained model.
+
+    The target is an image, an AU vector or an expression, whichever the model is conditioned on.
 
     \b
     Examples:
@@ -199,10 +203,11 @@ def evaluate(
         Path | None, typer.Option(help="Only write the images OpenFace must read (<key>.png) to this folder.")
     ] = None,
 ) -> None:
-    """Score every trained run of RUN on the protocol's pairs; writes RUN/eval/ and RUN/results.json.
+    """Score every trained run of RUN on the protocol's pairs.
 
-    With --export-images, write the target, source and generated images named by their keys
-    instead, to run OpenFace on elsewhere and come back with --openface-csv.
+    Writes RUN/eval/ and RUN/results.json. With --export-images, write the target, source and
+    generated images named by their keys instead, to run OpenFace on elsewhere and come back with
+    --openface-csv.
 
     \b
     Examples:
@@ -235,12 +240,15 @@ def weights_fetch(
     variant: Annotated[str, typer.Argument(help="lightcnn-9, lightcnn-29 or lightcnn-29v2.")],
     cache: Annotated[Path | None, typer.Option(help="Weights folder (default: the suite's cache).")] = None,
 ) -> None:
-    """Download released LightCNN weights with gdown (size and sha256 recorded), or check them.
+    """Download released LightCNN weights, or check them.
+
+    gdown fetches the file into the cache and records its size and sha256; a file already there
+    is checked against that record. Offline, the error says where to put a file downloaded by hand.
 
     \b
     Examples:
       eggan-bench weights fetch lightcnn-29v2
-      eggan-bench weights fetch lightcnn-9 --cache /data/weights
+      eggan-bench weights fetch lightcnn-9 --cache ~/weights
     """
     from evaluate.weights import fetch_weights
 
@@ -253,7 +261,9 @@ def throughput(
     checkpoint: Annotated[Path | None, typer.Option(help="One checkpoint.pt instead of a run.")] = None,
     device: Device = "auto",
 ) -> None:
-    """Translations per second at batch sizes 1, 8 and 32 (warm-up, GPU synchronisation).
+    """Measure translations per second at batch sizes 1, 8 and 32.
+
+    After warm-up passes, with GPU synchronisation around the timed calls.
 
     \b
     Examples:
@@ -302,7 +312,9 @@ def run(
     per_expression: Annotated[int, typer.Option(help="Targets per expression (174 in the paper: 1,392 pairs).")] = 174,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
-    """Train, evaluate and report: the whole benchmark (continues an interrupted run in OUT).
+    """Run the whole benchmark: train, evaluate and report.
+
+    An interrupted run continues where it stopped when started again with the same OUT.
 
     \b
     Examples:
@@ -342,7 +354,9 @@ def _print_headline(lines: list[dict], where: str) -> None:
 
 @app.command()
 def report(run_dir: Annotated[Path, typer.Argument(help="A run directory with results.json.")]) -> None:
-    """Rebuild every table (Markdown + LaTeX) and figure from RUN/results.json alone.
+    """Rebuild every table and figure from RUN/results.json alone.
+
+    Tables in Markdown and LaTeX under RUN/tables/, figures under RUN/figures/.
 
     \b
     Examples:

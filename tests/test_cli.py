@@ -25,12 +25,22 @@ def command_paths() -> list[list[str]]:
     return paths
 
 
-def test_top_level_help_lists_every_command_on_one_line() -> None:
-    result = CliRunner().invoke(app, ["--help"], terminal_width=150)
+def group_paths() -> list[list[str]]:
+    root = typer.main.get_command(app)
+    return [[]] + [[name] for name, command in root.commands.items() if hasattr(command, "commands")]
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+@pytest.mark.parametrize("group", group_paths(), ids=lambda path: " ".join(["eggan-bench", *path]))
+def test_command_lists_show_whole_sentences(group: list[str], columns: int) -> None:
+    """Click shows a command's first sentence, cut with "..." when it does not fit the terminal."""
+    result = CliRunner().invoke(app, [*group, "--help"], env={"COLUMNS": str(columns)})
     assert result.exit_code == 0
-    for name in ("train", "edit", "interpolate", "evaluate", "throughput", "run", "report", "data", "weights"):
-        line = next(line for line in result.output.splitlines() if line.strip().startswith(name + " "))
-        assert not line.rstrip().endswith("...")
+    listing = result.output.split("Commands:\n", 1)[1].splitlines()
+    names = {path[len(group)] for path in command_paths() if path[: len(group)] == group}
+    assert {line.split()[0] for line in listing if line.strip()} == names
+    for line in filter(str.strip, listing):
+        assert line.rstrip().endswith(".") and not line.rstrip().endswith("..."), line
 
 
 @pytest.mark.parametrize("path", command_paths(), ids=" ".join)
