@@ -167,7 +167,6 @@ def test_combined_csv_with_name_column(tmp_path: Path) -> None:
 # --- runner -------------------------------------------------------------------------------------
 
 
-
 @pytest.fixture
 def fake_openface(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     script = install_fake_openface(tmp_path / "bin" / "FaceLandmarkImg")
