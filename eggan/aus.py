@@ -92,6 +92,12 @@ def parse_au_vector(text: str) -> torch.Tensor:
     return vector
 
 
+def format_au_vector(vector: torch.Tensor) -> str:
+    """A 17-vector as "AU06=1.2,AU12=3.4" (AUs under 0.05 left out): what ``parse_au_vector`` reads."""
+    return ",".join(f"{name}={value:.1f}" for name, value in zip(AU_NAMES, vector.tolist(), strict=True)
+                    if value >= 0.05)
+
+
 def check_intensity(value: float, name: str) -> None:
     """Intensities live on OpenFace's 0-5 scale; anything else is a user error."""
     if not 0.0 <= value <= AU_MAX:

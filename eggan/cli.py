@@ -6,15 +6,16 @@ on stderr and exit status 2; Ctrl-C one line saying how to go on, and exit statu
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from eggan.cli_data import data_app
-from eggan.errors import ConfigError, EgganError, Interrupted
+from eggan.errors import ConfigError, EgganError, EgganWarning, Interrupted
 
 app = typer.Typer(
     name="eggan-bench",
@@ -32,6 +33,7 @@ console = Console(stderr=True)
 
 def main() -> None:
     """Console-script entry point."""
+    show_warnings_as_lines()
     try:
         app()
     except Interrupted as exc:
@@ -44,6 +46,25 @@ def main() -> None:
         if exc.code == 130:  # typer's silent answer to a Ctrl-C outside a training loop
             console.print("interrupted; rerun the same command to continue", markup=False, highlight=False)
         raise
+
+
+def show_warnings_as_lines() -> None:
+    """Print each of the suite's own warnings once per process, as one line like an error.
+
+    Python's default display adds the file and the source line that warned, which tells a user
+    nothing; other packages' warnings keep that display (it helps to report them).
+    """
+    default = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: TextIO | None = None, line: str | None = None) -> None:
+        if issubclass(category, EgganWarning):
+            console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    warnings.filterwarnings("once", category=EgganWarning)
 
 
 # --- training -------------------------------------------------------------------------------
@@ -77,13 +98,15 @@ def train(
     fresh: Annotated[bool, typer.Option(help="Ignore an existing checkpoint instead of resuming.")] = False,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
 ) -> None:
-    """Train one method; resumes from OUT/checkpoint.pt when present.
+    """Train one method (resuming from OUT/checkpoint.pt).
+
+    An existing OUT/checkpoint.pt is resumed (exactly, on a CPU) unless --fresh is given.
 
     \b
     Examples:
       eggan-bench train --method eggan --preset quick --data synthfacs --out runs/eggan-quick
       eggan-bench train --method stargan --preset smoke --out runs/s --set train.steps=40
-      torchrun --nproc_per_node=2 -m eggan train --method eggan --preset quick --out runs/ddp
+      torchrun --standalone --nproc_per_node=2 -m eggan train --method eggan --preset quick --out runs/ddp
     """
     from eggan.train import resolve_config, train_run
 
@@ -96,10 +119,15 @@ def train(
 
 # --- editing a face with a trained model ---------------------------------------------------
 
-Checkpoint = Annotated[Path, typer.Option(help="A run's checkpoint.pt (any method for edit).")]
+Checkpoint = Annotated[Path, typer.Option(help="A run's checkpoint.pt (any method).")]
+AusCheckpoint = Annotated[
+    Path, typer.Option(help="A run's checkpoint.pt of a model conditioned on AU vectors (eggan or ganimation).")
+]
 SourceImage = Annotated[Path, typer.Option(help="Source face image (centre-cropped, resized to the model's size).")]
 TargetImage = Annotated[
-    Path | None, typer.Option(help="Target face image (its AUs/expression are read from the run's dataset index).")
+    Path | None,
+    typer.Option(help="Target face image: its labels from the run's dataset index; another face's AUs are read by "
+                 "the run's in-domain AU estimator."),
 ]
 TargetAus = Annotated[str | None, typer.Option(help='Target AU intensities 0-5, e.g. "AU12=3,AU06=2" (others 0).')]
 
@@ -114,7 +142,9 @@ def edit(
     target_expression: Annotated[str | None, typer.Option(help="Target expression, e.g. happy.")] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
 ) -> None:
-    """Edit one face with a trained model towards a target image, AU vector or expression.
+    """Edit one face with a trained model.
+
+    The target is an image, an AU vector or an expression, whichever the model is conditioned on.
 
     \b
     Examples:
@@ -122,35 +152,48 @@ def edit(
       eggan-bench edit --checkpoint runs/s/checkpoint.pt --source face.png --target-expression happy --out h.png
     """
     from eggan.edit import edit_face
+    from evaluate.au import run_au_reader
 
-    typer.echo(edit_face(checkpoint, source, out, target_image, target_aus, target_expression, device))
+    typer.echo(edit_face(checkpoint, source, out, target_image, target_aus, target_expression, device,
+                         read_aus=run_au_reader(checkpoint, device, log=_log), log=_log))
 
 
 @app.command()
 def interpolate(
-    checkpoint: Checkpoint,
+    checkpoint: AusCheckpoint,
     source: SourceImage,
     out: Annotated[Path, typer.Option(help="Output PNG strip: [source | alpha = 0 ... 1].")],
     target_aus: TargetAus = None,
     target_image: TargetImage = None,
     source_aus: Annotated[
-        str | None, typer.Option(help="Source AUs (default: looked up in the run's dataset index).")
+        str | None,
+        typer.Option(help='Source AUs, e.g. "AU12=0" (default: its labels in the run\'s dataset index, else read by '
+                     "the run's in-domain AU estimator, trained on first use).")
     ] = None,
     steps: Annotated[int, typer.Option(help="Frames from alpha = 0 to 1.")] = 7,
     device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
 ) -> None:
-    """Interpolate from the source's AUs to the target's as one strip (the paper's Eq 8).
+    """Interpolate a face from its AUs to target AUs as one strip.
 
-    G(l_s | u_s + alpha (u_t - u_s)) for alpha from 0 to 1 (AU-conditioned models).
+    The paper's Eq 8, G(l_s | u_s + alpha (u_t - u_s)) for alpha from 0 to 1: only for models
+    conditioned on AU vectors (eggan, ganimation). A face that is not in the run's dataset has no
+    AU labels: its AUs are read by the run's in-domain AU estimator (trained once on the run's
+    dataset, then cached) and printed, or given with --source-aus.
 
     \b
     Examples:
       eggan-bench interpolate --checkpoint runs/q/checkpoint.pt --source a.png --target-aus AU12=4 --out s.png
-      eggan-bench interpolate --checkpoint c.pt --source a.png --source-aus AU12=0 --target-image b.png --out s.png
+      eggan-bench interpolate --checkpoint c.pt --source a.png --source-aus AU12=0 --target-image b.png --out t.png
     """
     from eggan.edit import interpolation_strip
+    from evaluate.au import run_au_reader
 
-    typer.echo(interpolation_strip(checkpoint, source, out, target_aus, target_image, source_aus, steps, device))
+    typer.echo(interpolation_strip(checkpoint, source, out, target_aus, target_image, source_aus, steps, device,
+                                   read_aus=run_au_reader(checkpoint, device, log=_log), log=_log))
+
+
+def _log(message: str) -> None:
+    console.print(message, highlight=False, soft_wrap=True)
 
 
 # --- evaluation -----------------------------------------------------------------------------
@@ -169,10 +212,11 @@ def evaluate(
         Path | None, typer.Option(help="Only write the images OpenFace must read (<key>.png) to this folder.")
     ] = None,
 ) -> None:
-    """Score every trained run of RUN on the protocol's pairs; writes RUN/eval/ and RUN/results.json.
+    """Score every trained run of RUN on the protocol's pairs.
 
-    With --export-images, write the target, source and generated images named by their keys
-    instead, to run OpenFace on elsewhere and come back with --openface-csv.
+    Writes RUN/eval/ and RUN/results.json. With --export-images, write the target, source and
+    generated images named by their keys instead, to run OpenFace on elsewhere and come back with
+    --openface-csv.
 
     \b
     Examples:
@@ -205,12 +249,15 @@ def weights_fetch(
     variant: Annotated[str, typer.Argument(help="lightcnn-9, lightcnn-29 or lightcnn-29v2.")],
     cache: Annotated[Path | None, typer.Option(help="Weights folder (default: the suite's cache).")] = None,
 ) -> None:
-    """Download released LightCNN weights with gdown (size and sha256 recorded), or check them.
+    """Download released LightCNN weights, or check them.
+
+    gdown fetches the file into the cache and records its size and sha256; a file already there
+    is checked against that record. Offline, the error says where to put a file downloaded by hand.
 
     \b
     Examples:
       eggan-bench weights fetch lightcnn-29v2
-      eggan-bench weights fetch lightcnn-9 --cache /data/weights
+      eggan-bench weights fetch lightcnn-9 --cache ~/weights
     """
     from evaluate.weights import fetch_weights
 
@@ -223,7 +270,9 @@ def throughput(
     checkpoint: Annotated[Path | None, typer.Option(help="One checkpoint.pt instead of a run.")] = None,
     device: Device = "auto",
 ) -> None:
-    """Translations per second at batch sizes 1, 8 and 32 (warm-up, GPU synchronisation).
+    """Measure translations per second at batch sizes 1, 8 and 32.
+
+    After warm-up passes, with GPU synchronisation around the timed calls.
 
     \b
     Examples:
@@ -272,7 +321,9 @@ def run(
     per_expression: Annotated[int, typer.Option(help="Targets per expression (174 in the paper: 1,392 pairs).")] = 174,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
-    """Train, evaluate and report: the whole benchmark (continues an interrupted run in OUT).
+    """Run the whole benchmark: train, evaluate and report.
+
+    An interrupted run continues where it stopped when started again with the same OUT.
 
     \b
     Examples:
@@ -312,7 +363,9 @@ def _print_headline(lines: list[dict], where: str) -> None:
 
 @app.command()
 def report(run_dir: Annotated[Path, typer.Argument(help="A run directory with results.json.")]) -> None:
-    """Rebuild every table (Markdown + LaTeX) and figure from RUN/results.json alone.
+    """Rebuild every table and figure from RUN/results.json alone.
+
+    Tables in Markdown and LaTeX under RUN/tables/, figures under RUN/figures/.
 
     \b
     Examples:

@@ -29,7 +29,9 @@ def data_synth(
     ] = 64,
     force: Force = False,
 ) -> None:
-    """Render the SynthFACS dataset (faces with exactly known identity and 17 AU intensities).
+    """Render the SynthFACS dataset.
+
+    Procedural faces with exactly known identity and 17 AU intensities.
 
     \b
     Examples:
@@ -53,7 +55,10 @@ def data_show(
     au_sweep: Annotated[bool, typer.Option(help="One SynthFACS face, each AU from 0 to 5.")] = False,
     identities: Annotated[int, typer.Option(help="Rows of the montage.")] = 6,
 ) -> None:
-    """Write a labelled montage (identities x the eight expressions) or a SynthFACS AU sweep.
+    """Write a dataset montage or a SynthFACS AU sweep.
+
+    The montage has one row per identity and one column per expression, labelled; the sweep
+    shows one SynthFACS face with each AU from 0 to 5.
 
     \b
     Examples:
@@ -98,12 +103,14 @@ def data_rafd(
     min_confidence: MinConfidence = 0.0,
     force: Force = False,
 ) -> None:
-    """Turn RaFD into a dataset folder: fixed face crop (or OpenFace's aligned faces) + AUs.
+    """Turn RaFD into a dataset folder.
+
+    Faces cut with a fixed crop box (or OpenFace's aligned faces), with their OpenFace AUs.
 
     \b
     Examples:
       eggan-bench data rafd ~/RaFD --au-csv-dir ~/rafd-openface --out data/rafd
-      eggan-bench data rafd ~/RaFD --au-csv-dir rafd_aus.csv --angles 45,90,135 --out data/rafd3
+      eggan-bench data rafd ~/RaFD --au-csv-dir ~/rafd-openface --angles 45,90,135 --out data/rafd3
       eggan-bench data rafd ~/RaFD --au-csv-dir aus --aligned-dir aus --out data/rafd-aligned
     """
     from eggan.data.rafd import ANGLES, RAFD_CROP_BOX, ingest_rafd
@@ -132,7 +139,9 @@ def data_folders(
     min_confidence: MinConfidence = 0.0,
     force: Force = False,
 ) -> None:
-    """Turn a StarGAN-layout folder (split already made) into a dataset folder with AUs.
+    """Turn a StarGAN-layout folder into a dataset folder.
+
+    The folder's train/ and test/ split is kept; the AUs come from OpenFace CSVs.
 
     \b
     Examples:
@@ -158,7 +167,9 @@ def data_disfa(
     test_fraction: TestFraction = 0.1,
     force: Force = False,
 ) -> None:
-    """Turn DISFA as the EGGAN authors' code reads it into a dataset folder.
+    """Turn DISFA into a dataset folder.
+
+    DISFA as the EGGAN authors' code reads it: their list file and the aligned faces.
 
     \b
     Examples:
@@ -188,7 +199,7 @@ def data_mmi(
     \b
     Examples:
       eggan-bench data mmi ~/MMI/frames --au-csv-dir ~/MMI/openface --out data/mmi
-      eggan-bench data mmi ~/MMI/frames --au-csv-dir ~/MMI/openface --out data/mmi --every 5
+      eggan-bench data mmi ~/MMI/frames --au-csv-dir ~/MMI/openface --out data/mmi-every5 --every 5
     """
     from eggan.data.mmi import ingest_mmi
 
@@ -208,7 +219,9 @@ def data_openface(
         int | None, typer.Option(help="Also save aligned faces of this size (for data rafd --aligned-dir).")
     ] = None,
 ) -> None:
-    """Run OpenFace 2.x once per image (static AU models) and write one CSV per image.
+    """Run OpenFace once per image and write one CSV per image.
+
+    OpenFace 2.x with its static AU models, never one sequence across people.
 
     \b
     Examples:

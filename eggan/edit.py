@@ -4,21 +4,30 @@ A source image is decoded like the training data (centre square crop, resize to 
 size). A target is built from whatever was given (an image, an AU string, an expression name);
 the method's ``translate`` refuses a target without the field it is conditioned on. When an image
 given as source or target belongs to the run's dataset, its AU and expression labels are read
-from the dataset's index (found through the run's config.json next to the checkpoint).
+from the dataset's index (found through the run's config.json next to the checkpoint). A user's
+own face has no labels: its AUs are read by an ``AUReader`` the caller passes (the CLI passes the
+run's in-domain AU estimator, ``evaluate.au.run_au_reader``), and every AU vector read from an
+image is logged in the form ``--source-aus`` takes, so the user sees what the edit started from.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-from eggan.aus import AU_COLUMNS, EXPRESSIONS, expression_index, parse_au_vector
+from eggan.aus import AU_COLUMNS, EXPRESSIONS, expression_index, format_au_vector, parse_au_vector
 from eggan.config import RunConfig
 from eggan.data.dataset import IMAGE_ERRORS, Target, load_image, read_index, unreadable_image
 from eggan.errors import ConfigError, DataError, EgganError
 from eggan.interpolate import check_steps, check_strip_path, interpolate, save_strip
+from eggan.method import aus_conditioned
 from eggan.train import load_trained
+
+# Reads the AUs of faces: 1 x 3 x S x S in [-1, 1] -> 1 x 17 intensities on 0-5.
+AUReader = Callable[[torch.Tensor], torch.Tensor]
+Log = Callable[[str], None]
 
 
 def load_face(path: str | Path, image_size: int) -> torch.Tensor:
@@ -56,12 +65,27 @@ def run_labels(checkpoint: str | Path, image: str | Path) -> tuple[torch.Tensor,
     return None
 
 
+def face_aus(labels: tuple[torch.Tensor, int] | None, image: torch.Tensor, read_aus: AUReader | None, role: str,
+             log: Log) -> torch.Tensor | None:
+    """1 x 17 AUs of a face: its ``labels`` from the run's index, else ``read_aus`` (None without it)."""
+    if labels is not None:
+        aus, origin = labels[0][None], "the run's dataset index"
+    elif read_aus is not None:
+        aus, origin = read_aus(image), "read by the run's AU estimator"
+    else:
+        return None
+    log(f"{role} AUs ({origin}): {format_au_vector(aus[0]) or 'all 0'}")
+    return aus
+
+
 def build_target(
     checkpoint: str | Path,
     image_size: int,
     target_image: Path | None = None,
     target_aus: str | None = None,
     target_expression: str | None = None,
+    read_aus: AUReader | None = None,
+    log: Log = lambda _msg: None,
 ) -> Target:
     """A one-image Target from exactly one of the three options."""
     given = [v is not None for v in (target_image, target_aus, target_expression)]
@@ -72,12 +96,10 @@ def build_target(
     if target_expression is not None:
         return Target(expression=torch.tensor([expression_index(target_expression)]))
     assert target_image is not None
+    image = load_face(target_image, image_size)
     labels = run_labels(checkpoint, target_image)
-    return Target(
-        image=load_face(target_image, image_size),
-        aus=None if labels is None else labels[0][None],
-        expression=None if labels is None or labels[1] < 0 else torch.tensor([labels[1]]),
-    )
+    expression = None if labels is None or labels[1] < 0 else torch.tensor([labels[1]])
+    return Target(image=image, aus=face_aus(labels, image, read_aus, "target", log), expression=expression)
 
 
 def edit_face(
@@ -88,12 +110,16 @@ def edit_face(
     target_aus: str | None = None,
     target_expression: str | None = None,
     device: str = "cpu",
+    read_aus: AUReader | None = None,
+    log: Log = lambda _msg: None,
 ) -> Path:
     """Translate one source image to the target and save [source | result] as a PNG (or JPEG)."""
     check_strip_path(out, source, target_image, checkpoint)
     method = load_trained(checkpoint, device)
     size = method.info.image_size
-    target = build_target(checkpoint, size, target_image, target_aus, target_expression)
+    # Only a model conditioned on AUs needs a face's AUs (reading them may first train the estimator).
+    reader = read_aus if method.condition == "aus" else None
+    target = build_target(checkpoint, size, target_image, target_aus, target_expression, reader, log)
     if target_image is not None and getattr(target, method.condition) is None:
         what = "AUs are" if method.condition == "aus" else "expression is"
         raise ConfigError(f"{target_image}: not in the run's dataset index, so its {what} unknown and "
@@ -112,22 +138,30 @@ def interpolation_strip(
     source_aus: str | None = None,
     steps: int = 7,
     device: str = "cpu",
+    read_aus: AUReader | None = None,
+    log: Log = lambda _msg: None,
 ) -> Path:
-    """Eq. 8 from the source's AUs to the target's, saved as [source | alpha = 0 ... 1]."""
+    """Eq. 8 from the source's AUs to the target's, saved as [source | alpha = 0 ... 1].
+
+    The source's AUs are ``source_aus`` when given, else its labels in the run's index, else what
+    ``read_aus`` reads from the image; without any of them the error says to pass --source-aus.
+    """
     check_steps(steps)
     check_strip_path(out, source, target_image, checkpoint)
     method = load_trained(checkpoint, device)
+    if method.condition != "aus":  # before anything slow: the target and source AUs may need an estimator
+        raise ConfigError(f"a {method.name} checkpoint; interpolate needs a model conditioned on AU vectors "
+                          f"({', '.join(aus_conditioned())})", checkpoint)
     size = method.info.image_size
-    target = build_target(checkpoint, size, target_image, target_aus)
+    target = build_target(checkpoint, size, target_image, target_aus, read_aus=read_aus, log=log)
     if target.aus is None:
         raise ConfigError(f"{target_image}: not in the run's dataset index, so its AUs are unknown; use --target-aus")
+    image = load_face(source, size)
     if source_aus is not None:
         start = parse_au_vector(source_aus)[None]
     else:
-        labels = run_labels(checkpoint, source)
-        if labels is None:
+        start = face_aus(run_labels(checkpoint, source), image, read_aus, "source", log)
+        if start is None:
             raise ConfigError(f"{source}: not in the run's dataset index; give its AUs with --source-aus")
-        start = labels[0][None]
-    image = load_face(source, size)
     frames = interpolate(method, image, start, target.aus, steps)
     return save_strip(frames, out, source=image)

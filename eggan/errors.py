@@ -1,6 +1,8 @@
 """User-facing errors: one line that names the file (or option) and the problem.
 
 The CLI prints these without a traceback; anything else is a bug and keeps its traceback.
+Warnings the user must see (a substitution that changes what a number means) are
+``EgganWarning``s: the CLI prints each once, as one line, like an error.
 """
 
 from __future__ import annotations
@@ -40,3 +42,8 @@ class OutputError(EgganError):
 class Interrupted(EgganError):
     """Ctrl-C, handled: the message says where the run stopped and how to go on (exit status 130).
     Not a KeyboardInterrupt, which typer would turn into a silent exit."""
+
+
+class EgganWarning(UserWarning):
+    """A substitution the user must know about (a random VGG19 for ImageNet weights); it is also
+    recorded in the run's metadata, so the warning is a notice, not the record."""

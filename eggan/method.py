@@ -177,6 +177,11 @@ def method_names() -> list[str]:
     return list(REGISTRY)
 
 
+def aus_conditioned() -> list[str]:
+    """The registered methods whose ``translate`` reads target AU vectors (what Eq. 8 needs)."""
+    return [name for name in REGISTRY if get_method(name).condition == "aus"]
+
+
 def get_method(name: str) -> type[Method]:
     """The Method class registered as ``name``; unknown names get a one-line error."""
     if name not in REGISTRY:

@@ -21,7 +21,7 @@ from torch import nn
 from torchvision.models import vgg19
 
 from eggan.checkpoint import load_file
-from eggan.errors import CheckpointError, MissingComponentError
+from eggan.errors import CheckpointError, EgganWarning, MissingComponentError
 
 TORCHVISION_FILE = "vgg19-dcbb9e9d.pth"
 RANDOM_SEED = 19
@@ -115,7 +115,7 @@ def vgg19_features(
         f"VGG19 ImageNet weights not found (looked at {where}); using a fixed-seed random VGG19 "
         f"(seed {RANDOM_SEED}): perceptual features are not ImageNet features"
     )
-    warnings.warn(note, stacklevel=2)
+    warnings.warn(note, EgganWarning, stacklevel=2)
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(RANDOM_SEED)
     model = vgg19(weights=None)

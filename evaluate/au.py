@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,8 +24,11 @@ from PIL import Image
 from torch import nn
 
 from eggan.aus import AU_COLUMNS, AU_MAX, N_AUS
+from eggan.checkpoint import load_checkpoint
+from eggan.config import RunConfig
 from eggan.data.dataset import FaceDataset
 from eggan.data.openface import find_openface, read_openface_dir, run_openface
+from eggan.data.sources import open_dataset
 from eggan.errors import ConfigError, MissingComponentError
 from eggan.io import output_errors
 from evaluate.indomain import (
@@ -173,7 +176,8 @@ class LearnedEstimator(AUEstimator):
 
 
 def learned_estimator(
-    dataset: FaceDataset, device: torch.device | str | None = None, settings: dict[str, Any] | None = None
+    dataset: FaceDataset, device: torch.device | str | None = None, settings: dict[str, Any] | None = None,
+    log: Callable[[str], None] = lambda _msg: None,
 ) -> LearnedEstimator:
     """The in-domain AU regressor of ``dataset`` (trained on its evaluator split once, then cached)."""
     settings = {**LEARNED_SETTINGS, **(settings or {})}
@@ -213,13 +217,36 @@ def learned_estimator(
                               **heldout}, "heldout_blurred": blurred}
         return {k: v.cpu() for k, v in net.state_dict().items()}, report
 
-    state, report, path = load_or_train("au-regressor", dataset, {**settings, "size": size}, fit)
+    state, report, path = load_or_train("au-regressor", dataset, {**settings, "size": size}, fit, log=log)
     net = AURegressor(size, settings["width"])
     net.load_state_dict(state, strict=True)
     info = {"name": f"learned AU regressor (CNN, {size}x{size}, trained in-domain)", "kind": "learned",
             "scale": "0-5", "weights": str(path), "sha256": sha256(path), "settings": settings, "training": report,
             "trained_on": trained_on, "heldout": report["heldout"], "columns": list(AU_COLUMNS)}
     return LearnedEstimator(net, size, info, device)
+
+
+def run_au_reader(checkpoint: str | Path, device: torch.device | str = "cpu",
+                  log: Callable[[str], None] = lambda _msg: None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Reads the AUs of faces outside a run's dataset (a user's own face) with the run's estimator.
+
+    That is the learned in-domain regressor of the checkpoint's dataset, the estimator a benchmark
+    of the run reports by default; it is built on the first call (trained then if it is not cached
+    yet), so a caller that never needs it pays nothing. Its held-out error is logged with it: a
+    reading is only as good as the face resembles the dataset's faces.
+    """
+    estimator: list[LearnedEstimator] = []
+
+    def read(images: torch.Tensor) -> torch.Tensor:
+        if not estimator:
+            config = RunConfig.from_dict(load_checkpoint(checkpoint)["config"])
+            estimator.append(learned_estimator(open_dataset(config.data), device, log=log))
+            mse = estimator[0].info["heldout"]["avg"]["mse"]["value"]
+            log(f"AU estimator: {estimator[0].info['name']}, held-out AU MSE "
+                f"{'n/a' if mse is None else f'{mse:.3f}'} on the dataset's test identities")
+        return estimator[0].estimate(images).aus
+
+    return read
 
 
 def build_estimator(kind: str, dataset: FaceDataset, openface_csv: str | Path | None = None,

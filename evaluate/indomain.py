@@ -65,11 +65,13 @@ def load_or_train(
     settings: dict[str, Any],
     train: Callable[[], tuple[dict[str, torch.Tensor], dict[str, Any]]],
     cache_dir: Path | None = None,
+    log: Callable[[str], None] = lambda _msg: None,
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any], Path]:
     """The cached (state_dict, report) for this dataset and settings, training them if absent.
 
     ``train`` returns the network's state dict and a JSON-ready report (held-out accuracy);
-    the training time is added to the report.
+    the training time is added to the report. ``log`` hears when training starts: a command that
+    is otherwise instant then says why it takes minutes, once.
     """
     path = cache_path(kind, dataset, settings, cache_dir)
     if path.is_file():
@@ -77,6 +79,8 @@ def load_or_train(
         if not isinstance(payload, dict) or payload.get("format") != FORMAT or payload.get("kind") != kind:
             raise CheckpointError(f"not a cached {kind} evaluator; delete it to retrain", path)
         return payload["state_dict"], json.loads(payload["report"]), path
+    log(f"training the in-domain {kind} on {dataset.name}'s training identities: once per dataset, "
+        f"minutes on a CPU, then cached ({path})")
     start, cpu_start = time.perf_counter(), time.process_time()
     with torch.random.fork_rng():  # training seeds torch; the caller's RNG stream is left alone
         state, report = train()

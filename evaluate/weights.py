@@ -9,7 +9,7 @@ said so in the record).
 
 Examples:
     eggan-bench weights fetch lightcnn-29v2
-    eggan-bench weights fetch lightcnn-9 --cache /data/weights
+    eggan-bench weights fetch lightcnn-9 --cache ~/weights
 """
 
 from __future__ import annotations

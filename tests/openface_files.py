@@ -1,4 +1,5 @@
-"""Test helpers: OpenFace CSVs written byte by byte in each real layout, and tiny images.
+"""Test helpers: OpenFace CSVs written byte by byte in each real layout, tiny images, and a
+stand-in for the OpenFace binary.
 
 The layouts follow the measured facts in shared/spec/openface.md §2.4: the 2.0 FeatureExtraction
 file (431 columns, ", " header with "," data, CRLF, no final newline), the 2.2 layout with
@@ -8,6 +9,8 @@ file (431 columns, ", " header with "," data, CRLF, no final newline), the 2.2 l
 from __future__ import annotations
 
 import random
+import stat
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -87,4 +90,40 @@ def truncated_image(path: Path) -> Path:
     data = path.with_suffix(".full.jpg").read_bytes()
     path.with_suffix(".full.jpg").unlink()
     path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+FAKE_OPENFACE = '''#!{python}
+"""Fake FaceLandmarkImg: logs its arguments (to $FAKE_OPENFACE_LOG, if set), writes an image-mode
+CSV named after the image (every AU 1.5) and, with -simalign, a grey aligned face where OpenFace
+puts it."""
+import json, os, sys
+args = sys.argv[1:]
+if "FAKE_OPENFACE_LOG" in os.environ:
+    with open(os.environ["FAKE_OPENFACE_LOG"], "a") as log:
+        log.write(json.dumps([os.path.basename(sys.argv[0])] + args) + "\\n")
+image, out = args[args.index("-f") + 1], args[args.index("-out_dir") + 1]
+stem = os.path.splitext(os.path.basename(image))[0]
+if "noface" in stem:
+    sys.exit(0)
+if "crash" in stem:
+    sys.stderr.write("could not load models\\n")
+    sys.exit(3)
+aus = {aus!r}
+header = "face, confidence, " + ", ".join(aus) + ", AU28_c"
+row = "0, 0.97, " + ", ".join("1.5" for _ in aus) + ", 1.0"
+open(os.path.join(out, stem + ".csv"), "w").write(header + "\\r\\n" + row)
+if "-simalign" in args:
+    from PIL import Image
+    size = int(args[args.index("-simsize") + 1])
+    os.makedirs(os.path.join(out, stem + "_aligned"), exist_ok=True)
+    Image.new("RGB", (size, size), (128, 128, 128)).save(os.path.join(out, stem + "_aligned", "face_det_000000.bmp"))
+'''
+
+
+def install_fake_openface(path: Path) -> Path:
+    """Write the fake FaceLandmarkImg at ``path`` (executable, run by this Python)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(FAKE_OPENFACE.format(python=sys.executable, aus=list(AU_COLUMNS)))
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
     return path

@@ -10,13 +10,16 @@ import torch
 from PIL import Image
 
 from eggan.aus import AU_COLUMNS
+from eggan.checkpoint import save_checkpoint
 from eggan.data.dataset import load_dataset
 from eggan.errors import ConfigError, MissingComponentError
+from eggan.model import EggAN
 from evaluate.au import (
     LEARNED_SETTINGS,
     OpenFaceEstimator,
     build_estimator,
     learned_estimator,
+    run_au_reader,
     save_images,
 )
 from evaluate.indomain import blur
@@ -64,6 +67,26 @@ def test_learned_estimator_reads_0_to_5_and_reports_its_heldout_error(tiny_datas
     monkeypatch.setenv("EGGAN_CACHE", str(tmp_path / "elsewhere"))
     torch.manual_seed(123)  # retrained from scratch after other RNG use: the same weights
     assert torch.equal(learned_estimator(dataset, "cpu").estimate(x).aus, estimator.estimate(x).aus)
+
+
+def test_run_au_reader_uses_the_runs_estimator_built_on_first_use(tiny_dataset: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EGGAN_CACHE", str(tmp_path))
+    monkeypatch.setitem(LEARNED_SETTINGS, "epochs", 2)
+    config = EggAN.preset("smoke")  # the reader needs only the checkpoint's data section
+    config.data.source = str(tiny_dataset)
+    checkpoint = save_checkpoint(tmp_path / "checkpoint.pt", {"config": config.to_dict()})
+    messages: list[str] = []
+    read = run_au_reader(checkpoint, "cpu", log=messages.append)
+    assert messages == [] and not (tmp_path / "evaluators").exists()  # nothing is trained before a face is read
+    faces = torch.rand(2, 3, 40, 40) * 2 - 1
+    aus = read(faces)
+    assert messages[0].startswith("training the in-domain au-regressor on ")
+    assert "held-out AU MSE" in messages[1] and len(messages) == 2
+    cached = learned_estimator(load_dataset(tiny_dataset, 32), "cpu")  # trained once, now from the cache
+    assert torch.equal(aus, cached.estimate(faces).aus)
+    read(faces)
+    assert len(messages) == 2
 
 
 def test_openface_csv_folder_gives_aus_and_marks_faces_not_found(tmp_path: Path) -> None:

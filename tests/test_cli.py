@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from unittest import mock
 
@@ -11,7 +12,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from eggan.cli import app, main
+from eggan.cli import app, main, show_warnings_as_lines
+from eggan.errors import EgganWarning
 
 
 def command_paths() -> list[list[str]]:
@@ -25,12 +27,22 @@ def command_paths() -> list[list[str]]:
     return paths
 
 
-def test_top_level_help_lists_every_command_on_one_line() -> None:
-    result = CliRunner().invoke(app, ["--help"], terminal_width=150)
+def group_paths() -> list[list[str]]:
+    root = typer.main.get_command(app)
+    return [[]] + [[name] for name, command in root.commands.items() if hasattr(command, "commands")]
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+@pytest.mark.parametrize("group", group_paths(), ids=lambda path: " ".join(["eggan-bench", *path]))
+def test_command_lists_show_whole_sentences(group: list[str], columns: int) -> None:
+    """Click shows a command's first sentence, cut with "..." when it does not fit the terminal."""
+    result = CliRunner().invoke(app, [*group, "--help"], env={"COLUMNS": str(columns)})
     assert result.exit_code == 0
-    for name in ("train", "edit", "interpolate", "evaluate", "throughput", "run", "report", "data", "weights"):
-        line = next(line for line in result.output.splitlines() if line.strip().startswith(name + " "))
-        assert not line.rstrip().endswith("...")
+    listing = result.output.split("Commands:\n", 1)[1].splitlines()
+    names = {path[len(group)] for path in command_paths() if path[: len(group)] == group}
+    assert {line.split()[0] for line in listing if line.strip()} == names
+    for line in filter(str.strip, listing):
+        assert line.rstrip().endswith(".") and not line.rstrip().endswith("..."), line
 
 
 @pytest.mark.parametrize("path", command_paths(), ids=" ".join)
@@ -67,3 +79,15 @@ def test_an_error_is_printed_verbatim(capsys: pytest.CaptureFixture[str], tmp_pa
     odd = tmp_path / "[bold]run[/]"
     assert run_main(capsys, "report", str(odd)) == (
         2, [f"error: {odd}: no results.json: run `eggan-bench run` or `eggan-bench evaluate` first"])
+
+
+def test_the_suites_warnings_are_one_line_once_per_process(capsys: pytest.CaptureFixture[str]) -> None:
+    others: list[type[Warning]] = []
+    with warnings.catch_warnings():
+        warnings.showwarning = lambda message, category, *args, **kwargs: others.append(category)
+        show_warnings_as_lines()
+        for _ in range(3):  # e.g. one random VGG19 per trained EGGAN of a benchmark
+            warnings.warn("a random VGG19 stands in for ImageNet weights (test)", EgganWarning, stacklevel=1)
+        warnings.warn("another package's warning (test)", UserWarning, stacklevel=1)
+    assert capsys.readouterr().err.splitlines() == ["warning: a random VGG19 stands in for ImageNet weights (test)"]
+    assert others == [UserWarning]  # shown as Python shows it, with its source line

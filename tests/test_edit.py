@@ -1,16 +1,21 @@
-"""`eggan-bench edit` and `eggan-bench interpolate` on a checkpoint trained for two smoke steps."""
+"""`eggan-bench edit` and `eggan-bench interpolate` on a checkpoint trained for two smoke steps, on faces of
+the run's dataset and on a face outside it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+import torch
 from eggan_helpers import smoke_synthfacs
 from PIL import Image
 from typer.testing import CliRunner, Result
 
+from baselines.stargan import StarGAN
+from eggan.aus import AU_NAMES
 from eggan.cli import app
 from eggan.config import apply_overrides
+from eggan.edit import edit_face, interpolation_strip
 from eggan.errors import CheckpointError, ConfigError
 from eggan.model import EggAN
 from eggan.train import train_run
@@ -83,15 +88,50 @@ def test_edit_errors_are_one_line(run: tuple[Path, Path], tmp_path: Path, extra:
     assert message in str(result.exception) and "\n" not in str(result.exception)
 
 
-def test_interpolate_needs_source_aus_outside_the_dataset(run: tuple[Path, Path], tmp_path: Path) -> None:
+def test_a_face_outside_the_dataset_has_its_aus_read_and_logged(run: tuple[Path, Path], tmp_path: Path) -> None:
     checkpoint, data = run
     outside = tmp_path / "face.png"
     Image.open(image_in(data)).save(outside)
-    args = ["interpolate", "--checkpoint", checkpoint, "--source", outside, "--target-aus", "AU12=5",
-            "--out", tmp_path / "s.png"]
-    result = invoke(*args)
-    assert isinstance(result.exception, ConfigError) and "--source-aus" in str(result.exception)
-    assert invoke(*args, "--source-aus", "AU12=0").exit_code == 0
+    with pytest.raises(ConfigError, match="--source-aus"):  # no labels and no reader
+        interpolation_strip(checkpoint, outside, tmp_path / "s.png", target_aus="AU12=5")
+    read: list[torch.Tensor] = []
+
+    def reader(image: torch.Tensor) -> torch.Tensor:
+        read.append(image)
+        return torch.full((1, 17), 2.0)
+
+    messages: list[str] = []
+    strip = interpolation_strip(checkpoint, outside, tmp_path / "s.png", target_aus="AU12=5", steps=3,
+                                read_aus=reader, log=messages.append)
+    assert size_of(strip) == (4 * CELL + 2, CELL + 2) and len(read) == 1 and read[0].shape == (1, 3, 32, 32)
+    assert messages == ["source AUs (read by the run's AU estimator): " + ",".join(f"{a}=2.0" for a in AU_NAMES)]
+    # a face of the dataset keeps its labels, and --source-aus wins over both
+    messages.clear()
+    interpolation_strip(checkpoint, image_in(data), tmp_path / "s.png", target_aus="AU12=5", read_aus=reader,
+                        log=messages.append)
+    assert len(read) == 1 and messages[0].startswith("source AUs (the run's dataset index): ")
+    interpolation_strip(checkpoint, outside, tmp_path / "s.png", target_aus="AU12=5", source_aus="AU12=0",
+                        read_aus=reader)
+    assert len(read) == 1
+    # an outside face as the target of an edit: its AUs are read too
+    messages.clear()
+    edit_face(checkpoint, image_in(data), tmp_path / "e.png", target_image=outside, read_aus=reader,
+              log=messages.append)
+    assert len(read) == 2 and messages[0].startswith("target AUs (read by the run's AU estimator): AU01=2.0")
+
+
+def test_interpolate_refuses_a_model_not_conditioned_on_aus_in_one_line(run: tuple[Path, Path],
+                                                                         tmp_path: Path) -> None:
+    _, data = run
+    config = apply_overrides(StarGAN.preset("smoke"), ["train.steps=1"])
+    config.data.source, config.train.device = str(data), "cpu"
+    stargan = train_run(config, tmp_path / "stargan").checkpoint
+    result = invoke("interpolate", "--checkpoint", stargan, "--source", image_in(data), "--target-aus", "AU12=5",
+                    "--out", tmp_path / "s.png")
+    assert isinstance(result.exception, ConfigError)
+    assert str(result.exception) == (f"{stargan}: a stargan checkpoint; interpolate needs a model conditioned on "
+                                     "AU vectors (eggan, ganimation)")
+    assert not (tmp_path / "s.png").exists()
 
 
 def test_not_a_checkpoint(run: tuple[Path, Path], tmp_path: Path) -> None:

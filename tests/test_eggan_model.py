@@ -15,7 +15,7 @@ from eggan import model
 from eggan.checkpoint import load_checkpoint
 from eggan.config import RunConfig, apply_overrides
 from eggan.data.dataset import FaceDataset, Target
-from eggan.errors import ConfigError, MissingComponentError
+from eggan.errors import ConfigError, EgganWarning, MissingComponentError
 from eggan.method import DataInfo, get_method
 from eggan.model import EggAN
 from eggan.train import train_run
@@ -229,7 +229,7 @@ def test_random_vgg_is_a_warning_and_in_the_metadata(train: FaceDataset, tmp_pat
     monkeypatch.delenv("EGGAN_VGG19_WEIGHTS", raising=False)
     config = EggAN.preset("smoke").model
     method = EggAN(config, DataInfo(32, len(train.identities)), 10, torch.device("cpu"))
-    with pytest.warns(UserWarning, match="random VGG19"):
+    with pytest.warns(EgganWarning, match="random VGG19"):
         method.setup(train)
     meta = method.metadata()
     assert meta["vgg19"]["weights"] == "random"

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import os
-import stat
-import sys
 from pathlib import Path
 
 import pytest
-from openface_files import au_row, openface_csv
+from openface_files import au_row, install_fake_openface, openface_csv
 
 from eggan.aus import AU_COLUMNS
 from eggan.data.openface import (
@@ -168,34 +166,11 @@ def test_combined_csv_with_name_column(tmp_path: Path) -> None:
 
 # --- runner -------------------------------------------------------------------------------------
 
-FAKE = '''#!{python}
-"""Fake OpenFace: logs its arguments, writes an image-mode CSV named after the image."""
-import json, os, sys
-args = sys.argv[1:]
-with open(os.environ["FAKE_OPENFACE_LOG"], "a") as log:
-    log.write(json.dumps([os.path.basename(sys.argv[0])] + args) + "\\n")
-image, out = args[args.index("-f") + 1], args[args.index("-out_dir") + 1]
-stem = os.path.splitext(os.path.basename(image))[0]
-if "noface" in stem:
-    sys.exit(0)
-if "crash" in stem:
-    sys.stderr.write("could not load models\\n")
-    sys.exit(3)
-aus = {aus!r}
-header = "face, confidence, " + ", ".join(aus) + ", AU28_c"
-row = "0, 0.97, " + ", ".join("1.5" for _ in aus) + ", 1.0"
-open(os.path.join(out, stem + ".csv"), "w").write(header + "\\r\\n" + row)
-'''
-
 
 @pytest.fixture
 def fake_openface(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    script = bin_dir / "FaceLandmarkImg"
-    script.write_text(FAKE.format(python=sys.executable, aus=list(AU_COLUMNS)))
-    script.chmod(script.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    script = install_fake_openface(tmp_path / "bin" / "FaceLandmarkImg")
+    monkeypatch.setenv("PATH", f"{script.parent}{os.pathsep}{os.environ.get('PATH', '')}")
     monkeypatch.setenv("FAKE_OPENFACE_LOG", str(tmp_path / "log.jsonl"))
     return script
 
