@@ -77,6 +77,7 @@ NOT_RUN: dict[str, str] = {
     "pytest --benchmark-only": "the timing benchmarks (tests/benchmarks/), minutes long; not a test",
     "pytest --benchmark-only --benchmark-autosave": "the timing benchmarks (tests/benchmarks/), minutes long",
     "pytest --benchmark-only --benchmark-compare": "the timing benchmarks (tests/benchmarks/), minutes long",
+    "pytest --benchmark-only -k speedups --benchmark-group-by=group": "the speed-up benchmarks, minutes long",
     "eggan-bench data disfa disfa_list.txt ~/DISFA/aligned --out data/disfa-authors --image-level-split":
         "the authors' split takes the first 20,000 lines as test: it needs their full list (tests/test_disfa.py "
         "checks the split on a short list)",

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-SIZES = {"smoke": 32, "quick": 64, "paper": 128}
+from eggan.config import base_preset
+
+SIZES = {name: base_preset(name)[0].image_size for name in ("smoke", "quick", "paper")}  # 32, 32, 128
 CASES = [pytest.param("smoke"), pytest.param("quick", marks=pytest.mark.timed_only),
          pytest.param("paper", marks=pytest.mark.timed_only)]

@@ -1,4 +1,4 @@
-"""Training iterations/s and translations/s of the three baselines at the quick (64 px, the
+"""Training iterations/s and translations/s of the three baselines at the quick (32 px, the
 preset's CPU networks) and paper (128 px, the authors' networks) configurations, batch 8; the
 smoke case (32 px) is the one plain `pytest` runs once (bench_presets).
 

@@ -1,4 +1,4 @@
-"""EGGAN's training iterations/s and generator images/s at the quick (64 px, the preset's CPU
+"""EGGAN's training iterations/s and generator images/s at the quick (32 px, the preset's CPU
 networks) and paper (128 px, the paper's networks at width 1) configurations, batch 8, on the CPU;
 the smoke case (32 px) is the one plain `pytest` runs once (bench_presets).
 
