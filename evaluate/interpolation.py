@@ -36,7 +36,8 @@ def interpolation_response(method: Method, dataset: FaceDataset, pairs: pd.DataF
     for chunk in torch.arange(len(pairs)).split(batch_size):
         source, target = dataset.batch(source_rows[chunk]), dataset.batch(target_rows[chunk])
         frames = interpolate(method, source.image, source.aus, target.aus, steps)  # steps x B x 3 x H x W
-        read = torch.stack([estimator.estimate(frame, ()).aus for frame in frames])  # steps x B x 17
+        read = torch.stack([estimator.estimate(frame, [f"interpolation_{k}_{int(i)}" for i in chunk]).aus
+                            for k, frame in enumerate(frames)])  # steps x B x 17; keys name files for OpenFace
         asked = (target.aus - source.aus).cpu()
         moved = read - read[:1]
         responses.append((moved * asked).sum(-1) / (asked * asked).sum(-1).clamp_min(1e-8))  # steps x B

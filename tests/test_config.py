@@ -54,7 +54,7 @@ def test_epochs_replace_steps_and_the_preset_is_checked() -> None:
     assert apply_overrides(smoke(), ["train.epochs=2"]).train.epochs == 2
     config = smoke()
     config.preset = "huge"
-    with pytest.raises(ConfigError, match="unknown preset 'huge'; expected one of smoke, quick, paper"):
+    with pytest.raises(ConfigError, match="unknown preset 'huge'; expected one of smoke, quick, standard, paper"):
         validate(config)
 
 

@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from unittest import mock
 
@@ -147,6 +147,17 @@ def test_non_finite_weights_or_optimiser_state_stop_before_they_are_saved(
     assert all(torch.isfinite(t).all() for p in saved for t in states(p).values())
 
 
+@pytest.fixture
+def ctrl_c_handled() -> Iterator[None]:
+    """Python's own SIGINT handler for the test, as in a terminal: a process started in the
+    background of a non-interactive shell (some CI runners) inherits SIGINT ignored, and then
+    Ctrl-C never reaches the training loop at all."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("ctrl_c_handled")
 def test_ctrl_c_saves_the_step_and_resumes_exactly(tiny_dataset: Path, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     config = toy_config(tiny_dataset)
@@ -183,6 +194,7 @@ def test_a_second_ctrl_c_stops_at_once_keeping_the_last_checkpoint(tiny_dataset:
         train_run(toy_config(tiny_dataset, "train.checkpoint_every=2"), tmp_path)
 
 
+@pytest.mark.usefixtures("ctrl_c_handled")
 def test_ctrl_c_is_one_line_and_exit_status_130(tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     from eggan.cli import main
