@@ -135,8 +135,9 @@ class HomoInterpGAN(Method):
         elif name in ("quick", "standard"):
             # The CPU recipe (32 px, batch 32): a quarter-width VGG trunk (random without ImageNet
             # weights), the decoder pre-trained at the run's batch, D's classifier learning real
-            # latents' own labels (with the released adversarial classifier it stayed at chance
-            # and the interpolator had no signal) and three times the authors' learning rate.
+            # latents' own labels (a labelled deviation: a classifier of real expressions is what
+            # the interpolator's expression branch is steered by) and three times the authors'
+            # learning rate. At quick it still does not follow the targets (README).
             model = HomoInterpConfig(width=0.25, pretrain_steps=500, pretrain_batch=32, normalise_vgg=False,
                                      allow_random_vgg=True, classifier_on="real", lr=3e-4)
             train.steps = 1500 if name == "quick" else 6000

@@ -152,8 +152,10 @@ class StarGAN(Method):
     def pretrain(self, train: FaceDataset, log: Callable[[str], None]) -> None:
         """The critic's classification warm-up (``cls_warmup_epochs``), on real training images.
 
-        A cold critic head stays at chance for the first ~600 iterations of a 32 px run while the
-        adversarial terms dominate its shared trunk; G meanwhile learns only to copy its input.
+        A cold critic head stayed at chance (cross-entropy ln 8) for the first ~600 iterations of
+        every 32 px trial while the adversarial terms dominate its shared trunk, so G's
+        classification term carried no signal. Warmed up, the head is a fixed target G can also
+        satisfy with high-frequency patterns: the quick run's outputs are noisy (README).
         """
         c = self.config
         if c.cls_warmup_epochs == 0:
