@@ -28,6 +28,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> FaceDataset:
 def test_every_method_has_every_preset_and_the_cpu_presets_share_one_protocol() -> None:
     """The pipeline scores all methods on one dataset, so quick and standard must agree on it."""
     data = {name: {p: get_method(name).preset(p) for p in PRESETS} for name in method_names()}
+
     def dataset(config: RunConfig) -> DataConfig:
         return replace(config.data, hflip=False)  # a training augmentation, not the protocol's data
 
