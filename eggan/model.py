@@ -154,19 +154,19 @@ class EggAN(Method):
         else:
             with torch.no_grad():
                 code = self.nets["encoder"](x)
-                images = self.nets["generator"](code, u_t)  # the edit only
-        out = self.critic_step(x, u_s, self.critic_fake(code, images[:n], u_fake, u_t))
+        out = self.critic_step(x, u_s, self.critic_fake(code, images[:n] if generator_due else None, u_fake, u_t))
         out.update(self.latent_step(code.detach()))
         if generator_due:
             out.update(self.generator_step(x, u_s, u_t, batch.identity, code, images))
         return {name: value.detach() for name, value in out.items()}
 
     def critic_fake(
-        self, code: torch.Tensor, edit: torch.Tensor, u_fake: torch.Tensor, u_t: torch.Tensor
+        self, code: torch.Tensor, edit: torch.Tensor | None, u_fake: torch.Tensor, u_t: torch.Tensor
     ) -> torch.Tensor:
         """The image D_img learns to reject: G(E(x) | u_fake) (paper; with one target draw ``u_fake``
-        is ``u_t`` and this is the step's edit itself), or G(z | u_fake), z ~ N(0, I) (authors)."""
-        if self.cfg.critic_fake == "edit" and u_fake is u_t:
+        is ``u_t``, and on a generator step this is the step's ``edit`` itself, not recomputed), or
+        G(z | u_fake), z ~ N(0, I) (authors)."""
+        if self.cfg.critic_fake == "edit" and edit is not None and u_fake is u_t:
             return edit.detach()
         with torch.no_grad():
             latent = code if self.cfg.critic_fake == "edit" else torch.randn_like(code)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from bench_presets import CASES, SIZES
+from bench_presets import CASES, SIZES, au_bank_split
 
 from eggan.data.dataset import Batch, Target
 from eggan.method import DataInfo, Method, get_method
@@ -30,10 +30,7 @@ def make(name: str, preset: str) -> tuple[Method, Batch, int]:
     batch = Batch(torch.rand(BATCH, 3, size, size, generator=g) * 2 - 1, torch.rand(BATCH, 17, generator=g) * 5,
                   torch.zeros(BATCH, dtype=torch.long), torch.randint(8, (BATCH,), generator=g))
 
-    class Split:  # what GANimation's setup reads: the AU bank
-        aus = torch.rand(64, 17, generator=g) * 5
-
-    method.setup(Split())  # type: ignore[arg-type]
+    method.setup(au_bank_split(g))  # type: ignore[arg-type]
     cycle = getattr(config.model, "n_critic", None) or config.model.n_discrim
     return method, batch, cycle
 

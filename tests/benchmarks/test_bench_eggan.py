@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from bench_presets import CASES, SIZES
+from bench_presets import CASES, SIZES, au_bank_split
 from eggan_helpers import random_phi
 
 from eggan.data.dataset import Batch, Target
@@ -31,12 +31,9 @@ def make(preset: str, perceptual: bool = True) -> tuple[EggAN, Batch]:
     batch = Batch(torch.rand(BATCH, 3, size, size, generator=g) * 2 - 1, torch.rand(BATCH, 17, generator=g) * 5,
                   torch.randint(10, (BATCH,), generator=g), torch.randint(8, (BATCH,), generator=g))
 
-    class Split:  # what setup reads: the AU bank of random targets
-        aus = torch.rand(64, 17, generator=g) * 5
-
     if perceptual:
         method.phi = random_phi()  # the tests' fixed-seed random VGG19 (one build per process)
-    method.setup(Split())  # type: ignore[arg-type]
+    method.setup(au_bank_split(g))  # type: ignore[arg-type]
     return method, batch
 
 

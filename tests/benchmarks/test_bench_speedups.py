@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from bench_presets import au_bank_split
 from eggan_helpers import random_phi
 
 from eggan.config import apply_overrides
@@ -41,11 +42,7 @@ def quick(*overrides: str) -> EggAN:
     torch.manual_seed(0)
     size = config.data.image_size
     method = EggAN(config.model, DataInfo(size, 16), 1000, torch.device("cpu"))
-
-    class Split:  # what setup reads: the AU bank of random targets
-        aus = torch.rand(64, 17) * 5
-
-    method.setup(Split())  # type: ignore[arg-type]
+    method.setup(au_bank_split())  # type: ignore[arg-type]
     return method
 
 
