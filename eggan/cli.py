@@ -72,7 +72,7 @@ def show_warnings_as_lines() -> None:
 # Options several commands share, declared once.
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
 DataSource = Annotated[str, typer.Option(help="'synthfacs' or a dataset folder with index.csv.")]
-Preset = Annotated[str, typer.Option(help="smoke, quick or paper.")]
+Preset = Annotated[str, typer.Option(help="smoke, quick, standard or paper.")]
 Estimator = Annotated[str, typer.Option(help="AU estimator: learned (in-domain) or openface.")]
 OpenFaceCSV = Annotated[
     Path | None, typer.Option(help="Folder of OpenFace CSVs named <key>.csv (instead of the binary).")

@@ -76,7 +76,7 @@ class Method(ABC):
     @classmethod
     @abstractmethod
     def preset(cls, name: str) -> RunConfig:
-        """The full run config of preset ``name`` (smoke, quick, paper) for this method."""
+        """The full run config of preset ``name`` (smoke, quick, standard, paper) for this method."""
 
     @classmethod
     def check_requirements(cls, config: RunConfig) -> None:
