@@ -32,13 +32,13 @@ import torch.nn.functional as F
 
 from baselines.ganimation_nets import Generator, compose, critic, smoothness
 from baselines.stargan_nets import critic_depth
-from eggan.aus import AU_MAX
-from eggan.config import RunConfig, base_preset
+from eggan.core.config import RunConfig, base_preset
+from eggan.core.gan import gradient_penalty, random_interpolate
+from eggan.core.method import DataInfo, Method, adam, set_requires_grad
+from eggan.core.schedules import linear_decay
+from eggan.data.aus import AU_MAX
 from eggan.data.dataset import Batch, FaceDataset, Target
 from eggan.errors import ConfigError
-from eggan.gan import gradient_penalty, random_interpolate
-from eggan.method import DataInfo, Method, adam, set_requires_grad
-from eggan.schedules import linear_decay
 
 
 @dataclass

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from baselines.stargan_nets import Discriminator, encoder_decoder, tile_condition
-from eggan.blocks import init_normal_
+from eggan.core.blocks import init_normal_
 
 
 class Generator(nn.Module):

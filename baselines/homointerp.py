@@ -50,13 +50,13 @@ import torch.nn.functional as F
 
 from baselines.homointerp_nets import VGG_POOLS, Decoder, Interpolator, KGTransform, LatentCritic, VGGEncoder
 from baselines.homointerp_vgg import init_encoder
-from eggan.config import RunConfig, base_preset
+from eggan.core.config import RunConfig, base_preset
+from eggan.core.gan import gradient_penalty, random_interpolate
+from eggan.core.method import DataInfo, Method, adam, set_requires_grad
+from eggan.core.schedules import constant
+from eggan.core.vgg import imagenet_denormalise, imagenet_normalise, require_weights
 from eggan.data.dataset import Batch, FaceDataset, Target
 from eggan.errors import ConfigError, DataError, MissingComponentError
-from eggan.gan import gradient_penalty, random_interpolate
-from eggan.method import DataInfo, Method, adam, set_requires_grad
-from eggan.schedules import constant
-from eggan.vgg import imagenet_denormalise, imagenet_normalise, require_weights
 
 N_BRANCH = 2  # expression group + residual
 EXPRESSION_BRANCH = 0
@@ -75,7 +75,7 @@ class HomoInterpConfig:
     pretrain_steps: int = 10000  # decoder pre-training on frozen VGG features
     pretrain_batch: int = 32
     vgg19g_path: str | None = None  # the authors' normalised VGG-19 file, if you have it
-    vgg19_path: str | None = None  # torchvision ImageNet VGG-19 (else found offline by eggan.vgg)
+    vgg19_path: str | None = None  # torchvision ImageNet VGG-19 (else found offline by eggan.core.vgg)
     normalise_vgg: bool = True  # Gatys-style rescaling of the ImageNet weights
     normalise_images: int = 64
     allow_random_vgg: bool = False

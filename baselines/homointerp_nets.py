@@ -16,7 +16,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from eggan.blocks import log2_int, widen
+from eggan.core.blocks import log2_int, widen
 
 # VGG-19 up to relu5_1, split as the authors split it: (name, output channels) or "pool".
 VGG_BLOCKS: tuple[tuple[str | tuple[str, int], ...], ...] = (

@@ -5,7 +5,7 @@ The authors initialise the encoder (and its frozen teacher) from ``vgg19g-4aff04
 "normalized VGG-19" of Deep Feature Interpolation: ImageNet VGG-19 with every filter rescaled so
 its mean activation over images and positions is 1 (Gatys et al.). That file cannot be downloaded
 here. A user who has it passes its path (``model.vgg19g_path``); otherwise the torchvision
-ImageNet weights are found offline (``eggan.vgg``) and rescaled the same way, measured on the
+ImageNet weights are found offline (``eggan.core.vgg``) and rescaled the same way, measured on the
 training faces instead of ImageNet images. Because the network only has ReLUs and max-pools,
 the rescaling changes each feature map by a per-channel constant and nothing else; it sets the
 scale of the latent-space losses, which the authors' unit loss weights were tuned for.
@@ -21,9 +21,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from baselines.homointerp_nets import VGGEncoder
-from eggan.checkpoint import load_file
+from eggan.core.checkpoint import load_file
+from eggan.core.vgg import vgg19_features
 from eggan.errors import CheckpointError, ConfigError
-from eggan.vgg import vgg19_features
 
 DEAD_FRACTION = 0.01
 

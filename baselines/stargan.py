@@ -36,14 +36,14 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
 from baselines.stargan_nets import Discriminator, Generator, critic_depth
-from eggan.checkpoint import load_file
-from eggan.config import RunConfig, base_preset
+from eggan.core.checkpoint import load_file
+from eggan.core.config import RunConfig, base_preset
+from eggan.core.gan import gradient_penalty, random_interpolate
+from eggan.core.method import DataInfo, Method, adam, set_requires_grad
+from eggan.core.schedules import linear_decay
+from eggan.core.warmup import fit_classifier
 from eggan.data.dataset import Batch, FaceDataset, Target
 from eggan.errors import CheckpointError, ConfigError, DataError
-from eggan.gan import gradient_penalty, random_interpolate
-from eggan.method import DataInfo, Method, adam, set_requires_grad
-from eggan.schedules import linear_decay
-from eggan.warmup import fit_classifier
 
 LR_UPDATE_STEP = 1000  # the authors' lr_update_step
 WARMUP_BATCH = 32  # images per step of the critic's classification warm-up

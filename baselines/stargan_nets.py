@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from eggan.blocks import log2_int
+from eggan.core.blocks import log2_int
 
 
 class InstanceNorm(nn.InstanceNorm2d):

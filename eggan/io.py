@@ -6,7 +6,7 @@ disk, a folder where the file should be) is a one-line ``OutputError`` naming th
 bytes whose file already holds exactly them are not rewritten (``atomic_write_bytes``), so a
 finished run keeps its mtimes and can be read from a read-only mount. The temp files
 (``.<name>.*.tmp``) a killed write leaves are removed by the next process that locks the folder
-(``eggan.lock``).
+(``eggan.core.lock``).
 """
 
 from __future__ import annotations

@@ -10,5 +10,4 @@ protocol     scoring one method through `Method.translate`, and the reference ro
 evaluation   a whole benchmark directory -> per-pair files, summaries, results.json
 throughput   translations per second at fixed batch sizes
 examples     example images for the figures, stored in results.json
-pipeline     `eggan-bench run`: the whole benchmark, stage by stage, resumable
 """

@@ -23,9 +23,9 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from eggan.aus import AU_COLUMNS, AU_MAX, N_AUS
-from eggan.checkpoint import load_checkpoint
-from eggan.config import RunConfig
+from eggan.core.checkpoint import load_checkpoint
+from eggan.core.registry import read_run_config
+from eggan.data.aus import AU_COLUMNS, AU_MAX, N_AUS
 from eggan.data.dataset import FaceDataset
 from eggan.data.openface import find_openface, read_openface_dir, run_openface
 from eggan.data.sources import open_dataset
@@ -239,7 +239,7 @@ def run_au_reader(checkpoint: str | Path, device: torch.device | str = "cpu",
 
     def read(images: torch.Tensor) -> torch.Tensor:
         if not estimator:
-            config = RunConfig.from_dict(load_checkpoint(checkpoint)["config"])
+            config = read_run_config(load_checkpoint(checkpoint)["config"])
             estimator.append(learned_estimator(open_dataset(config.data), device, log=log))
             mse = estimator[0].info["heldout"]["avg"]["mse"]["value"]
             log(f"AU estimator: {estimator[0].info['name']}, held-out AU MSE "

@@ -1,6 +1,6 @@
 """Evaluate every trained run of a benchmark directory on one pair list with one pair of evaluators.
 
-Layout read: ``RUN/train/<label>/seed<k>/{config.json, checkpoint.pt}`` (``eggan.train.train_run``;
+Layout read: ``RUN/train/<label>/seed<k>/{config.json, checkpoint.pt}`` (``eggan.core.train.train_run``;
 label = method name or an ablation label such as ``eggan-wtP``). Layout written (atomically):
 
     RUN/eval/pairs.csv                 the (source, target, impostor) pairs, identical for all rows
@@ -24,7 +24,7 @@ results.json schema (``format`` = ``eggan-bench-results/1``)::
      "metrics": {"mse": {"higher_is_better": false}, ...},
      "rows": [Row, ...],                   # "Source (no edit)", each label (sorted), "Real"
      "throughput": {label: throughput.measure(...)} | null,  # `eggan-bench throughput --run`, if measured
-     "examples": {...}}                    # added by evaluate.pipeline (schema in evaluate.examples)
+     "examples": {...}}                    # added by eggan.cli.pipeline (schema in evaluate.examples)
 
     Row = {"label": str, "kind": "reference" | "method", "method": str | null,
            "seeds": {"<k>": Summary}, "checkpoint_steps": {"<k>": int},
@@ -67,15 +67,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from eggan.aus import AU_NAMES
-from eggan.checkpoint import CHECKPOINT_NAME, load_checkpoint
-from eggan.config import DataConfig, from_dict
+from eggan.core.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from eggan.core.config import from_dict
+from eggan.core.method import Method
+from eggan.core.runmeta import environment, select_device
+from eggan.data.aus import AU_NAMES
+from eggan.data.config import DataConfig
 from eggan.data.dataset import FaceDataset, Target
 from eggan.data.sources import open_dataset
 from eggan.errors import ConfigError, DataError
 from eggan.io import atomic_write_json, atomic_write_text
-from eggan.method import Method
-from eggan.runmeta import environment, select_device
 from evaluate.au import AUEstimator, build_estimator, check_estimator, save_images
 from evaluate.identity import Verifier, indomain_verifier, released_verifier
 from evaluate.interpolation import interpolation_response
@@ -153,7 +154,7 @@ def evaluate_run(
     runs = find_runs(run_dir)
     torch_device = select_device(device)
     if loader is None:
-        from eggan.train import load_trained as loader
+        from eggan.core.train import load_trained as loader
 
     config, dataset = run_dataset(runs)
     pairs, description = run_pairs(eval_dir, dataset, per_expression, seed)
@@ -236,7 +237,7 @@ def export_images(run_dir: str | Path, out_dir: str | Path, device: str = "auto"
     runs = find_runs(run_dir)
     torch_device = select_device(device)
     if loader is None:
-        from eggan.train import load_trained as loader
+        from eggan.core.train import load_trained as loader
     _, dataset = run_dataset(runs)
     pairs, _ = run_pairs(run_dir / "eval", dataset, per_expression, seed)
     target, source = row_indices(dataset, pairs["target_path"]), row_indices(dataset, pairs["source_path"])
@@ -369,7 +370,7 @@ def run_throughput(run_dir: str | Path, device: str = "auto", loader: Loader | N
     run_dir = Path(run_dir)
     torch_device = select_device(device)
     if loader is None:
-        from eggan.train import load_trained as loader
+        from eggan.core.train import load_trained as loader
     measured = {}
     for label, seeds in sorted(find_runs(run_dir).items()):
         method = loader(seeds[min(seeds)] / CHECKPOINT_NAME, torch_device)

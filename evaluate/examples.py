@@ -16,10 +16,10 @@ from typing import Any
 import torch
 from PIL import Image
 
-from eggan.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from eggan.core.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from eggan.core.interpolate import interpolate
+from eggan.core.method import Method
 from eggan.data.dataset import FaceDataset, Target
-from eggan.interpolate import interpolate
-from eggan.method import Method
 from evaluate.evaluation import find_runs
 from evaluate.pairs import load_pairs, row_indices
 

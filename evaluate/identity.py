@@ -2,7 +2,7 @@
 
 ``load_lightcnn`` reads the released ``.pth.tar`` files as they are (nested ``state_dict``,
 ``module.`` prefixes from DataParallel, ``fc2`` present or not, legacy or zip serialisation)
-through ``eggan.checkpoint.load_file`` (``weights_only=True``) and loads the backbone strictly:
+through ``eggan.core.checkpoint.load_file`` (``weights_only=True``) and loads the backbone strictly:
 a LightCNN loaded with ``strict=False`` silently yields garbage features (LightCNN issue #43),
 so any missing or unexpected key is an error that names them.
 
@@ -22,10 +22,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from eggan.checkpoint import load_file
+from eggan.core.checkpoint import load_file
+from eggan.core.method import adam
 from eggan.data.dataset import FaceDataset
 from eggan.errors import CheckpointError
-from eggan.method import adam
 from evaluate.indomain import batches, degrade, jitter, load_or_train, pick_device, resize, training_split
 from evaluate.lightcnn import INPUT_SIZE, VARIANTS, build_lightcnn
 from evaluate.weights import sha256, verify_weights

@@ -26,12 +26,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from eggan.checkpoint import load_file
+from eggan.core.checkpoint import load_file
+from eggan.core.runmeta import select_device
 from eggan.data.dataset import FaceDataset
 from eggan.data.sources import cache_root
 from eggan.errors import CheckpointError
 from eggan.io import atomic_write
-from eggan.runmeta import select_device
 
 FORMAT = "eggan-bench-evaluator/1"
 

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from eggan.core.interpolate import interpolate
+from eggan.core.method import Method
 from eggan.data.dataset import FaceDataset
-from eggan.interpolate import interpolate
-from eggan.method import Method
 from evaluate.au import AUEstimator
 from evaluate.pairs import row_indices
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from eggan.aus import AU_NAMES
+from eggan.data.aus import AU_NAMES
 from eggan.errors import ConfigError
 
 # Below this variance (on the 0-5 scale) a column is treated as constant.

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from eggan.aus import EXPRESSIONS
+from eggan.data.aus import EXPRESSIONS
 from eggan.data.dataset import FaceDataset
 from eggan.errors import DataError
 from eggan.io import atomic_write_text

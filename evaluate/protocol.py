@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from eggan.aus import AU_COLUMNS
+from eggan.core.method import Method
+from eggan.data.aus import AU_COLUMNS
 from eggan.data.dataset import FaceDataset, Target
-from eggan.method import Method
 from evaluate.au import AUEstimator
 from evaluate.identity import Verifier
 from evaluate.metrics import au_agreement, cosine, verification

@@ -14,10 +14,10 @@ from typing import Any
 
 import torch
 
-from eggan.aus import AU_MAX, N_AUS, N_EXPRESSIONS
+from eggan.core.method import Method
+from eggan.core.runmeta import device_name
+from eggan.data.aus import AU_MAX, N_AUS, N_EXPRESSIONS
 from eggan.data.dataset import Target
-from eggan.method import Method
-from eggan.runmeta import device_name
 
 BATCH_SIZES: tuple[int, ...] = (1, 8, 32)
 

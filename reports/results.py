@@ -142,7 +142,7 @@ def substitution_notes(results: dict[str, Any]) -> list[str]:
     """Every substitution recorded in a method's metadata that changes what a number means.
 
     A random stand-in for ImageNet VGG19 is recorded as a dict with ``"weights": "random"`` and a
-    ``note`` (``eggan.vgg.VGGStatus``); any such dict anywhere in a row's metadata is reported.
+    ``note`` (``eggan.core.vgg.VGGStatus``); any such dict anywhere in a row's metadata is reported.
     """
     notes: dict[str, list[str]] = {}
     for row in method_rows(results):

@@ -15,7 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
-from eggan.aus import AU_COLUMNS, EXPRESSIONS
+from eggan.data.aus import AU_COLUMNS, EXPRESSIONS
 from eggan.data.dataset import write_index
 
 

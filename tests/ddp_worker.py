@@ -9,9 +9,9 @@ from pathlib import Path
 
 import torch
 
-from eggan.config import apply_overrides
-from eggan.method import REGISTRY, get_method
-from eggan.train import train_run
+from eggan.core.config import apply_overrides
+from eggan.core.registry import REGISTRY, get_method
+from eggan.core.train import train_run
 
 REGISTRY["toy"] = "toy_method:ToyMethod"
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import torch
 
-from eggan.config import apply_overrides
+from eggan.core.config import apply_overrides
+from eggan.core.method import DataInfo
 from eggan.data.dataset import FaceDataset, load_dataset
 from eggan.data.synthfacs import render_synthfacs
-from eggan.method import DataInfo
-from eggan.model import EggAN
-from eggan.perceptual import Perceptual, build_perceptual
+from eggan.egg.model import EggAN
+from eggan.egg.perceptual import Perceptual, build_perceptual
 
 _PHI: dict[str, Perceptual] = {}
 

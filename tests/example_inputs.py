@@ -20,16 +20,16 @@ import torch
 from openface_files import au_row, install_fake_openface, openface_csv, tiny_image
 from PIL import Image
 
-from eggan.aus import AU_COLUMNS, EXPRESSIONS
-from eggan.checkpoint import CHECKPOINT_NAME
-from eggan.config import RunConfig
+from eggan.cli.pipeline import BenchConfig, run_benchmark
+from eggan.core.checkpoint import CHECKPOINT_NAME
+from eggan.core.config import RunConfig
+from eggan.core.registry import get_method
+from eggan.core.train import TrainResult, resolve_config, train_run
+from eggan.data.aus import AU_COLUMNS, EXPRESSIONS
 from eggan.data.rafd import RAFD_CROP_BOX, RAFD_FRAME
 from eggan.data.sources import open_dataset
-from eggan.method import get_method
-from eggan.train import TrainResult, resolve_config, train_run
 from evaluate.evaluation import export_images
 from evaluate.lightcnn import build_lightcnn
-from evaluate.pipeline import BenchConfig, run_benchmark
 
 SMOKE_STEPS = "train.steps=1"  # what every documented training is cut to (tests/test_examples.py)
 # People in test-made RaFD: a 10 % identity split of 15 leaves the two test identities a loaded

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from eggan.aus import AU_COLUMNS, AU_MAX, EXPRESSIONS
+from eggan.data.aus import AU_COLUMNS, AU_MAX, EXPRESSIONS
 from eggan.data.dataset import FaceDataset, validate_table
 
 

@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from eggan.checkpoint import load_checkpoint
-from eggan.config import RunConfig, apply_overrides
+from eggan.core.checkpoint import load_checkpoint
+from eggan.core.config import RunConfig, apply_overrides
+from eggan.core.method import DataInfo, Method
+from eggan.core.registry import get_method
+from eggan.core.train import load_trained, train_run
 from eggan.data.dataset import Batch, FaceDataset, Target, load_dataset
 from eggan.errors import ConfigError
-from eggan.method import DataInfo, Method, get_method
-from eggan.train import load_trained, train_run
 
 FIELDS = ("aus", "expression", "image")
 

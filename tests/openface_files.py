@@ -16,7 +16,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from eggan.aus import AU_COLUMNS, AU_IDS
+from eggan.data.aus import AU_COLUMNS, AU_IDS
 
 PRESENCE = [f"AU{n:02d}_c" for n in sorted((*AU_IDS, 28))]  # 18, AU28 presence only
 

@@ -7,9 +7,9 @@ from typing import ClassVar
 
 import torch
 
-from eggan.config import RunConfig
+from eggan.core.config import RunConfig
+from eggan.core.method import Condition, DataInfo, Method
 from eggan.data.dataset import Batch, Target
-from eggan.method import Condition, DataInfo, Method
 
 
 @dataclass

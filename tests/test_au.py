@@ -9,11 +9,11 @@ import pytest
 import torch
 from PIL import Image
 
-from eggan.aus import AU_COLUMNS
-from eggan.checkpoint import save_checkpoint
+from eggan.core.checkpoint import save_checkpoint
+from eggan.data.aus import AU_COLUMNS
 from eggan.data.dataset import load_dataset
+from eggan.egg.model import EggAN
 from eggan.errors import ConfigError, MissingComponentError
-from eggan.model import EggAN
 from evaluate.au import (
     LEARNED_SETTINGS,
     OpenFaceEstimator,

@@ -24,11 +24,11 @@ from folder_state import snapshot
 from openface_files import truncated_image
 from test_folders import stargan_tree
 
-from eggan.cli import main
+from eggan.cli.main import main
+from eggan.core.lock import LOCK_NAME
+from eggan.core.registry import REGISTRY
 from eggan.data.folders import ingest_folders
 from eggan.errors import DataError
-from eggan.lock import LOCK_NAME
-from eggan.method import REGISTRY
 
 TESTS = Path(__file__).parent
 
@@ -64,9 +64,9 @@ def train_args(data: Path, out: Path, *overrides: str) -> list[str]:
 @pytest.fixture(scope="module")
 def bench(tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A benchmark folder with one toy run trained for 2 steps: train/toy/seed0/checkpoint.pt."""
-    from eggan.config import apply_overrides
-    from eggan.method import get_method
-    from eggan.train import train_run
+    from eggan.core.config import apply_overrides
+    from eggan.core.registry import get_method
+    from eggan.core.train import train_run
 
     config = get_method("toy").preset("smoke")
     config.data.source = str(tiny_dataset)
@@ -110,9 +110,9 @@ def test_training_options_are_refused_before_the_run_folder_exists(
 
 
 def test_the_generic_number_rule_covers_every_method() -> None:
-    from eggan.config import apply_overrides
+    from eggan.core.config import apply_overrides
+    from eggan.core.registry import get_method, method_names
     from eggan.errors import ConfigError
-    from eggan.method import get_method, method_names
 
     for name in method_names():  # every preset passes; a NaN in any method's float field does not
         for preset in ("smoke", "quick", "paper"):
@@ -404,7 +404,7 @@ def test_a_second_process_on_one_out_is_refused_naming_the_holder(capsys: pytest
                                                                    tiny_dataset: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from eggan.lock import locked_dir\n"
+        [sys.executable, "-c", "import sys; from eggan.core.lock import locked_dir\n"
          "with locked_dir(sys.argv[1]):\n    print('held', flush=True); sys.stdin.read()", str(out)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
@@ -437,7 +437,7 @@ def test_a_stale_lock_is_taken_over_and_killed_writes_are_cleaned(capsys: pytest
 
 
 def test_temp_files_of_unlocked_neighbours_are_kept(tmp_path: Path) -> None:
-    from eggan.lock import locked_dir
+    from eggan.core.lock import locked_dir
 
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / LOCK_NAME).write_text("{}")  # another writer guards this sub-folder

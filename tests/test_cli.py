@@ -12,7 +12,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from eggan.cli import app, main, show_warnings_as_lines
+from eggan.cli.main import app, main, show_warnings_as_lines
 from eggan.errors import EgganWarning
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from eggan.config import apply_overrides, validate
+from eggan.core.config import apply_overrides, validate
+from eggan.egg.model import EggAN
+from eggan.egg.variants import resolve
 from eggan.errors import ConfigError
-from eggan.model import EggAN
-from eggan.variants import resolve
 
 
 def smoke():

@@ -11,13 +11,15 @@ import torch.nn.functional as F
 from eggan_helpers import smoke_model, smoke_synthfacs
 from method_checks import build
 
-from eggan.config import PRESETS, DataConfig, RunConfig, apply_overrides
+from eggan.core.config import PRESETS, RunConfig, apply_overrides
+from eggan.core.method import DataInfo, count_parameters
+from eggan.core.registry import get_method, method_names
+from eggan.core.train import load_trained, train_run
+from eggan.core.warmup import fit_classifier
+from eggan.data.config import DataConfig
 from eggan.data.dataset import FaceDataset
+from eggan.egg.model import EggAN
 from eggan.errors import ConfigError
-from eggan.method import DataInfo, count_parameters, get_method, method_names
-from eggan.model import EggAN
-from eggan.train import load_trained, train_run
-from eggan.warmup import fit_classifier
 
 
 @pytest.fixture(scope="module")

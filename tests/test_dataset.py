@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from openface_files import tiny_image
 
-from eggan.aus import AU_COLUMNS
+from eggan.data.aus import AU_COLUMNS
 from eggan.data.dataset import (
     PROVENANCE_NAME,
     load_dataset,

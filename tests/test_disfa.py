@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from openface_files import tiny_image
 
-from eggan.aus import AU_COLUMNS
+from eggan.data.aus import AU_COLUMNS
 from eggan.data.dataset import PROVENANCE_NAME, load_dataset, read_index, validate_table
 from eggan.data.disfa import ingest_disfa, read_disfa_list
 from eggan.errors import DataError
@@ -105,7 +105,7 @@ def test_bad_inputs(tmp_path: Path) -> None:
 def test_cli_data_disfa(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from eggan.cli import app
+    from eggan.cli.main import app
 
     listing, images, _ = disfa(tmp_path)
     result = CliRunner().invoke(app, ["data", "disfa", str(listing), str(images), "--out",

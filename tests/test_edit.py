@@ -12,13 +12,13 @@ from PIL import Image
 from typer.testing import CliRunner, Result
 
 from baselines.stargan import StarGAN
-from eggan.aus import AU_NAMES
-from eggan.cli import app
-from eggan.config import apply_overrides
-from eggan.edit import edit_face, interpolation_strip
+from eggan.cli.main import app
+from eggan.core.config import apply_overrides
+from eggan.core.edit import edit_face, interpolation_strip
+from eggan.core.train import train_run
+from eggan.data.aus import AU_NAMES
+from eggan.egg.model import EggAN
 from eggan.errors import CheckpointError, ConfigError
-from eggan.model import EggAN
-from eggan.train import train_run
 
 runner = CliRunner()
 CELL = 32 + 2  # make_grid padding

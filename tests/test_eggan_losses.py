@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from eggan import losses as L
+from eggan.egg import losses as L
 
 
 def test_discretisation_rounds_for_the_paper_and_truncates_for_the_authors() -> None:
@@ -53,7 +53,7 @@ def test_perceptual_loss_is_normalised_by_feature_size() -> None:
 
 
 def test_reconstruction_terms_vanish_on_a_perfect_reconstruction() -> None:
-    from eggan.msssim import settings_for
+    from eggan.egg.msssim import settings_for
 
     torch.manual_seed(0)
     x = torch.rand(2, 3, 32, 32) * 2 - 1

@@ -10,16 +10,17 @@ from eggan_helpers import random_phi, smoke_model, smoke_synthfacs
 from method_checks import check_ddp_replicas_agree, checkpoint_tensors
 from torch import nn
 
-from eggan import losses as L
-from eggan import model
-from eggan.checkpoint import load_checkpoint
-from eggan.config import RunConfig, apply_overrides
+from eggan.core.checkpoint import load_checkpoint
+from eggan.core.config import RunConfig, apply_overrides
+from eggan.core.method import DataInfo
+from eggan.core.registry import get_method
+from eggan.core.train import train_run
 from eggan.data.dataset import FaceDataset, Target
+from eggan.egg import losses as L
+from eggan.egg import model
+from eggan.egg.model import EggAN
+from eggan.egg.variants import EggANConfig, resolve
 from eggan.errors import ConfigError, EgganWarning, MissingComponentError
-from eggan.method import DataInfo, get_method
-from eggan.model import EggAN
-from eggan.train import train_run
-from eggan.variants import EggANConfig, resolve
 
 FULL_KEYS = {
     "d_adv", "d_gp", "c_exp", "c_exp_acc_real", "dz_adv",

@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from eggan import nets_official, nets_paper
-from eggan.blocks import LatentDiscriminator, UpResBlock
-from eggan.method import count_parameters
-from eggan.nets import N_LEVELS, build_networks
+from eggan.core.method import count_parameters
+from eggan.egg import nets_official, nets_paper
+from eggan.egg.nets import N_LEVELS, LatentDiscriminator, build_networks
+from eggan.egg.nets_paper import UpResBlock
 
 SIZES = (32, 64, 128, 256)
 N_AUS, N_IDS = 17, 5

@@ -8,9 +8,9 @@ import pytest
 import torch
 from standins import KeepSource, PasteTarget, standin
 
-from eggan.aus import AU_COLUMNS
-from eggan.checkpoint import save_checkpoint
-from eggan.config import DataConfig
+from eggan.core.checkpoint import save_checkpoint
+from eggan.data.aus import AU_COLUMNS
+from eggan.data.config import DataConfig
 from eggan.errors import ConfigError, DataError
 from evaluate.au import LEARNED_SETTINGS
 from evaluate.evaluation import SOURCE_ROW, evaluate_run, export_images, run_throughput

@@ -43,12 +43,12 @@ from openface_files import install_fake_openface
 from PIL import Image
 from typer.testing import CliRunner
 
+import eggan.cli.pipeline
 import evaluate.evaluation
-import evaluate.pipeline
 import evaluate.throughput
-from eggan import train as train_module
-from eggan.checkpoint import load_file
-from eggan.cli import app
+from eggan.cli.main import app
+from eggan.core import train as train_module
+from eggan.core.checkpoint import load_file
 from evaluate.au import LEARNED_SETTINGS
 from evaluate.identity import INDOMAIN_SETTINGS
 from evaluate.weights import MANIFEST, expected_path
@@ -297,7 +297,7 @@ def environment(tmp_path_factory: pytest.TempPathFactory, inputs: Inputs) -> Ite
 
     patch.setattr(gdown, "download", download)
     patch.setattr(train_module, "train_run", inputs.trainings)  # `eggan-bench train` imports it when called
-    patch.setattr(evaluate.pipeline, "train_run", inputs.trainings)
+    patch.setattr(eggan.cli.pipeline, "train_run", inputs.trainings)
     patch.setattr(evaluate.evaluation, "evaluate_run", functools.partial(evaluate.evaluation.evaluate_run,
                                                                           per_expression=2))
     patch.setattr(evaluate.evaluation, "calibrate", functools.partial(evaluate.evaluation.calibrate, count=32))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from openface_files import au_row, openface_csv, tiny_image, truncated_image
 
-from eggan.aus import EXPRESSIONS
+from eggan.data.aus import EXPRESSIONS
 from eggan.data.dataset import PROVENANCE_NAME, load_dataset, read_index
 from eggan.data.folders import ingest_folders
 from eggan.errors import DataError
@@ -108,7 +108,7 @@ def test_one_corrupt_image_in_more_than_a_hundred_is_skipped_and_counted(tmp_pat
 def test_cli_data_folders(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from eggan.cli import app
+    from eggan.cli.main import app
 
     src, csvs = tmp_path / "faces", tmp_path / "aus"
     stargan_tree(src, csvs, range(3), range(3, 5), name="plain")

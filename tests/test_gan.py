@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from eggan.gan import gradient_penalty, random_interpolate
+from eggan.core.gan import gradient_penalty, random_interpolate
 
 
 def test_a_linear_critic_has_gradient_norm_w() -> None:

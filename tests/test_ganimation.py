@@ -16,8 +16,8 @@ from method_checks import (
 
 from baselines.ganimation import GANimation
 from baselines.ganimation_nets import Generator, compose, critic, smoothness
+from eggan.core.method import DataInfo
 from eggan.data.dataset import Target
-from eggan.method import DataInfo
 
 # StarGAN's networks with 17 AU planes instead of 8 label planes and GANimation's extra heads:
 STARGAN_G, STARGAN_D = 8_439_936, 44_786_624

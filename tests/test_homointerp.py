@@ -21,10 +21,10 @@ from torchvision.models import vgg19
 from baselines.homointerp import HomoInterpGAN
 from baselines.homointerp_nets import Interpolator, LatentCritic, VGGEncoder
 from baselines.homointerp_vgg import copy_torchvision, gatys_normalise, init_encoder, load_vgg19g
+from eggan.core.method import DataInfo
+from eggan.core.vgg import imagenet_normalise
 from eggan.data.dataset import load_dataset
 from eggan.errors import CheckpointError, ConfigError, MissingComponentError
-from eggan.method import DataInfo
-from eggan.vgg import imagenet_normalise
 
 
 def test_paper_preset_is_the_authors_configuration() -> None:

@@ -10,9 +10,9 @@ import torch
 from eggan_helpers import smoke_model, smoke_synthfacs
 from PIL import Image
 
+from eggan.core.interpolate import interpolate, save_strip
 from eggan.data.dataset import FaceDataset, Target
 from eggan.errors import ConfigError
-from eggan.interpolate import interpolate, save_strip
 
 
 @pytest.fixture(scope="module")

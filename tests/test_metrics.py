@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.stats import pearsonr
 
-from eggan.aus import AU_NAMES
+from eggan.data.aus import AU_NAMES
 from eggan.errors import ConfigError
 from evaluate.metrics import (
     METRICS,

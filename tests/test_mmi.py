@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from openface_files import au_row, openface_csv, tiny_image
 
-from eggan.aus import AU_COLUMNS
+from eggan.data.aus import AU_COLUMNS
 from eggan.data.dataset import PROVENANCE_NAME, read_index
 from eggan.data.mmi import ingest_mmi, session_subject
 from eggan.errors import DataError
@@ -96,7 +96,7 @@ def test_session_csv_without_frame_column_is_an_error(tmp_path: Path) -> None:
 def test_cli_data_mmi(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from eggan.cli import app
+    from eggan.cli.main import app
 
     src, csvs = tmp_path / "mmi", tmp_path / "aus"
     csvs.mkdir()

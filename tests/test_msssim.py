@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy.signal import correlate2d
 
-from eggan.msssim import STANDARD_WEIGHTS, ms_ssim, settings_for
+from eggan.egg.msssim import STANDARD_WEIGHTS, ms_ssim, settings_for
 
 SIZES = (32, 64, 128, 256)
 

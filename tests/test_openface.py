@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from openface_files import au_row, install_fake_openface, openface_csv
 
-from eggan.aus import AU_COLUMNS
+from eggan.data.aus import AU_COLUMNS
 from eggan.data.openface import (
     find_openface,
     openface_command,
@@ -224,7 +224,7 @@ def test_missing_binary_says_how_to_install_or_pass_csvs(monkeypatch: pytest.Mon
 def test_cli_data_openface(tmp_path: Path, fake_openface: Path) -> None:
     from typer.testing import CliRunner
 
-    from eggan.cli import app
+    from eggan.cli.main import app
 
     for rel in ("a/x.jpg", "b/x.jpg", "b/noface.jpg"):
         write(tmp_path / "faces" / rel, b"x")

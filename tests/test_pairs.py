@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from fake_index import fake_dataset
 
-from eggan.aus import EXPRESSIONS
+from eggan.data.aus import EXPRESSIONS
 from eggan.data.dataset import load_dataset
 from eggan.errors import DataError
 from evaluate.pairs import calibrate, load_pairs, make_pairs, real_pairs, save_pairs

@@ -11,9 +11,9 @@ import pytest
 from folder_state import snapshot
 from typer.testing import CliRunner
 
-from eggan.cli import app
+from eggan.cli.main import app
+from eggan.cli.pipeline import BenchConfig, plan, run_benchmark
 from eggan.errors import ConfigError, DataError
-from evaluate.pipeline import BenchConfig, plan, run_benchmark
 from reports.report import build_report
 
 SMOKE = BenchConfig(methods=["eggan", "stargan"], ablations=True, preset="smoke", device="cpu", examples=4,

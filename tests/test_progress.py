@@ -7,7 +7,7 @@ import re
 
 from rich.console import Console
 
-from eggan.progress import TrainProgress, fit_status
+from eggan.core.progress import TrainProgress, fit_status
 
 LOSSES = {"d_img": -1.2345, "g_adv": 3.21e5, "gp": 0.0123, "rec": 0.5, "msssim": 0.3, "z": 1.0}
 

@@ -10,7 +10,7 @@ import pytest
 from openface_files import au_row, openface_csv, tiny_image, truncated_image
 from PIL import Image, ImageDraw
 
-from eggan.aus import AU_COLUMNS, EXPRESSIONS
+from eggan.data.aus import AU_COLUMNS, EXPRESSIONS
 from eggan.data.dataset import PROVENANCE_NAME, load_dataset, read_index
 from eggan.data.rafd import RAFD_CROP_BOX, ingest_rafd, parse_rafd_name
 from eggan.errors import DataError
@@ -167,7 +167,7 @@ def test_too_few_identities_for_a_split(tmp_path: Path) -> None:
 def test_cli_data_rafd(tmp_path: Path, rafd: tuple[Path, Path]) -> None:
     from typer.testing import CliRunner
 
-    from eggan.cli import app
+    from eggan.cli.main import app
     from eggan.errors import ConfigError
 
     src, csvs = rafd

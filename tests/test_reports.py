@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from eggan.aus import AU_NAMES
+from eggan.data.aus import AU_NAMES
 from reports.figures import build_figures
 from reports.report import build_report
 from reports.results import headline, substitution_notes

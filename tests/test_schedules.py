@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from eggan.config import apply_overrides
-from eggan.method import DataInfo
-from eggan.model import EggAN
-from eggan.schedules import epochwise_linear_decay, linear_decay
+from eggan.core.config import apply_overrides
+from eggan.core.method import DataInfo
+from eggan.core.schedules import epochwise_linear_decay, linear_decay
+from eggan.egg.model import EggAN
 
 
 def rates(scheduler: torch.optim.lr_scheduler.LRScheduler, steps: int) -> list[float]:

@@ -17,10 +17,10 @@ from method_checks import (
 
 from baselines.stargan import StarGAN, load_authors_checkpoint, repo_decay
 from baselines.stargan_nets import Discriminator, Generator
+from eggan.core.method import DataInfo, count_parameters
+from eggan.core.schedules import linear_decay
 from eggan.data.dataset import Target
 from eggan.errors import CheckpointError
-from eggan.method import DataInfo, count_parameters
-from eggan.schedules import linear_decay
 
 
 def test_paper_preset_is_the_authors_configuration() -> None:

@@ -10,9 +10,9 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from eggan.aus import AU_IDS, EXPRESSIONS, N_AUS
-from eggan.cli import app
-from eggan.config import IMAGE_SIZES
+from eggan.cli.main import app
+from eggan.data.aus import AU_IDS, EXPRESSIONS, N_AUS
+from eggan.data.config import IMAGE_SIZES
 from eggan.data.dataset import INDEX_COLUMNS, load_dataset, read_index, split_identities
 from eggan.data.face import VIEW, render_faces
 from eggan.data.identity import sample_identities, sample_identity

@@ -14,12 +14,13 @@ from unittest import mock
 import pytest
 import torch
 
-from eggan.checkpoint import load_checkpoint
-from eggan.config import apply_overrides
+from eggan.core.checkpoint import load_checkpoint
+from eggan.core.config import apply_overrides
+from eggan.core.method import Method
+from eggan.core.registry import REGISTRY, get_method
+from eggan.core.train import DataOrder, NonFiniteLossError, load_trained, train_run
 from eggan.data.dataset import Batch
 from eggan.errors import CheckpointError, ConfigError, Interrupted
-from eggan.method import REGISTRY, Method, get_method
-from eggan.train import DataOrder, NonFiniteLossError, load_trained, train_run
 
 TESTS = Path(__file__).parent
 
@@ -197,7 +198,7 @@ def test_a_second_ctrl_c_stops_at_once_keeping_the_last_checkpoint(tiny_dataset:
 @pytest.mark.usefixtures("ctrl_c_handled")
 def test_ctrl_c_is_one_line_and_exit_status_130(tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    from eggan.cli import main
+    from eggan.cli.main import main
 
     poisoned(monkeypatch, 0, lambda _method: signal.raise_signal(signal.SIGINT))
     argv = ["eggan-bench", "train", "--method", "toy", "--preset", "smoke", "--data", str(tiny_dataset), "--out",
@@ -231,7 +232,7 @@ def test_checkpoint_errors(tiny_dataset: Path, tmp_path: Path) -> None:
 
 
 def test_data_order_shards_and_repeats() -> None:
-    from eggan.distributed import DistEnv
+    from eggan.core.distributed import DistEnv
 
     ranks = [DataOrder(20, 4, DistEnv(r, 2, r), seed=3) for r in range(2)]
     assert ranks[0].steps_per_epoch == 2

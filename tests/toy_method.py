@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from eggan.config import RunConfig, base_preset
+from eggan.core.config import RunConfig, base_preset
+from eggan.core.method import Method, set_requires_grad
+from eggan.core.schedules import linear_decay
 from eggan.data.dataset import Batch, Target
-from eggan.method import Method, set_requires_grad
-from eggan.schedules import linear_decay
 
 
 @dataclass

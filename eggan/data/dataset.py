@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from eggan.aus import AU_COLUMNS, AU_MAX, EXPRESSIONS
+from eggan.data.aus import AU_COLUMNS, AU_MAX, EXPRESSIONS
 from eggan.errors import DataError
 from eggan.io import atomic_write_json, atomic_write_text
 

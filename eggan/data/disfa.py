@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from eggan.aus import AU_COLUMNS, AU_MAX
+from eggan.data.aus import AU_COLUMNS, AU_MAX
 from eggan.data.ingest import DEFAULT_TEST_FRACTION, IngestReport, Record, SplitRule, copy_image, write_dataset
 from eggan.errors import DataError
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import torch
 
-from eggan.aus import AU_IDS, AU_MAX, N_AUS
-from eggan.config import IMAGE_SIZES
+from eggan.data.aus import AU_IDS, AU_MAX, N_AUS
+from eggan.data.config import IMAGE_SIZES
 from eggan.data.identity import Identity
 from eggan.data.raster import (
     band,

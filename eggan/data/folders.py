@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from eggan.aus import EXPRESSIONS
+from eggan.data.aus import EXPRESSIONS
 from eggan.data.dataset import REQUIRED_SPLITS
 from eggan.data.ingest import (
     IngestReport,

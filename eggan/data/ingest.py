@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image
 
-from eggan.aus import AU_COLUMNS, EXPRESSIONS
+from eggan.data.aus import AU_COLUMNS, EXPRESSIONS
 from eggan.data.dataset import IMAGE_ERRORS, MAX_BAD_IMAGE_FRACTION, split_identities, write_index
 from eggan.data.openface import AuReadout, AuVector
 from eggan.data.staging import check_replaceable, replacing_dataset

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from eggan.aus import AU_DESCRIPTIONS, AU_NAMES, EXPRESSIONS, N_AUS
+from eggan.data.aus import AU_DESCRIPTIONS, AU_NAMES, EXPRESSIONS, N_AUS
 from eggan.data.dataset import read_face, read_index
 from eggan.data.face import render_faces
 from eggan.data.identity import Identity

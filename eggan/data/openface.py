@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pandas as pd
 
-from eggan.aus import AU_COLUMNS, AU_MAX
+from eggan.data.aus import AU_COLUMNS, AU_MAX
 from eggan.errors import DataError, MissingComponentError
 from eggan.io import output_errors
 

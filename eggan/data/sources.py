@@ -9,7 +9,7 @@ import shutil
 from dataclasses import asdict
 from pathlib import Path
 
-from eggan.config import DataConfig
+from eggan.data.config import DataConfig
 from eggan.data.dataset import INDEX_NAME, FaceDataset, load_dataset
 from eggan.errors import DataError, OutputError
 

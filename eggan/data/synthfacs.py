@@ -27,8 +27,8 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from eggan.aus import AU_COLUMNS, AU_IDS, AU_MAX, EXPRESSIONS, N_AUS
-from eggan.config import IMAGE_SIZES
+from eggan.data.aus import AU_COLUMNS, AU_IDS, AU_MAX, EXPRESSIONS, N_AUS
+from eggan.data.config import IMAGE_SIZES
 from eggan.data.dataset import read_index, split_identities, write_index
 from eggan.data.face import Nuisance, render_faces
 from eggan.data.identity import Identity, sample_identities, sample_identity

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from eggan.config import base_preset
+from eggan.core.config import base_preset
 
 SIZES = {name: base_preset(name)[0].image_size for name in ("smoke", "quick", "paper")}  # 32, 32, 128
 CASES = [pytest.param("smoke"), pytest.param("quick", marks=pytest.mark.timed_only),

@@ -13,8 +13,9 @@ import pytest
 import torch
 from bench_presets import CASES, SIZES, au_bank_split
 
+from eggan.core.method import DataInfo, Method
+from eggan.core.registry import get_method
 from eggan.data.dataset import Batch, Target
-from eggan.method import DataInfo, Method, get_method
 
 BATCH = 8
 METHODS = ("stargan", "homointerp", "ganimation")

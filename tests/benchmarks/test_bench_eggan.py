@@ -14,9 +14,9 @@ import torch
 from bench_presets import CASES, SIZES, au_bank_split
 from eggan_helpers import random_phi
 
+from eggan.core.method import DataInfo
 from eggan.data.dataset import Batch, Target
-from eggan.method import DataInfo
-from eggan.model import EggAN
+from eggan.egg.model import EggAN
 
 BATCH = 8
 

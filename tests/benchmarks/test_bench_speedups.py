@@ -5,7 +5,7 @@ preset's shapes (32 px, batch 32, EGGAN's CPU networks), so `pytest --benchmark-
 --benchmark-group-by=group` prints each change's ratio from the same process and machine state.
 The changes:
 
-- ``fused_adam``: one fused Adam kernel (``eggan.method.adam``) instead of torch's default;
+- ``fused_adam``: one fused Adam kernel (``eggan.core.method.adam``) instead of torch's default;
 - ``one_forward``: E once and G once on [edit; reconstruction] per iteration, D_img once on
   [real; fake; mixed] (before: E twice, G three times, D_img three calls);
 - ``perceptual_trunk``: the narrow random trunk (``perceptual_width=0.25``) instead of VGG19's;
@@ -27,12 +27,12 @@ import torch.nn.functional as F
 from bench_presets import au_bank_split
 from eggan_helpers import random_phi
 
-from eggan.config import apply_overrides
+from eggan.core.config import apply_overrides
+from eggan.core.gan import gradient_penalty, random_interpolate
+from eggan.core.method import DataInfo, adam
 from eggan.data.dataset import Batch, load_dataset
-from eggan.gan import gradient_penalty, random_interpolate
-from eggan.method import DataInfo, adam
-from eggan.model import EggAN
-from eggan.perceptual import build_perceptual
+from eggan.egg.model import EggAN
+from eggan.egg.perceptual import build_perceptual
 
 BATCH = 32
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from eggan.aus import N_AUS
+from eggan.data.aus import N_AUS
 from eggan.data.face import render_faces
 from eggan.data.identity import sample_identities
 

@@ -11,7 +11,7 @@ at other sizes the pattern is re-derived from the size:
   128, 256, ... capped at 2048, then the unpadded 4x4 conv to one score.
 - Encoder, C_exp and C_id end with global average pooling and work at any size unchanged.
 All widths scale with the width multiplier. Every PReLU has one shared slope (the authors'
-``nn.PReLU()``). Weights start from N(0, 0.02) as published (``eggan.blocks.init_normal_``).
+``nn.PReLU()``). Weights start from N(0, 0.02) as published (``eggan.core.blocks.init_normal_``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from functools import partial
 import torch
 from torch import nn
 
-from eggan.blocks import conv_block, log2_int, widen
+from eggan.core.blocks import conv_block, log2_int, widen
 
 ENCODER_CHANNELS = (128, 256, 512, 1024, 2048)
 LATENT_D_UNITS = (128, 64, 32, 16, 1)

@@ -27,16 +27,16 @@ from typing import Any
 
 import torch
 
-from eggan.checkpoint import CHECKPOINT_NAME, load_checkpoint
-from eggan.config import RunConfig
+from eggan.core.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from eggan.core.config import RunConfig
+from eggan.core.lock import locked_dir
+from eggan.core.registry import get_method
+from eggan.core.runmeta import environment, select_device
+from eggan.core.train import load_trained, resolve_config, train_run
 from eggan.data.dataset import read_index
 from eggan.data.sources import open_dataset
 from eggan.errors import ConfigError, DataError
 from eggan.io import atomic_write_json
-from eggan.lock import locked_dir
-from eggan.method import get_method
-from eggan.runmeta import environment, select_device
-from eggan.train import load_trained, resolve_config, train_run
 from evaluate.evaluation import check_evaluators, evaluate_run, find_runs, run_throughput
 from evaluate.examples import collect_examples
 from reports.report import build_report
@@ -129,7 +129,7 @@ def run_benchmark(
     """Run (or continue) the benchmark in ``out_dir``; returns the final results.json content.
 
     Everything is checked before the folder is made; it is locked while this process writes it
-    (`eggan.lock`). A finished run (results.json holds every job at its last step) is not rescored:
+    (`eggan.core.lock`). A finished run (results.json holds every job at its last step) is not rescored:
     only missing or changed report files are written, which for an intact run is none.
     """
     out = Path(out_dir)

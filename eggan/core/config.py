@@ -4,45 +4,25 @@ Every method offers the presets ``smoke`` (seconds on a CPU, for tests), ``quick
 run: 21 minutes for three methods on 2 idle CPU cores, 32x32), ``standard`` (the same networks
 trained about five times longer, for reference results) and ``paper`` (the published settings at
 128x128). A run dumps its resolved config as JSON next to its results;
-``RunConfig.from_dict`` reads it back, so a run directory alone says how to rebuild its model.
+``eggan.core.registry.load_run_config`` reads it back, so a run directory alone says how to rebuild its model.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import re
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eggan.data.config import IMAGE_SIZES, DataConfig, SynthConfig
 from eggan.errors import ConfigError
+from eggan.io import atomic_write_json
 
 PRESETS: tuple[str, ...] = ("smoke", "quick", "standard", "paper")
-IMAGE_SIZES: tuple[int, ...] = (32, 64, 128, 256)
-
-
-@dataclass
-class SynthConfig:
-    """How SynthFACS is rendered when a run asks for ``--data synthfacs``."""
-
-    identities: int = 80  # split into train and test
-    test_identities: int = 16
-    # More people, rendered only for the in-domain evaluators to learn from (the "evaluator" split).
-    evaluator_identities: int = 64
-    variants: int = 6  # images per identity and expression
-    seed: int = 0
-
-
-@dataclass
-class DataConfig:
-    source: str = "synthfacs"  # 'synthfacs' or a folder with an index.csv
-    image_size: int = 64
-    synth: SynthConfig = field(default_factory=SynthConfig)
-    hflip: bool = False  # random horizontal flips in training (StarGAN and GANimation use them)
 
 
 @dataclass
@@ -72,29 +52,20 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> RunConfig:
-        from eggan.method import get_method  # the registry knows each method's config type
-
-        method = get_method(raw["method"])
+    def from_dict(cls, raw: dict[str, Any], model_config: type) -> RunConfig:
+        """Rebuild a dumped config; ``model_config`` is the method's own dataclass, which the
+        registry looks up by name (``eggan.core.registry.read_run_config``), so that this module
+        knows no method."""
         return cls(
             method=raw["method"],
             preset=raw["preset"],
             data=from_dict(DataConfig, raw["data"]),
             train=from_dict(TrainConfig, raw["train"]),
-            model=from_dict(method.Config, raw["model"]),
+            model=from_dict(model_config, raw["model"]),
         )
 
     def dump(self, path: str | Path) -> None:
-        from eggan.io import atomic_write_json
-
         atomic_write_json(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | Path) -> RunConfig:
-        try:
-            return cls.from_dict(json.loads(Path(path).read_text()))
-        except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ConfigError(f"not a run config ({exc})", path) from None
 
 
 def from_dict(kind: type, raw: dict[str, Any]) -> Any:
@@ -166,7 +137,7 @@ POSITIVE = re.compile(r"lr|lr_\w+|\w+_lr|\w*batch_size|\w+_batch|steps|epochs|\w
 def validate(config: RunConfig) -> None:
     """Checks that apply to every method, before anything is built or written (each method also
     checks its own fields in its constructor); the device is checked against this machine."""
-    from eggan.runmeta import select_device
+    from eggan.core.runmeta import select_device
 
     if config.preset not in PRESETS:
         raise ConfigError(f"unknown preset {config.preset!r}; expected one of {', '.join(PRESETS)}")

@@ -24,17 +24,18 @@ from typing import Any
 import torch
 from torchvision.utils import make_grid, save_image
 
-from eggan.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
-from eggan.config import RunConfig, apply_overrides, validate
+from eggan.core.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from eggan.core.config import RunConfig, apply_overrides, validate
+from eggan.core.distributed import DistEnv, all_gather, any_true, barrier, ddp_wrapper, init_distributed
+from eggan.core.lock import locked_dir
+from eggan.core.method import DataInfo, Method
+from eggan.core.progress import MetricsLog, TrainProgress
+from eggan.core.registry import get_method, read_run_config
+from eggan.core.runmeta import environment, select_device
 from eggan.data.dataset import Batch, FaceDataset, Target
 from eggan.data.sources import open_dataset
-from eggan.distributed import DistEnv, all_gather, any_true, barrier, ddp_wrapper, init_distributed
 from eggan.errors import ConfigError, EgganError, Interrupted
 from eggan.io import atomic_write, atomic_write_json
-from eggan.lock import locked_dir
-from eggan.method import DataInfo, Method, get_method
-from eggan.progress import MetricsLog, TrainProgress
-from eggan.runmeta import environment, select_device
 
 # Settings that may change between a run and its resumption without changing the result.
 RESUMABLE_CHANGES = {"checkpoint_every", "sample_every", "log_every", "device"}
@@ -109,7 +110,7 @@ def load_trained(path: str | Path, device: torch.device | str = "cpu") -> Method
     """Rebuild a trained method from its checkpoint for inference (eval-ready, no optimiser state)."""
     device = select_device(device) if isinstance(device, str) else device
     payload = load_checkpoint(path)
-    config = RunConfig.from_dict(payload["config"])
+    config = read_run_config(payload["config"])
     info = DataInfo(**payload["info"])
     method = get_method(config.method)(config.model, info, payload["total_steps"], device)
     method.load_state_dict(payload["method_state"], weights_only=True)
@@ -211,7 +212,7 @@ def train_run(
 
     ``until`` stops early at that step with a checkpoint, as an interruption would; the schedule
     still spans the configured total, so a later call resumes exactly where this one stopped.
-    The folder is locked while this process writes it (`eggan.lock`) and is only created once the
+    The folder is locked while this process writes it (`eggan.core.lock`) and is only created once the
     data and the method are built, so a bad option leaves nothing behind; a run already at its
     last step writes nothing. Ctrl-C ends the step under way, saves a checkpoint and raises
     ``Interrupted`` (a second Ctrl-C stops at once, keeping the last checkpoint).

@@ -14,8 +14,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from eggan.egg.nets_paper import VGG19_DEPTH
 from eggan.errors import ConfigError
-from eggan.nets_paper import VGG19_DEPTH
 
 Variant = Literal["paper", "official"]
 

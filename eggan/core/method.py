@@ -1,15 +1,14 @@
-"""The one interface that EGGAN and every baseline implement, and the registry of method names.
+"""The one interface that EGGAN and every baseline implement (their names: ``eggan.core.registry``).
 
 A method owns its networks, optimisers and schedulers and knows how to do one training
 iteration (all of its phases: critic steps, generator step, ...) and how to translate a batch
 of sources to a batch of targets. Everything else (data order, checkpoints, resume, DDP,
-logging, sample grids) is the shared training loop's business (`eggan.train`), and evaluation
+logging, sample grids) is the shared training loop's business (`eggan.core.train`), and evaluation
 sees a method only through `translate`.
 """
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -19,21 +18,12 @@ from typing import Any, ClassVar, Literal
 import torch
 from torch import nn
 
-from eggan.aus import N_AUS, N_EXPRESSIONS
-from eggan.config import RunConfig
+from eggan.core.config import RunConfig
+from eggan.data.aus import N_AUS, N_EXPRESSIONS
 from eggan.data.dataset import Batch, FaceDataset, Target
 from eggan.errors import ConfigError
 
 Condition = Literal["aus", "expression", "image"]
-
-# name -> "module:Class"; imported lazily so `eggan-bench --help` stays fast.
-REGISTRY: dict[str, str] = {
-    "eggan": "eggan.model:EggAN",
-    "stargan": "baselines.stargan:StarGAN",
-    "homointerp": "baselines.homointerp:HomoInterpGAN",
-    "ganimation": "baselines.ganimation:GANimation",
-}
-
 
 @dataclass(frozen=True)
 class DataInfo:
@@ -171,20 +161,3 @@ def set_requires_grad(module: nn.Module, flag: bool) -> None:
     """Freeze or unfreeze a network (used to keep critics out of the generator's backward pass)."""
     for p in module.parameters():
         p.requires_grad_(flag)
-
-
-def method_names() -> list[str]:
-    return list(REGISTRY)
-
-
-def aus_conditioned() -> list[str]:
-    """The registered methods whose ``translate`` reads target AU vectors (what Eq. 8 needs)."""
-    return [name for name in REGISTRY if get_method(name).condition == "aus"]
-
-
-def get_method(name: str) -> type[Method]:
-    """The Method class registered as ``name``; unknown names get a one-line error."""
-    if name not in REGISTRY:
-        raise ConfigError(f"unknown method {name!r}; available: {', '.join(REGISTRY)}")
-    module, _, cls = REGISTRY[name].partition(":")
-    return getattr(importlib.import_module(module), cls)

@@ -2,7 +2,7 @@
 
 The paper uses "the third layer" of the pre-trained VGG19; the authors' code uses the first block
 of a normalised VGG19 (conv1_1 ... relu3_1). Both are the torchvision VGG19 ``features[:12]``.
-The weights come from ``eggan.vgg.vgg19_features``: ImageNet weights found offline, or (only
+The weights come from ``eggan.core.vgg.vgg19_features``: ImageNet weights found offline, or (only
 where the preset allows it) a fixed-seed random VGG19, whose status goes into the run metadata.
 The CPU presets use a narrower random trunk of the same layers (``width``), see build_perceptual.
 """
@@ -14,9 +14,9 @@ from typing import Literal
 import torch
 from torch import nn
 
+from eggan.core.method import set_requires_grad
+from eggan.core.vgg import VGGStatus, imagenet_normalise, narrow_random_trunk, vgg19_features
 from eggan.errors import ConfigError
-from eggan.method import set_requires_grad
-from eggan.vgg import VGGStatus, imagenet_normalise, narrow_random_trunk, vgg19_features
 
 RELU3_1 = 12  # torchvision VGG19 features[:12] ends with relu3_1
 InputMode = Literal["imagenet", "raw"]
@@ -47,7 +47,7 @@ def build_perceptual(
 ) -> Perceptual:
     """phi from ImageNet VGG19 weights; a random trunk only when ``allow_random`` (with a warning).
 
-    ``width`` < 1 asks for a narrower random trunk (``eggan.vgg.narrow_random_trunk``): the CPU
+    ``width`` < 1 asks for a narrower random trunk (``eggan.core.vgg.narrow_random_trunk``): the CPU
     presets' stand-in, which costs width^2 of the full trunk and never depends on the weights cache.
     """
     if width != 1.0:

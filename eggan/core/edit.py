@@ -17,13 +17,12 @@ from pathlib import Path
 
 import torch
 
-from eggan.aus import AU_COLUMNS, EXPRESSIONS, expression_index, format_au_vector, parse_au_vector
-from eggan.config import RunConfig
+from eggan.core.interpolate import check_steps, check_strip_path, interpolate, save_strip
+from eggan.core.registry import aus_conditioned, load_run_config
+from eggan.core.train import load_trained
+from eggan.data.aus import AU_COLUMNS, EXPRESSIONS, expression_index, format_au_vector, parse_au_vector
 from eggan.data.dataset import IMAGE_ERRORS, Target, load_image, read_index, unreadable_image
 from eggan.errors import ConfigError, DataError, EgganError
-from eggan.interpolate import check_steps, check_strip_path, interpolate, save_strip
-from eggan.method import aus_conditioned
-from eggan.train import load_trained
 
 # Reads the AUs of faces: 1 x 3 x S x S in [-1, 1] -> 1 x 17 intensities on 0-5.
 AUReader = Callable[[torch.Tensor], torch.Tensor]
@@ -46,7 +45,7 @@ def run_labels(checkpoint: str | Path, image: str | Path) -> tuple[torch.Tensor,
     config_path = Path(checkpoint).parent / "config.json"
     if not config_path.is_file():
         return None
-    config = RunConfig.load(config_path)
+    config = load_run_config(config_path)
     if config.data.source == "synthfacs":
         from eggan.data.sources import synthfacs_dir
 

@@ -5,7 +5,7 @@ One iteration has three phases, each with its own optimisers:
 2. latent discriminator D_z: prior samples z ~ N(0, I) against codes E(I) (Eq. 1);
 3. encoder E and generator G: the edit I_t = G(E(I_s) | u_t) towards a random training AU vector
    and the reconstruction I_s' = G(E(I_s) | u_s), with the remaining terms of Eq. 7.
-The authors' variant (``variant="official"``) changes only configured pieces (eggan.variants).
+The authors' variant (``variant="official"``) changes only configured pieces (eggan.egg.variants).
 """
 
 from __future__ import annotations
@@ -17,18 +17,18 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from eggan import losses as L
-from eggan.config import RunConfig, base_preset
+from eggan.core.config import RunConfig, base_preset
+from eggan.core.gan import gradient_penalty, random_interpolate
+from eggan.core.method import DataInfo, Method, adam, set_requires_grad
+from eggan.core.schedules import epochwise_linear_decay, linear_decay
+from eggan.core.vgg import require_weights
+from eggan.core.warmup import fit_classifier
 from eggan.data.dataset import Batch, FaceDataset, Target
-from eggan.gan import gradient_penalty, random_interpolate
-from eggan.method import DataInfo, Method, adam, set_requires_grad
-from eggan.msssim import settings_for
-from eggan.nets import build_networks
-from eggan.perceptual import Perceptual, build_perceptual
-from eggan.schedules import epochwise_linear_decay, linear_decay
-from eggan.variants import EggANConfig, differences, resolve
-from eggan.vgg import require_weights
-from eggan.warmup import fit_classifier
+from eggan.egg import losses as L
+from eggan.egg.msssim import settings_for
+from eggan.egg.nets import build_networks
+from eggan.egg.perceptual import Perceptual, build_perceptual
+from eggan.egg.variants import EggANConfig, differences, resolve
 
 OPTIMISED = ("encoder", "generator", "critic", "latent_d", "c_exp")
 

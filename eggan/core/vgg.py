@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torchvision.models import vgg19
 
-from eggan.checkpoint import load_file
+from eggan.core.checkpoint import load_file
 from eggan.errors import CheckpointError, EgganWarning, MissingComponentError
 
 TORCHVISION_FILE = "vgg19-dcbb9e9d.pth"

@@ -14,10 +14,10 @@ from pathlib import Path
 import torch
 from torchvision.utils import make_grid, save_image
 
+from eggan.core.method import Method
 from eggan.data.dataset import Target
 from eggan.errors import ConfigError
 from eggan.io import atomic_write
-from eggan.method import Method
 
 MAX_STEPS = 64
 STRIP_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg"}  # output suffix -> PIL format

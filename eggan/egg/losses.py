@@ -11,8 +11,8 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from eggan.aus import AU_MAX
-from eggan.msssim import MSSSIMSettings, ms_ssim
+from eggan.data.aus import AU_MAX
+from eggan.egg.msssim import MSSSIMSettings, ms_ssim
 
 Discretisation = Literal["round", "truncate"]
 
@@ -38,7 +38,7 @@ def generator_wgan_loss(d_fake: torch.Tensor) -> torch.Tensor:
     return -d_fake.mean()
 
 
-# The penalty term lambda_gp E[(||grad D(I_hat)||_2 - 1)^2] is eggan.gan.gradient_penalty,
+# The penalty term lambda_gp E[(||grad D(I_hat)||_2 - 1)^2] is eggan.core.gan.gradient_penalty,
 # shared with the baselines (the authors compute it the same way).
 
 

@@ -1,21 +1,44 @@
 """EGGAN's networks by role: E, D_z, G, D_img, C_exp and C_id, from one of two architecture families.
 
-``architecture="paper"`` builds the paper's networks (eggan.nets_paper), ``"official"`` the
-authors' published ones (eggan.nets_official). Both families share the layer pieces of
-eggan.blocks and take the same arguments, so the rest of EGGAN never asks which one it has.
+``architecture="paper"`` builds the paper's networks (eggan.egg.nets_paper), ``"official"`` the
+authors' published ones (eggan.egg.nets_official). Both families share the layer pieces of
+eggan.core.blocks and take the same arguments, so the rest of EGGAN never asks which one it has.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
+import torch
 from torch import nn
 
-from eggan import nets_official, nets_paper
-from eggan.blocks import LatentDiscriminator, Norm, init_normal_
+from eggan.core.blocks import Norm, init_normal_
+from eggan.egg import nets_official, nets_paper
 
 Architecture = Literal["paper", "official"]
 N_LEVELS = 6  # C_exp's classes per AU: intensities 0..5 (the paper's m + 1 with m = 5)
+
+
+class LatentDiscriminator(nn.Module):
+    """D_z: fully connected layers with PReLU between them and one raw score per code.
+
+    The paper's (256, 128, 64, 32, 16, 1) and the authors' (128, 64, 32, 16, 1) differ only in the
+    units and in PReLU's slope: one per unit in the paper family, one shared in the authors' code.
+    """
+
+    def __init__(self, latent_size: int, units: tuple[int, ...], slope_per_unit: bool) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = latent_size
+        for n in units:
+            layers.append(nn.Linear(c_in, n))
+            if n != 1:
+                layers.append(nn.PReLU(n if slope_per_unit else 1))
+            c_in = n
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z).squeeze(1)
 
 
 def build_networks(

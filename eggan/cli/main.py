@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from eggan.cli_data import data_app
+from eggan.cli.data import data_app
 from eggan.errors import ConfigError, EgganError, EgganWarning, Interrupted
 
 app = typer.Typer(
@@ -108,7 +108,7 @@ def train(
       eggan-bench train --method stargan --preset smoke --out runs/s --set train.steps=40
       torchrun --standalone --nproc_per_node=2 -m eggan train --method eggan --preset quick --out runs/ddp
     """
-    from eggan.train import resolve_config, train_run
+    from eggan.core.train import resolve_config, train_run
 
     config = resolve_config(method, preset, data, overrides or [], device)
     result = train_run(config, out, resume=not fresh, progress=progress,
@@ -151,7 +151,7 @@ def edit(
       eggan-bench edit --checkpoint runs/q/checkpoint.pt --source face.png --target-aus "AU12=3,AU06=2" --out e.png
       eggan-bench edit --checkpoint runs/s/checkpoint.pt --source face.png --target-expression happy --out h.png
     """
-    from eggan.edit import edit_face
+    from eggan.core.edit import edit_face
     from evaluate.au import run_au_reader
 
     typer.echo(edit_face(checkpoint, source, out, target_image, target_aus, target_expression, device,
@@ -185,7 +185,7 @@ def interpolate(
       eggan-bench interpolate --checkpoint runs/q/checkpoint.pt --source a.png --target-aus AU12=4 --out s.png
       eggan-bench interpolate --checkpoint c.pt --source a.png --source-aus AU12=0 --target-image b.png --out t.png
     """
-    from eggan.edit import interpolation_strip
+    from eggan.core.edit import interpolation_strip
     from evaluate.au import run_au_reader
 
     typer.echo(interpolation_strip(checkpoint, source, out, target_aus, target_image, source_aus, steps, device,
@@ -286,8 +286,8 @@ def throughput(
 
         measured = run_throughput(run, device)
     else:
-        from eggan.runmeta import select_device
-        from eggan.train import load_trained
+        from eggan.core.runmeta import select_device
+        from eggan.core.train import load_trained
         from evaluate.throughput import measure
 
         method = load_trained(checkpoint, select_device(device))
@@ -331,7 +331,7 @@ def run(
       eggan-bench run --methods eggan,stargan,homointerp,ganimation --seeds 0,1,2 --out runs/all
       eggan-bench run --ablations --preset smoke --out runs/smoke
     """
-    from evaluate.pipeline import BenchConfig, run_benchmark
+    from eggan.cli.pipeline import BenchConfig, run_benchmark
     from reports.results import headline
 
     try:

@@ -16,8 +16,8 @@ from torch import nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
+from eggan.core.method import adam
 from eggan.data.dataset import FaceDataset
-from eggan.method import adam
 
 Schedule = Callable[[Optimizer, int, int], LRScheduler]  # (optimizer, total steps, epochs) -> scheduler
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from eggan.blocks import Norm, UpResBlock, conv_block, log2_int, norm_layer, widen
+from eggan.core.blocks import Norm, conv_block, log2_int, norm_layer, widen
 
 ENCODER_CHANNELS = (16, 32, 64, 128, 256)  # paper: five stride-2 convs, then one FC layer
 LATENT_D_UNITS = (256, 128, 64, 32, 16, 1)  # paper: six FC layers
@@ -22,6 +22,35 @@ CRITIC_CHANNELS = (64, 128, 256, 512, 1024, 2048)  # six convs, StarGAN's widths
 # "VGG19-inspired": VGG19's 2-2-4-4-4 conv blocks with max-pooling, at half VGG19's widths.
 CLASSIFIER_CHANNELS = (32, 64, 128, 256, 256)
 VGG19_DEPTH = (2, 2, 4, 4, 4)
+
+
+class UpResBlock(nn.Module):
+    """Pre-activation residual block (InstanceNorm, PReLU) that optionally doubles the resolution.
+
+    main: IN -> PReLU -> [upsample x2] -> conv3x3 -> IN -> PReLU -> conv3x3
+    skip: [upsample x2] -> conv1x1 (when the width changes)
+    ``norm="batch"`` puts BatchNorm where IN is (a CPU-preset setting, see EggANConfig.norm).
+    """
+
+    def __init__(self, c_in: int, c_out: int, upsample: bool, norm: Norm = "instance") -> None:
+        super().__init__()
+        up: nn.Module = nn.Upsample(scale_factor=2, mode="nearest") if upsample else nn.Identity()
+        self.main = nn.Sequential(
+            norm_layer(norm, c_in),
+            nn.PReLU(c_in),
+            up,
+            nn.Conv2d(c_in, c_out, 3, 1, 1),
+            norm_layer(norm, c_out),
+            nn.PReLU(c_out),
+            nn.Conv2d(c_out, c_out, 3, 1, 1),
+        )
+        skip: list[nn.Module] = [nn.Upsample(scale_factor=2, mode="nearest")] if upsample else []
+        if c_in != c_out:
+            skip.append(nn.Conv2d(c_in, c_out, 1))
+        self.skip = nn.Sequential(*skip)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.main(x) + self.skip(x)
 
 
 class Encoder(nn.Module):
