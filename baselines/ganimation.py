@@ -34,7 +34,7 @@ from baselines.ganimation_nets import Generator, compose, critic, smoothness
 from baselines.stargan_nets import critic_depth
 from eggan.core.config import RunConfig, base_preset
 from eggan.core.gan import gradient_penalty, random_interpolate
-from eggan.core.method import DataInfo, Method, adam, set_requires_grad
+from eggan.core.method import DataInfo, Method, adam, frozen
 from eggan.core.schedules import linear_decay
 from eggan.data.aus import AU_MAX
 from eggan.data.dataset import Batch, FaceDataset, Target
@@ -141,8 +141,7 @@ class GANimation(Method):
 
         if generator_due:
             G, D_net = self.ddp("G"), self.nets["D"]
-            set_requires_grad(D_net, False)
-            try:
+            with frozen(D_net):
                 fake = fake_graph
                 src_fake, cond_fake = D_net(fake)
                 g_fake = -src_fake.mean() * c.lambda_d_prob
@@ -155,8 +154,6 @@ class GANimation(Method):
                 self.optimizers["G"].zero_grad(set_to_none=True)
                 g_loss.backward()
                 self.optimizers["G"].step()
-            finally:
-                set_requires_grad(D_net, True)
             losses.update(g_fake=g_fake, g_cond=g_cond, g_cyc=g_cyc, g_mask=g_mask, g_smooth=g_smooth)
         return {name: value.detach() for name, value in losses.items()}
 

@@ -52,7 +52,7 @@ from baselines.homointerp_nets import VGG_POOLS, Decoder, Interpolator, KGTransf
 from baselines.homointerp_vgg import init_encoder
 from eggan.core.config import RunConfig, base_preset
 from eggan.core.gan import gradient_penalty, random_interpolate
-from eggan.core.method import DataInfo, Method, adam, set_requires_grad
+from eggan.core.method import DataInfo, Method, adam, frozen, set_requires_grad
 from eggan.core.schedules import constant
 from eggan.core.vgg import imagenet_denormalise, imagenet_normalise, require_weights
 from eggan.data.dataset import Batch, FaceDataset, Target
@@ -222,10 +222,7 @@ class HomoInterpGAN(Method):
 
     def _encoder_interpolator_step(self, x: torch.Tensor, a_interp: torch.Tensor, perm: torch.Tensor,
                                    v: torch.Tensor, t: torch.Tensor, p_x: torch.Tensor) -> dict[str, torch.Tensor]:
-        frozen = [self.nets[name] for name in ("G", "D", "KGT")]
-        for net in frozen:
-            set_requires_grad(net, False)
-        try:
+        with frozen(*(self.nets[name] for name in ("G", "D", "KGT"))):
             encoder, interp = self.ddp("E"), self.ddp("I")
             f = encoder(x)
             score_z, logits_z = self.nets["D"](interp(f, f[perm], v))
@@ -239,9 +236,6 @@ class HomoInterpGAN(Method):
             (adv + cls + interp_all + pixel + perceptual + kg).backward()
             for name in ("E", "I"):
                 self.optimizers[name].step()
-        finally:
-            for net in frozen:
-                set_requires_grad(net, True)
         return {"ei_adv": adv, "ei_cls": cls, "ei_interp_all": interp_all, "ei_rec": pixel + perceptual,
                 "ei_kg": kg}
 

@@ -39,7 +39,7 @@ from baselines.stargan_nets import Discriminator, Generator, critic_depth
 from eggan.core.checkpoint import load_file
 from eggan.core.config import RunConfig, base_preset
 from eggan.core.gan import gradient_penalty, random_interpolate
-from eggan.core.method import DataInfo, Method, adam, set_requires_grad
+from eggan.core.method import DataInfo, Method, adam, frozen
 from eggan.core.schedules import linear_decay
 from eggan.core.warmup import fit_classifier
 from eggan.data.dataset import Batch, FaceDataset, Target
@@ -203,8 +203,7 @@ class StarGAN(Method):
 
         if generator_due:
             G, D_net = self.ddp("G"), self.nets["D"]
-            set_requires_grad(D_net, False)
-            try:
+            with frozen(D_net):
                 out_src, out_cls = D_net(x_fake)
                 g_fake = -out_src.mean()
                 g_cls = F.cross_entropy(out_cls, label_trg)
@@ -213,8 +212,6 @@ class StarGAN(Method):
                 self.optimizers["G"].zero_grad(set_to_none=True)
                 g_loss.backward()
                 self.optimizers["G"].step()
-            finally:
-                set_requires_grad(D_net, True)
             losses.update(g_fake=g_fake, g_cls=g_cls, g_rec=g_rec)
         return {name: value.detach() for name, value in losses.items()}
 

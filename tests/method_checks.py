@@ -90,6 +90,25 @@ def check_translate_contract(method: Method, batch: Batch) -> None:
     assert torch.equal(method.translate(batch.image, only_field(target, method.condition)), out)
     with pytest.raises(ConfigError):
         method.translate(batch.image, dataclasses.replace(target, **{method.condition: None}))
+    check_translate_runs_in_eval_mode(method, batch.image, target)
+
+
+def check_translate_runs_in_eval_mode(method: Method, image: torch.Tensor, target: Target) -> None:
+    """Every network runs in eval mode (BatchNorm's running statistics, no dropout) and is left in
+    the mode it was found in, networks in mixed modes included."""
+    method.nets.train()
+    method.nets[next(iter(method.nets))].eval()
+    before = {name: net.training for name, net in method.nets.items()}
+    modes_seen: list[bool] = []
+    hooks = [net.register_forward_pre_hook(lambda module, _args: modes_seen.append(module.training))
+             for net in method.nets.values()]
+    try:
+        method.translate(image, target)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert modes_seen and not any(modes_seen)
+    assert {name: net.training for name, net in method.nets.items()} == before
 
 
 def check_state_round_trip(name: str, data: Path, batch: Batch) -> None:

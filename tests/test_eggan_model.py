@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 from eggan_helpers import random_phi, smoke_model, smoke_synthfacs
-from method_checks import check_ddp_replicas_agree, checkpoint_tensors
+from method_checks import check_ddp_replicas_agree, check_translate_runs_in_eval_mode, checkpoint_tensors
 from torch import nn
 
 from eggan.core.checkpoint import load_checkpoint
@@ -210,6 +210,34 @@ def test_generate_and_translate(train: FaceDataset) -> None:
     assert out.shape == (3, 3, 32, 32)
     with pytest.raises(ConfigError, match="aus"):
         method.translate(batch.image, Target(expression=batch.expression))
+    check_translate_runs_in_eval_mode(method, batch.image, Target(aus=batch.aus.flip(0)))
+
+
+def test_the_generator_step_leaves_the_critics_untouched_and_trainable(train: FaceDataset) -> None:
+    """D_img, D_z and C_exp take no gradient from E and G's step, and learn again afterwards."""
+    method = smoke_model(train)
+    batch = train.batch(torch.arange(4))
+    x, u_s = batch.image, batch.aus
+    critics = [method.nets[name] for name in ("critic", "latent_d", "c_exp")]
+    for net in critics:
+        net.zero_grad(set_to_none=True)
+    code = method.nets["encoder"](x)
+    images = method.nets["generator"](torch.cat([code, code]), torch.cat([u_s.flip(0), u_s]))
+    method.generator_step(x, u_s, u_s.flip(0), batch.identity, code, images)
+    assert all(p.grad is None and p.requires_grad for net in critics for p in net.parameters())
+    assert any(p.grad is not None for p in method.nets["generator"].parameters())
+
+
+def test_c_exp_learns_in_train_mode_and_judges_the_generator_in_eval_mode(train: FaceDataset) -> None:
+    """In the generator step C_exp is a fixed judge: BatchNorm reads its running statistics, and the
+    critic step after it finds C_exp in train mode again."""
+    method = smoke_model(train)
+    modes: list[bool] = []
+    hook = method.nets["c_exp"].register_forward_pre_hook(lambda module, _args: modes.append(module.training))
+    one_step(method, train)
+    hook.remove()
+    assert modes == [True, False]  # critic step (learns on real images), then generator step (judges)
+    assert method.nets["c_exp"].training
 
 
 def test_paper_preset_refuses_to_start_without_vgg_weights(

@@ -1,6 +1,7 @@
 """The suite's core: what every method and the evaluation share; it imports no method.
 
-method       the `Method` interface (train step, translate, save/load) that every method implements
+method       the `Method` interface (train step, translate, save/load) that every method implements;
+             adam, frozen and eval_mode, the helpers the methods share
 registry     method names -> Method classes (imported lazily); reading a dumped run config back
 config       typed run configs, presets machinery, `--set` overrides and their checks
 train        the one training loop: data order, resume, DDP, logging, samples, interruption

@@ -104,20 +104,9 @@ class Method(ABC):
         size = self.info.image_size
         if source.shape[-2:] != (size, size):
             raise ConfigError(f"{self.name} was trained at {size}x{size}, got images of {tuple(source.shape[-2:])}")
-        with self.evaluating(), torch.no_grad():
+        with eval_mode(*self.nets.values()), torch.no_grad():
             out = self.generate(source.to(self.device), target.to(self.device))
         return out.clamp(-1, 1)
-
-    @contextmanager
-    def evaluating(self) -> Iterator[None]:
-        """Eval mode for the duration, restoring each network's previous mode afterwards."""
-        modes = {name: net.training for name, net in self.nets.items()}
-        self.nets.eval()
-        try:
-            yield
-        finally:
-            for name, net in self.nets.items():
-                net.train(modes[name])
 
     # --- state ---------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -146,6 +135,20 @@ class Method(ABC):
         }
 
 
+@contextmanager
+def eval_mode(*modules: nn.Module) -> Iterator[None]:
+    """Eval mode for the duration (BatchNorm reads its running statistics, dropout is off), then
+    each module's previous mode again: for translating, and for a critic used as a fixed judge."""
+    modes = [module.training for module in modules]
+    for module in modules:
+        module.eval()
+    try:
+        yield
+    finally:
+        for module, mode in zip(modules, modes, strict=True):
+            module.train(mode)
+
+
 def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
@@ -158,6 +161,19 @@ def adam(params: Iterable[nn.Parameter], lr: float, betas: tuple[float, float] =
 
 
 def set_requires_grad(module: nn.Module, flag: bool) -> None:
-    """Freeze or unfreeze a network (used to keep critics out of the generator's backward pass)."""
+    """Freeze or unfreeze a network for good (a pre-trained judge, a frozen teacher)."""
     for p in module.parameters():
         p.requires_grad_(flag)
+
+
+@contextmanager
+def frozen(*modules: nn.Module) -> Iterator[None]:
+    """The networks' parameters take no gradient for the duration, then train again: the critics
+    of a generator step, which the generator's backward pass must go through but not update."""
+    for module in modules:
+        set_requires_grad(module, False)
+    try:
+        yield
+    finally:
+        for module in modules:
+            set_requires_grad(module, True)

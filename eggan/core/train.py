@@ -98,9 +98,8 @@ def total_steps(config: RunConfig, order: DataOrder) -> int:
     return config.train.steps if config.train.epochs is None else config.train.epochs * order.steps_per_epoch
 
 
-def build_method(config: RunConfig, train: FaceDataset, device: torch.device, steps: int) -> Method:
-    """Instantiate the configured method for the training split (networks on ``device``)."""
-    info = DataInfo(image_size=config.data.image_size, n_identities=len(train.identities))
+def build_method(config: RunConfig, info: DataInfo, device: torch.device, steps: int) -> Method:
+    """Instantiate the configured method for data described by ``info`` (networks on ``device``)."""
     method = get_method(config.method)(config.model, info, steps, device)
     method.nets.to(device)
     return method
@@ -110,11 +109,9 @@ def load_trained(path: str | Path, device: torch.device | str = "cpu") -> Method
     """Rebuild a trained method from its checkpoint for inference (eval-ready, no optimiser state)."""
     device = select_device(device) if isinstance(device, str) else device
     payload = load_checkpoint(path)
-    config = read_run_config(payload["config"])
-    info = DataInfo(**payload["info"])
-    method = get_method(config.method)(config.model, info, payload["total_steps"], device)
+    method = build_method(read_run_config(payload["config"]), DataInfo(**payload["info"]), device,
+                          payload["total_steps"])
     method.load_state_dict(payload["method_state"], weights_only=True)
-    method.nets.to(device)
     return method
 
 
@@ -231,7 +228,8 @@ def train_run(
     steps = total_steps(config, order)
 
     torch.manual_seed(config.train.seed)  # identical initialisation on every rank
-    method = build_method(config, train, device, steps)
+    info = DataInfo(image_size=config.data.image_size, n_identities=len(train.identities))
+    method = build_method(config, info, device, steps)
     method.setup(train)
     with locked_dir(out, say) if env.is_main else nullcontext():
         return _train(config, out, env, device, dataset, train, method, order, steps, resume, progress, say, until)

@@ -10,16 +10,14 @@ The authors' variant (``variant="official"``) changes only configured pieces (eg
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import torch
-from torch import nn
 
 from eggan.core.config import RunConfig, base_preset
 from eggan.core.gan import gradient_penalty, random_interpolate
-from eggan.core.method import DataInfo, Method, adam, set_requires_grad
+from eggan.core.method import DataInfo, Method, adam, eval_mode, frozen, set_requires_grad
 from eggan.core.schedules import epochwise_linear_decay, linear_decay
 from eggan.core.vgg import require_weights
 from eggan.core.warmup import fit_classifier
@@ -203,13 +201,25 @@ class EggAN(Method):
         self, x: torch.Tensor, u_s: torch.Tensor, u_t: torch.Tensor, identity: torch.Tensor, code: torch.Tensor,
         images: torch.Tensor,
     ) -> dict[str, torch.Tensor]:
-        """E and G against the frozen D_img, D_z, C_exp, C_id and phi; every term of Eq. 7 that is on.
+        """E and G against the frozen D_img, D_z, C_exp, C_id and phi: one step on Eq. 7's weighted sum.
 
         ``code`` = E(x) and ``images`` = G(code | u_t), G(code | u_s) come with their graphs."""
+        with frozen(*(self.nets[name] for name in ("critic", "latent_d", "c_exp"))):
+            terms, weights, accuracy = self.generator_terms(x, u_s, u_t, identity, code, images)
+            total = sum(weights[name] * value for name, value in terms.items())
+            for name in ("encoder", "generator"):
+                self.optimizers[name].zero_grad(set_to_none=True)
+            total.backward()
+            for name in ("encoder", "generator"):
+                self.optimizers[name].step()
+        return {**terms, "g_total": total, "exp_acc_edit": accuracy}
+
+    def generator_terms(
+        self, x: torch.Tensor, u_s: torch.Tensor, u_t: torch.Tensor, identity: torch.Tensor, code: torch.Tensor,
+        images: torch.Tensor,
+    ) -> tuple[dict[str, torch.Tensor], dict[str, float], torch.Tensor]:
+        """Every term of Eq. 7 that is on, its weight, and C_exp's accuracy on the edit."""
         c, n = self.cfg, len(x)
-        critics = [self.nets[name] for name in ("critic", "latent_d", "c_exp")]
-        for net in critics:
-            set_requires_grad(net, False)
         recon = images[n:]
         # The images judged by D_img, C_exp and C_id: the edit (paper) or edit + reconstruction.
         judged, judged_aus = (images, torch.cat([u_t, u_s])) if c.reconstruction_terms else (images[:n], u_t)
@@ -222,7 +232,7 @@ class EggAN(Method):
         if c.encoder_adversarial:
             terms["e_adv"] = L.latent_encoder_loss(self.nets["latent_d"](code))
             weights["e_adv"] = c.lambda_z
-        with judging(self.nets["c_exp"]):
+        with eval_mode(self.nets["c_exp"]):  # a fixed judge: BatchNorm reads its running statistics
             logits = self.nets["c_exp"](judged)
         levels = L.discretise_aus(judged_aus, c.au_discretisation)
         terms["g_exp"] = sum_over_branches(L.expression_loss, n, logits, levels)
@@ -249,16 +259,7 @@ class EggAN(Method):
             terms["g_msssim"] = L.msssim_loss(recon, x, self.msssim)
             weights["g_msssim"] = c.lambda_msssim
 
-        total = sum(weights[name] * value for name, value in terms.items())
-        for name in ("encoder", "generator"):
-            self.optimizers[name].zero_grad(set_to_none=True)
-        total.backward()
-        for name in ("encoder", "generator"):
-            self.optimizers[name].step()
-        for net in critics:
-            set_requires_grad(net, True)
-        accuracy = L.expression_accuracy(logits[:n], levels[:n])
-        return {**terms, "g_total": total, "exp_acc_edit": accuracy}
+        return terms, weights, L.expression_accuracy(logits[:n], levels[:n])
 
     # --- inference -----------------------------------------------------------------------
     def generate(self, source: torch.Tensor, target: Target) -> torch.Tensor:
@@ -318,13 +319,3 @@ def sum_over_branches(term: Callable[..., torch.Tensor], n: int, *tensors: torch
     chunks = [t.split(n) for t in tensors]
     return sum(term(*parts) for parts in zip(*chunks, strict=True))
 
-
-@contextmanager
-def judging(net: nn.Module) -> Iterator[None]:
-    """Eval mode for a critic used as a fixed judge (BatchNorm reads its running statistics)."""
-    mode = net.training
-    net.eval()
-    try:
-        yield
-    finally:
-        net.train(mode)
