@@ -20,7 +20,7 @@ from baselines.stargan_nets import Discriminator, Generator
 from eggan.core.method import DataInfo, count_parameters
 from eggan.core.schedules import linear_decay
 from eggan.data.dataset import Target
-from eggan.errors import CheckpointError
+from eggan.errors import CheckpointError, DataError
 
 
 def test_paper_preset_is_the_authors_configuration() -> None:
@@ -159,7 +159,7 @@ def test_method_contract(tiny_dataset: Path, tmp_path: Path) -> None:
     batch = train.batch(torch.arange(4))
     check_translate_contract(method, batch)
     bad = Target(expression=torch.full((4,), -1))
-    with pytest.raises(Exception, match="expression label"):
+    with pytest.raises(DataError, match="StarGAN needs an expression label"):
         method.translate(batch.image, bad)
     check_state_round_trip("stargan", tiny_dataset, batch)
     check_resume_is_exact("stargan", tiny_dataset, tmp_path, steps=10)
