@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from hang_guard import HANG_GUARD_S
 
 from eggan.core.checkpoint import load_checkpoint
 from eggan.core.config import RunConfig, apply_overrides
@@ -137,7 +138,7 @@ def check_ddp_replicas_agree(name: str, data: Path, tmp: Path) -> None:
     env = {**os.environ, "PYTHONPATH": f"{tests}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            str(tests / "ddp_worker.py"), str(data), str(tmp), name]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert done.returncode == 0, done.stderr[-3000:]
     rank0, rank1 = (torch.load(tmp / f"rank{r}.pt", weights_only=True) for r in range(2))
     assert rank0.keys() == rank1.keys()

@@ -10,6 +10,7 @@ from unittest import mock
 
 import pytest
 import typer
+from hang_guard import HANG_GUARD_S
 from typer.testing import CliRunner
 
 from eggan.cli.main import app, main, show_warnings_as_lines
@@ -54,7 +55,7 @@ def test_every_command_has_help_with_examples(path: list[str]) -> None:
 
 def test_user_error_is_one_line_with_exit_status_2(tmp_path) -> None:
     done = subprocess.run([sys.executable, "-m", "eggan", "train", "--method", "pix2pix", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == ["error: unknown method 'pix2pix'; available: eggan, stargan, "
                                                 "homointerp, ganimation"]

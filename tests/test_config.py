@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hang_guard import HANG_GUARD_S
 
 from eggan.core.config import apply_overrides, validate
 from eggan.egg.model import EggAN
@@ -79,7 +80,8 @@ def test_eggan_checks_its_own_fields(field: str, value: object, message: str) ->
 def test_the_cli_reports_a_bad_set_in_one_line_with_status_2(tmp_path: Path) -> None:
     out = tmp_path / "run"
     done = subprocess.run([sys.executable, "-m", "eggan", "train", "--method", "eggan", "--preset", "smoke",
-                           "--set", "train.steps=ten", "--out", str(out)], capture_output=True, text=True, timeout=300)
+                           "--set", "train.steps=ten", "--out", str(out)], capture_output=True, text=True,
+                          timeout=HANG_GUARD_S)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == ["error: train.steps='ten' is not a valid int"]
     assert not out.exists()

@@ -39,6 +39,7 @@ import pytest
 import torch
 import typer
 from example_inputs import INPUTS, SMOKE_STEPS, Inputs, Trainings, lightcnn_weights
+from hang_guard import HANG_GUARD_S
 from openface_files import install_fake_openface
 from PIL import Image
 from typer.testing import CliRunner
@@ -257,7 +258,7 @@ def run_example(example: Example, inputs: Inputs) -> None:
     if argv[0] == "torchrun":
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
         done = subprocess.run([str(Path(sys.executable).parent / "torchrun"), *argv[1:]], env=env,
-                              capture_output=True, text=True, timeout=600)
+                              capture_output=True, text=True, timeout=HANG_GUARD_S)
         assert done.returncode == 0, f"{example.line}\n{done.stdout}\n{done.stderr}"
         warnings_shown = [line for line in done.stderr.splitlines() if "random VGG19" in line]
         assert all(line.startswith("warning: ") for line in warnings_shown), done.stderr

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
+from method_checks import smoke_config
 
 from eggan.core.config import apply_overrides
+from eggan.core.distributed import DistEnv
 from eggan.core.method import DataInfo
+from eggan.core.registry import get_method
 from eggan.core.schedules import epochwise_linear_decay, linear_decay
+from eggan.core.train import DataOrder, total_steps, train_run
 from eggan.egg.model import EggAN
 
 
@@ -51,3 +57,73 @@ def test_eggan_schedules_by_variant(variant: str, last_epoch: list[float]) -> No
         assert seen[:32] == pytest.approx([1.0] * 32) and seen[-2:] == pytest.approx(last_epoch), name
         if variant == "official":
             assert seen[-4:] == pytest.approx([0.0] * 4) and seen[-5] == pytest.approx(1 / 8), name
+
+
+# The papers' schedules as factors of the base rate at each iteration of an 8-iteration run:
+# EGGAN and StarGAN decay linearly to 0 over the second half (EGGAN 4.1; StarGAN's 100 + 100 epochs),
+# GANimation over the last 10 of its 30 epochs, HomoInterpGAN never decays.
+WHOLE_RUN = {
+    "eggan": [1, 1, 1, 1, 1, 3 / 4, 2 / 4, 1 / 4],
+    "stargan": [1, 1, 1, 1, 1, 3 / 4, 2 / 4, 1 / 4],
+    "ganimation": [1, 1, 1, 1, 1, 1, 2 / 3, 1 / 3],
+    "homointerp": [1] * 8,
+}
+BASE_RATES = {  # the smoke presets' rates: (optimiser names, rate), as the configs say
+    "eggan": {("encoder", "generator", "critic", "latent_d"): "lr", ("c_exp",): "lr_exp"},
+    "stargan": {("G", "D"): "lr"},
+    "ganimation": {("G", "D"): "lr"},
+    "homointerp": {("E", "I", "D", "G", "KGT"): "lr"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(WHOLE_RUN))
+def test_every_optimiser_follows_its_papers_schedule_over_a_whole_run(
+        name: str, tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rate each optimiser runs at in each iteration of a whole training run (read inside the
+    method's step, so the loop's stepping of the schedulers is part of what is checked)."""
+    method_class = get_method(name)
+    original = method_class.train_step
+    seen: list[dict[str, float]] = []
+
+    def train_step(self, batch, step):
+        seen.append({opt: optimizer.param_groups[0]["lr"] for opt, optimizer in self.optimizers.items()})
+        return original(self, batch, step)
+
+    monkeypatch.setattr(method_class, "train_step", train_step)
+    overrides = ("model.no_perceptual=true",) if name == "eggan" else ()
+    config = smoke_config(name, tiny_dataset, "train.steps=8", *overrides)
+    train_run(config, tmp_path)
+    assert len(seen) == 8
+    for optimisers, field in BASE_RATES[name].items():
+        base = getattr(config.model, field)
+        for opt in optimisers:
+            assert [rates[opt] / base for rates in seen] == pytest.approx(WHOLE_RUN[name]), opt
+    assert set(seen[0]) == {opt for optimisers in BASE_RATES[name] for opt in optimisers}
+
+
+@pytest.mark.parametrize(("name", "epochs", "decay_epoch"), [
+    ("eggan", 400, 200), ("stargan", 200, 100), ("ganimation", 30, 20), ("homointerp", 400, None)])
+def test_the_paper_presets_decay_from_the_papers_epoch(name: str, epochs: int, decay_epoch: int | None) -> None:
+    """The paper preset's run length in epochs and where its rate starts to fall (HomoInterpGAN: never),
+    on a training split of 2 batches per epoch; a decaying rate reaches 0 at the end of the run."""
+    config = get_method(name).preset("paper")
+    per_epoch = 2
+    order = DataOrder(per_epoch * config.train.batch_size, config.train.batch_size, DistEnv(), seed=0)
+    steps = total_steps(config, order)
+    assert (config.train.epochs, steps) == (epochs, epochs * per_epoch)
+    if name == "eggan":
+        config.model.width, config.model.classifier_depth = 1 / 16, (1, 1, 1, 1, 1)
+    elif name == "homointerp":
+        config.model.width = 1 / 16
+    method = get_method(name)(config.model, DataInfo(32, 4), steps, torch.device("cpu"))
+    for scheduler in method.schedulers.values():
+        factors = rates(scheduler, steps)
+        base = factors[0]
+        factors = [f / base for f in factors]
+        if decay_epoch is None:
+            assert factors == pytest.approx([1.0] * steps)
+            continue
+        start = decay_epoch * per_epoch
+        assert factors[:start + 1] == pytest.approx([1.0] * (start + 1))
+        span = steps - start
+        assert factors[start:] == pytest.approx([1 - k / span for k in range(span)])

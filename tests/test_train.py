@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import signal
@@ -13,6 +14,7 @@ from unittest import mock
 
 import pytest
 import torch
+from hang_guard import HANG_GUARD_S
 
 from eggan.core.checkpoint import load_checkpoint
 from eggan.core.config import apply_overrides
@@ -60,6 +62,72 @@ def test_resume_is_exact(tiny_dataset: Path, tmp_path: Path) -> None:
         assert torch.equal(a[key], b[key]), key
     logged = [json.loads(line)["step"] for line in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()]
     assert logged == sorted(set(logged)) and logged[-1] == 8
+
+
+def record_batches(monkeypatch: pytest.MonkeyPatch) -> list[Batch]:
+    """Every batch the toy method's train_step receives, in order."""
+    seen: list[Batch] = []
+    toy = get_method("toy")
+    original = toy.train_step
+
+    def step(self: Method, batch: Batch, index: int) -> dict[str, torch.Tensor]:
+        seen.append(Batch(*(t.clone() for t in (batch.image, batch.aus, batch.identity, batch.expression))))
+        return original(self, batch, index)
+
+    monkeypatch.setattr(toy, "train_step", step)
+    return seen
+
+
+@pytest.mark.parametrize("until", [6, 8, 13])  # inside the first epoch, at its end, inside the second
+def test_resume_across_an_epoch_boundary_is_exact(tiny_dataset: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch, until: int) -> None:
+    """The tiny split has 32 training images, 8 batches of 4 per epoch: a run of 20 steps stopped at
+    ``until`` and resumed sees the same batches (flips included) and ends with the same state as a
+    run that never stopped."""
+    seen = record_batches(monkeypatch)
+    config = toy_config(tiny_dataset, "train.steps=20", "data.hflip=true")
+    train_run(config, tmp_path / "straight")
+    straight = list(seen)
+    seen.clear()
+    assert train_run(config, tmp_path / "resumed", until=until).step == until
+    assert train_run(config, tmp_path / "resumed").step == 20
+    assert len(seen) == len(straight) == 20
+    for step, (a, b) in enumerate(zip(straight, seen, strict=True)):
+        assert torch.equal(a.image, b.image) and torch.equal(a.identity, b.identity), step
+    a, b = states(tmp_path / "straight" / "checkpoint.pt"), states(tmp_path / "resumed" / "checkpoint.pt")
+    assert a.keys() == b.keys() and all(torch.equal(a[key], b[key]) for key in a)
+    rng = [load_checkpoint(tmp_path / run / "checkpoint.pt")["rng"][0]["torch"] for run in ("straight", "resumed")]
+    assert torch.equal(*rng)
+    assert load_checkpoint(tmp_path / "resumed" / "checkpoint.pt")["data"] == {
+        "epoch": 2, "position": 4, "steps_per_epoch": 8, "seed": 0}
+
+
+def test_each_epoch_shows_every_training_image_once_in_a_new_order(tiny_dataset: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the method receives: each epoch is a permutation of the training split, a new one each
+    epoch; with data.hflip each image comes as it is or mirrored left to right, both occurring."""
+    from eggan.data.dataset import load_dataset
+
+    train = load_dataset(tiny_dataset, 32).split("train")
+    by_face = {(int(i), int(e)): image for i, e, image in zip(train.identity_index, train.expression_index,
+                                                               train.batch(torch.arange(len(train))).image,
+                                                               strict=True)}
+    seen = record_batches(monkeypatch)
+    train_run(toy_config(tiny_dataset, "train.steps=16", "data.hflip=true"), tmp_path)
+    epochs = [seen[:8], seen[8:]]
+    orders = []
+    flipped = []
+    for epoch in epochs:
+        faces = [(int(i), int(e)) for batch in epoch for i, e in zip(batch.identity, batch.expression, strict=True)]
+        assert sorted(faces) == sorted(by_face), "an epoch is not the training split once"
+        orders.append(faces)
+        for batch in epoch:
+            for i, e, image in zip(batch.identity, batch.expression, batch.image, strict=True):
+                original = by_face[(int(i), int(e))]
+                assert torch.equal(image, original) or torch.equal(image, original.flip(-1))
+                flipped.append(not torch.equal(image, original))
+    assert orders[0] != orders[1]
+    assert 0 < sum(flipped) < len(flipped)
 
 
 def test_run_directory_records_config_and_environment(tiny_dataset: Path, tmp_path: Path) -> None:
@@ -129,23 +197,54 @@ def inf_in_adam(method: Method) -> None:
     next(iter(method.optimizers["D"].state.values()))["exp_avg_sq"].fill_(float("inf"))
 
 
-@pytest.mark.parametrize(("every", "at", "message"), [
-    ("100", 4, r"step 4: optimiser D state exp_avg_sq is not finite; stopped, no checkpoint had been saved yet$"),
+@pytest.mark.parametrize(("every", "at", "message", "kept"), [
+    ("100", 4, r"step 4: optimiser D state exp_avg_sq is not finite; stopped, no checkpoint had been saved yet$", None),
     ("2", 4, r"step 4: optimiser D state exp_avg_sq is not finite; stopped, the last good checkpoint \(.*"
-             r"checkpoint\.pt, step 4\) is kept"),
-    ("2", 5, r"step 5: optimiser D state exp_avg_sq is not finite; .*\(.*checkpoint\.pt, step 4\) is kept"),
+             r"checkpoint\.pt, step 4\) is kept", 4),
+    ("2", 5, r"step 5: optimiser D state exp_avg_sq is not finite; .*\(.*checkpoint\.pt, step 4\) is kept", 4),
     # a NaN weight between log steps: the next step's losses show it, before any checkpoint exists
-    ("100", 0, r"step 1: loss term d is not finite; stopped, no checkpoint had been saved yet$"),
+    ("100", 0, r"step 1: loss term d is not finite; stopped, no checkpoint had been saved yet$", None),
 ])
 def test_non_finite_weights_or_optimiser_state_stop_before_they_are_saved(
-        tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, every: str, at: int, message: str) -> None:
+        tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, every: str, at: int, message: str,
+        kept: int | None) -> None:
+    """The run stops at the poisoned step; the checkpoint on disk (if any) is the last good one, finite,
+    and no file of the run holds the poisoned state."""
     poison = inf_in_adam if at else lambda method: method.nets["G"][0].weight.data.fill_(float("nan"))
     poisoned(monkeypatch, at, poison)
     with pytest.raises(NonFiniteLossError, match=message):
         train_run(toy_config(tiny_dataset, f"train.checkpoint_every={every}"), tmp_path)
-    saved = sorted(tmp_path.glob("checkpoint.pt"))
-    assert [load_checkpoint(p)["step"] for p in saved] == ([] if every == "100" else [4])
-    assert all(torch.isfinite(t).all() for p in saved for t in states(p).values())
+    checkpoint = tmp_path / "checkpoint.pt"
+    if kept is None:
+        assert not checkpoint.exists() and sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".pt") == []
+    else:
+        assert load_checkpoint(checkpoint)["step"] == kept
+        saved = states(checkpoint)
+        assert any(".exp_avg_sq" in key for key in saved) and all(torch.isfinite(t).all() for t in saved.values())
+
+
+def test_non_finite_names_the_first_bad_loss_weight_or_optimiser_state(tiny_dataset: Path) -> None:
+    """NaN, +inf and -inf are each caught in a loss term, a weight and an optimiser state; losses
+    alone (between log steps) are checked without reading the state."""
+    from eggan.core.method import DataInfo
+    from eggan.core.train import non_finite
+    from eggan.data.dataset import load_dataset
+
+    toy = get_method("toy")
+    method = toy(toy.preset("smoke").model, DataInfo(32, 4), 10, torch.device("cpu"))
+    method.train_step(load_dataset(tiny_dataset, 32).batch(torch.arange(4)), 0)  # Adam has state now
+    finite = {"d": torch.tensor(0.5), "g": torch.tensor([1.0, 2.0])}
+    assert non_finite(finite, method) is None
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        assert non_finite({**finite, "g": torch.tensor([1.0, bad])}) == "loss term g"
+        assert non_finite({**finite, "g": torch.tensor([1.0, bad])}, method) == "loss term g"
+        broken = copy.deepcopy(method)
+        broken.nets["D"][2].bias.data[0] = bad
+        assert non_finite(finite, broken) == "weight D.2.bias"
+        assert non_finite(finite) is None  # between log steps only the losses are read
+        broken = copy.deepcopy(method)
+        next(iter(broken.optimizers["G"].state.values()))["exp_avg"].view(-1)[3] = bad
+        assert non_finite(finite, broken) == "optimiser G state exp_avg"
 
 
 @pytest.fixture
@@ -219,6 +318,11 @@ def test_checkpoint_errors(tiny_dataset: Path, tmp_path: Path) -> None:
     truncated.write_bytes(result.checkpoint.read_bytes()[:1000])
     with pytest.raises(CheckpointError, match="corrupt or truncated"):
         load_checkpoint(truncated)
+    for tag in ("eggan-bench-checkpoint/2", None):  # another version of the format, or none
+        other = tmp_path / "other.pt"
+        torch.save({**({"format": tag} if tag else {}), "method": "toy", "image_size": 32}, other)
+        with pytest.raises(CheckpointError, match=r"other\.pt: not an eggan-bench checkpoint"):
+            load_checkpoint(other)
     unsafe = tmp_path / "unsafe.pt"
     torch.save({"format": "x", "config": ConfigError("pickled object")}, unsafe)
     with pytest.raises(CheckpointError, match=r"arbitrary unpickling.*\(GLOBAL eggan\.errors\.ConfigError\)"):
@@ -249,7 +353,7 @@ def test_ddp_two_processes_keep_replicas_identical(tiny_dataset: Path, tmp_path:
            "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            str(TESTS / "ddp_worker.py"), str(tiny_dataset), str(tmp_path)]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert done.returncode == 0, done.stderr[-3000:]
     rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2))
     assert rank0.keys() == rank1.keys()
@@ -259,7 +363,33 @@ def test_ddp_two_processes_keep_replicas_identical(tiny_dataset: Path, tmp_path:
     assert meta["world_size"] == 2
 
 
-def test_bf16_autocast_option_trains(tiny_dataset: Path, tmp_path: Path) -> None:
-    result = train_run(toy_config(tiny_dataset, "train.bf16=true", "train.steps=2"), tmp_path)
-    assert result.step == 2 and result.losses
-    assert all(torch.isfinite(torch.tensor(v)) for v in result.losses.values())
+def test_bf16_autocast_runs_the_networks_in_bfloat16_and_keeps_float32_weights(
+        tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With train.bf16 every network's forward pass computes in bfloat16 while the weights, the
+    optimiser state and the checkpoint stay float32; the first step's losses are the float32 run's up
+    to bfloat16 rounding (8 bits of mantissa), so the flag changes precision, not what is computed."""
+    dtypes: list[torch.dtype] = []
+    toy = get_method("toy")
+    original = toy.train_step
+
+    def recording(self: Method, batch: Batch, index: int) -> dict[str, torch.Tensor]:
+        hooks = [net.register_forward_hook(lambda _m, _a, out: dtypes.append(out.dtype)) for net in self.nets.values()]
+        try:
+            return original(self, batch, index)
+        finally:
+            for hook in hooks:
+                hook.remove()
+
+    monkeypatch.setattr(toy, "train_step", recording)
+    first = {}
+    for bf16 in (False, True):
+        dtypes.clear()
+        result = train_run(toy_config(tiny_dataset, f"train.bf16={str(bf16).lower()}", "train.steps=1",
+                                      "train.log_every=1"), tmp_path / str(bf16))
+        assert set(dtypes) == {torch.bfloat16 if bf16 else torch.float32}
+        first[bf16] = result.losses
+        assert all(t.dtype == torch.float32 for key, t in states(result.checkpoint).items() if t.is_floating_point())
+    assert first[True].keys() == first[False].keys()
+    for key, value in first[False].items():
+        assert first[True][key] == pytest.approx(value, rel=0.05, abs=1e-3), key
+    assert first[True] != first[False]
