@@ -169,7 +169,7 @@ def au_agreement(
         "bootstrap_rounds": rounds,
         "bootstrap_seed": seed,
     }
-    if len(y) < 2:  # nothing to correlate: every figure is n/a
+    if len(y) == 0:  # nothing left to score: every figure is n/a (one pair has errors, but no correlation)
         for name in metrics:
             result["per_au"][name] = dict.fromkeys(names)
             result["avg"][name] = {"value": None, "ci_low": None, "ci_high": None, "n_aus": 0}

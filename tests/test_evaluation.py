@@ -1,37 +1,21 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+import statistics
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
-from standins import KeepSource, PasteTarget, standin
+from standins import fake_run, load_standin
 
-from eggan.core.checkpoint import save_checkpoint
 from eggan.data.aus import AU_COLUMNS
-from eggan.data.config import DataConfig
 from eggan.errors import ConfigError, DataError
 from evaluate.au import LEARNED_SETTINGS
-from evaluate.evaluation import SOURCE_ROW, evaluate_run, export_images, run_throughput
+from evaluate.evaluation import SOURCE_ROW, aggregate, evaluate_run, export_images, run_throughput
 from evaluate.identity import INDOMAIN_SETTINGS
-
-
-def _fake_run(root: Path, dataset: Path, labels: dict[str, int]) -> Path:
-    """A benchmark directory as `eggan-bench run` lays it out (config.json + checkpoint.pt)."""
-    for label, seeds in labels.items():
-        for k in range(seeds):
-            folder = root / "train" / label / f"seed{k}"
-            folder.mkdir(parents=True)
-            data = asdict(DataConfig(source=str(dataset), image_size=32))
-            (folder / "config.json").write_text(json.dumps({"method": label, "data": data}))
-            save_checkpoint(folder / "checkpoint.pt", {"method": label, "image_size": 32, "step": 7})
-    return root
-
-
-def _loader(path: Path, device: torch.device):
-    kind = PasteTarget if "paste" in str(path) else KeepSource
-    return standin(kind, 32)
+from evaluate.metrics import au_agreement, verification
 
 
 @pytest.fixture
@@ -43,18 +27,22 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_evaluate_run_writes_every_file_and_the_rows_make_sense(tmp_path: Path, tiny_dataset: Path, cache) -> None:
-    run = _fake_run(tmp_path / "run", tiny_dataset, {"keep": 2, "paste": 1})
+    run = fake_run(tmp_path / "run", tiny_dataset, {"keep": 2, "paste": 1})
     messages: list[str] = []
-    results = evaluate_run(run, device="cpu", rounds=50, loader=_loader, log=messages.append)
+    results = evaluate_run(run, device="cpu", rounds=50, loader=load_standin, log=messages.append)
     for rel in ("eval/pairs.csv", "eval/evaluators.json", "eval/keep/seed0/pairs.csv", "eval/keep/seed1/summary.json",
                 "eval/paste/seed0/pairs.csv", "results.json"):
         assert (run / rel).is_file(), rel
     on_disk = json.loads((run / "results.json").read_text())
     assert [r["label"] for r in on_disk["rows"]] == [SOURCE_ROW, "keep", "paste", "Real"]
     rows = {r["label"]: r for r in results["rows"]}
-    # Keeping the source is exactly the "Source (no edit)" row; pasting the target is exactly "Real".
+    # Keeping the source scores the sources' readings against the target labels (from its pairs.csv by
+    # hand; every figure against independent references: test_evaluation_references.py).
     keep, paste = rows["keep"]["seeds"]["0"], rows["paste"]["seeds"]["0"]
-    assert keep["au"]["vs_labels"]["avg"] == rows[SOURCE_ROW]["summary"]["au"]["vs_labels"]["avg"]
+    frame = pd.read_csv(run / "eval" / "keep" / "seed0" / "pairs.csv")
+    used = frame[frame["pred_ok"]]
+    error = used[[f"pred_{c}" for c in AU_COLUMNS]].to_numpy() - used[[f"label_{c}" for c in AU_COLUMNS]].to_numpy()
+    assert keep["au"]["vs_labels"]["avg"]["mse"]["value"] == pytest.approx(np.mean(error**2), rel=1e-4)
     assert keep["verification"]["accuracy"] == 1.0
     assert paste["au"]["vs_estimator"]["avg"]["mse"]["value"] == pytest.approx(0.0, abs=1e-9)
     assert paste["verification"]["accuracy"] < keep["verification"]["accuracy"]
@@ -65,7 +53,7 @@ def test_evaluate_run_writes_every_file_and_the_rows_make_sense(tmp_path: Path, 
     assert meta["evaluators"]["estimator"]["heldout"]["avg"]["pcc"]["n_aus"] == 17  # random labels: every AU varies
     # Re-running skips the finished seeds (same step, same evaluators, same pairs).
     messages.clear()
-    evaluate_run(run, device="cpu", rounds=50, loader=_loader, log=messages.append)
+    evaluate_run(run, device="cpu", rounds=50, loader=load_standin, log=messages.append)
     assert sum("skipped" in m for m in messages) == 3
 
 
@@ -75,12 +63,12 @@ def test_a_directory_without_trained_runs_is_refused(tmp_path: Path) -> None:
 
 
 def test_throughput_of_a_run_lands_in_results(tmp_path: Path, tiny_dataset: Path) -> None:
-    run = _fake_run(tmp_path / "run", tiny_dataset, {"keep": 1})
+    run = fake_run(tmp_path / "run", tiny_dataset, {"keep": 1})
     (run / "results.json").write_text(json.dumps({"rows": [], "throughput": None}))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        measured = run_throughput(run, device="cpu", loader=_loader)
+        measured = run_throughput(run, device="cpu", loader=load_standin)
     finally:
         torch.set_num_threads(threads)
     assert [b["batch_size"] for b in measured["keep"]["batches"]] == [1, 8, 32]
@@ -89,9 +77,9 @@ def test_throughput_of_a_run_lands_in_results(tmp_path: Path, tiny_dataset: Path
 
 def test_export_then_score_with_openface_csvs(tmp_path: Path, tiny_dataset: Path, cache) -> None:
     """The OpenFace round trip: export keyed images, 'run OpenFace' (CSVs written here), evaluate."""
-    run = _fake_run(tmp_path / "run", tiny_dataset, {"keep": 1})
+    run = fake_run(tmp_path / "run", tiny_dataset, {"keep": 1})
     images = tmp_path / "images"
-    count = export_images(run, images, device="cpu", loader=_loader)
+    count = export_images(run, images, device="cpu", loader=load_standin)
     assert count == 3 * 32 and (images / "keep_seed0_0031.png").is_file() and (images / "target_0000.png").is_file()
     csvs = tmp_path / "csv"
     csvs.mkdir()
@@ -99,7 +87,7 @@ def test_export_then_score_with_openface_csvs(tmp_path: Path, tiny_dataset: Path
     for i, png in enumerate(sorted(images.glob("*.png"))):
         value = 0.5 + (i * 7 % 9) / 2
         (csvs / f"{png.stem}.csv").write_text(f"{header}\n0, 0.9, " + ", ".join([f"{value:.2f}"] * 17) + "\n")
-    results = evaluate_run(run, estimator="openface", openface_csv=csvs, device="cpu", rounds=20, loader=_loader)
+    results = evaluate_run(run, estimator="openface", openface_csv=csvs, device="cpu", rounds=20, loader=load_standin)
     assert results["meta"]["evaluators"]["estimator"]["kind"] == "openface"
     keep = next(r for r in results["rows"] if r["label"] == "keep")["seeds"]["0"]
     assert keep["estimator_failures"] == 0 and keep["au"]["vs_estimator"]["n_used"] == 32
@@ -108,10 +96,39 @@ def test_export_then_score_with_openface_csvs(tmp_path: Path, tiny_dataset: Path
 
 
 def test_runs_trained_on_different_data_are_refused(tmp_path: Path, tiny_dataset: Path) -> None:
-    run = _fake_run(tmp_path / "run", tiny_dataset, {"keep": 1, "paste": 1})
+    run = fake_run(tmp_path / "run", tiny_dataset, {"keep": 1, "paste": 1})
     config = run / "train" / "paste" / "seed0" / "config.json"
     raw = json.loads(config.read_text())
     raw["data"]["image_size"] = 64
     config.write_text(json.dumps(raw))
     with pytest.raises(ConfigError, match="other data"):
-        evaluate_run(run, device="cpu", loader=_loader)
+        evaluate_run(run, device="cpu", loader=load_standin)
+
+
+def test_aggregate_is_the_mean_and_sample_std_over_seeds() -> None:
+    """Three seeds' summaries: every figure's mean and its sample standard deviation (n - 1), from
+    the seeds where it is defined (a seed without PCC leaves that seed out)."""
+    rng = np.random.default_rng(0)
+    y = rng.uniform(0, 5, (30, 17))
+    summaries = []
+    for k, (noise, accepted) in enumerate(((0.5, 0.9), (1.0, 0.8), (2.0, 0.6))):
+        p = y + rng.normal(0, noise, y.shape)
+        if k == 2:
+            p[:, 0] = 1.0  # no PCC for AU01 in this seed
+        table = au_agreement(y, p, rounds=0)
+        genuine = np.r_[np.full(int(100 * accepted), 0.9), np.full(100 - int(100 * accepted), 0.1)]
+        summaries.append({"au": {"vs_estimator": table, "vs_labels": table},
+                          "verification": verification(genuine, np.full(10, 0.1), 0.5)})
+    result = aggregate(summaries)
+    mse = [s["au"]["vs_labels"]["avg"]["mse"]["value"] for s in summaries]
+    assert result["n_seeds"] == 3
+    assert result["au"]["vs_labels"]["avg"]["mse"] == {"mean": pytest.approx(statistics.mean(mse)),
+                                                      "std": pytest.approx(statistics.stdev(mse)), "n_aus": 17}
+    au01 = [s["au"]["vs_labels"]["per_au"]["pcc"]["AU01"] for s in summaries[:2]]
+    assert result["au"]["vs_labels"]["per_au"]["pcc"]["AU01"] == {
+        "mean": pytest.approx(statistics.mean(au01)), "std": pytest.approx(statistics.stdev(au01))}
+    assert result["au"]["vs_labels"]["avg"]["pcc"]["n_aus"] == 16
+    assert result["verification"]["accuracy"] == {"mean": pytest.approx(0.7667, abs=1e-4),
+                                                  "std": pytest.approx(statistics.stdev([0.9, 0.8, 0.6]))}
+    one = aggregate(summaries[:1])
+    assert one["verification"]["accuracy"] == {"mean": 0.9, "std": None}  # one seed: no spread to report

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 from eggan.data.dataset import load_dataset
 from eggan.errors import CheckpointError
@@ -80,12 +81,16 @@ def test_released_verifier_checks_the_file_record_before_loading(tmp_path: Path)
 
 
 def test_to_gray_uses_luma_weights_and_resizes() -> None:
-    red = torch.zeros(1, 3, 32, 32)
-    red[:, 0] = 1.0  # pure red in [-1, 1]
-    red[:, 1:] = -1.0
-    gray = to_gray(red, 128)
+    """A colour with three different channels (pure red would hide swapped green and blue weights):
+    ITU-R 601 luma 0.299 R + 0.587 G + 0.114 B, as PIL's "L" mode computes it from 8-bit RGB."""
+    rgb = torch.tensor([40, 200, 90], dtype=torch.uint8)
+    image = (rgb.float() / 127.5 - 1).view(1, 3, 1, 1).expand(1, 3, 32, 32)
+    gray = to_gray(image, 128)
     assert gray.shape == (1, 1, 128, 128)
-    assert torch.allclose(gray, torch.full_like(gray, 0.299), atol=1e-6)
+    by_hand = (0.299 * 40 + 0.587 * 200 + 0.114 * 90) / 255
+    pil = Image.new("RGB", (1, 1), tuple(rgb.tolist())).convert("L").getpixel((0, 0)) / 255
+    assert torch.allclose(gray, torch.full_like(gray, by_hand), atol=1e-6)
+    assert abs(by_hand - pil) <= 0.5 / 255  # PIL rounds to 8 bits
 
 
 def test_indomain_verifier_is_cached_by_dataset_fingerprint(tiny_dataset: Path, tmp_path: Path,

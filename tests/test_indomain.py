@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from eggan.data.dataset import load_dataset
-from evaluate.indomain import blur, degrade, training_split
+from eggan.errors import CheckpointError
+from evaluate.indomain import blur, cache_path, degrade, load_or_train, training_split
 
 
 def test_blur_keeps_sigma_zero_images_and_smooths_the_others() -> None:
@@ -41,3 +42,20 @@ def test_evaluators_learn_from_the_evaluator_split_and_say_so_when_there_is_none
         faces, info = training_split(dataset)
     assert faces.identities == dataset.split("train").identities
     assert info["disjoint_from_scored_faces"] is False and "optimistic" in info["warning"]
+
+
+@pytest.mark.parametrize("payload", [
+    {"format": "eggan-bench-evaluator/2", "kind": "verifier"},  # another version of the format
+    {"format": "eggan-bench-evaluator/1", "kind": "estimator"},  # another evaluator's file
+    {"kind": "verifier"},  # no format tag
+])
+def test_a_cached_evaluator_with_the_wrong_tags_is_refused(tiny_dataset: Path, tmp_path: Path, payload: dict) -> None:
+    dataset = load_dataset(tiny_dataset, 32)
+    settings = {"width": 0.25}
+    torch.save({**payload, "state_dict": {}, "report": "{}"}, cache_path("verifier", dataset, settings, tmp_path))
+
+    def never() -> None:
+        raise AssertionError("a cached file with the wrong tags was silently retrained over")
+
+    with pytest.raises(CheckpointError, match=r"verifier-.*\.pt: not a cached verifier evaluator; delete it"):
+        load_or_train("verifier", dataset, settings, never, cache_dir=tmp_path)

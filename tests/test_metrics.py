@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
+import torch
 from scipy.stats import pearsonr
 
 from eggan.data.aus import AU_NAMES
@@ -128,10 +131,63 @@ def test_weighted_moments_equal_explicit_resampling() -> None:
     np.testing.assert_allclose(weighted, explicit, atol=1e-10)
 
 
-def test_too_few_rows_gives_na_not_an_exception() -> None:
+def test_a_single_pair_has_errors_but_no_correlation() -> None:
     y, p = _data(n=3)
-    result = au_agreement(y, p, ok=np.array([True, False, False]))
-    assert result["avg"]["pcc"]["value"] is None and result["n_used"] == 1
+    result = au_agreement(y, p, ok=np.array([True, False, False]), rounds=20)
+    assert result["n_used"] == 1
+    assert result["avg"]["pcc"]["value"] is None and result["avg"]["icc"]["value"] is None
+    assert set(result["per_au"]["pcc"].values()) == {None}
+    assert result["avg"]["mse"]["value"] == pytest.approx(np.mean((p[0] - y[0]) ** 2))
+    assert result["per_au"]["mae"][AU_NAMES[3]] == pytest.approx(abs(p[0, 3] - y[0, 3]))
+    # Every resample of one pair is that pair.
+    assert result["avg"]["mse"]["ci_low"] == pytest.approx(result["avg"]["mse"]["value"])
+    assert result["avg"]["mse"]["ci_high"] == pytest.approx(result["avg"]["mse"]["value"])
+
+
+def test_no_usable_pair_is_na_everywhere_without_warnings() -> None:
+    """An AU the estimator never read (all NaN) excludes every row, as a row with any NaN is excluded."""
+    y, p = _data(n=10)
+    p[:, 6] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = au_agreement(y, p, rounds=20)
+    assert result["n_used"] == 0 and result["n_excluded"] == 10
+    assert all(entry["value"] is None and entry["ci_low"] is None for entry in result["avg"].values())
+
+
+@pytest.mark.parametrize("constant", [0.1, 0.3, 2.7, 1 / 3])
+def test_a_constant_that_binary_cannot_represent_has_no_pcc(constant: float) -> None:
+    """A column of 0.1 is constant, yet its float mean is not exactly 0.1, so its variance comes out
+    as rounding noise rather than 0. Constant predictions or constant targets: n/a, not PCC -1 or 1."""
+    y, p = _data(n=50, seed=4)
+    p[:, 2] = constant
+    y[:, 5] = constant
+    result = au_agreement(y, p, rounds=30)
+    for j in (2, 5):
+        assert result["per_au"]["pcc"][AU_NAMES[j]] is None
+    assert result["avg"]["pcc"]["n_aus"] == 15
+    expected = np.mean([pearsonr(y[:, j], p[:, j])[0] for j in range(17) if j not in (2, 5)])
+    assert result["avg"]["pcc"]["value"] == pytest.approx(expected)
+    assert result["per_au"]["icc"][AU_NAMES[2]] == pytest.approx(0.0, abs=1e-9)  # one side constant: 0
+
+
+def test_avg_interval_is_the_explicit_percentile_bootstrap() -> None:
+    """Each resample scored on its own (rows drawn as the suite draws them: torch's generator seeded
+    with ``seed``), the 2.5th and 97.5th percentiles of the resampled Avg figures."""
+    y, p = _data(n=40, seed=7)
+    p[:, 0] = 1.0  # an n/a AU: left out of every resample's PCC average too
+    rounds, seed = 300, 5
+    result = au_agreement(y, p, rounds=rounds, seed=seed)
+    draws = torch.randint(len(y), (rounds, len(y)), generator=torch.Generator().manual_seed(seed)).numpy()
+    for name, statistic in (
+        ("mse", lambda a, b: np.mean((b - a) ** 2)),
+        ("mae", lambda a, b: np.mean(np.abs(b - a))),
+        ("pcc", lambda a, b: np.mean([np.corrcoef(a[:, j], b[:, j])[0, 1] for j in range(1, 17)])),
+    ):
+        values = [statistic(y[rows], p[rows]) for rows in draws]
+        low, high = np.percentile(values, [2.5, 97.5])
+        assert result["avg"][name]["ci_low"] == pytest.approx(low, rel=1e-9), name
+        assert result["avg"][name]["ci_high"] == pytest.approx(high, rel=1e-9), name
 
 
 def test_best_threshold_maximises_accuracy_by_hand() -> None:
@@ -141,6 +197,13 @@ def test_best_threshold_maximises_accuracy_by_hand() -> None:
     # Accepting >= 0.6 gets 3 genuine + 4 impostors right (7/8); no threshold does better.
     assert accuracy == pytest.approx(7 / 8)
     assert 0.5 < tau <= 0.7
+
+
+def test_a_score_equal_to_the_threshold_is_accepted() -> None:
+    """Accept when cosine >= threshold: a genuine pair at the threshold counts as accepted and an
+    impostor at the threshold as not rejected."""
+    result = verification(np.array([0.5, 0.25]), np.array([0.5, 0.75, 0.25]), threshold=0.5)
+    assert result["accuracy"] == 0.5 and result["impostor_rejection"] == pytest.approx(1 / 3)
 
 
 def test_verification_accuracy_and_balanced_accuracy() -> None:

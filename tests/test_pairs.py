@@ -4,7 +4,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from fake_index import fake_dataset
+from standins import colour_verifier, hand_cosine, hand_features
 
 from eggan.data.aus import EXPRESSIONS
 from eggan.data.dataset import load_dataset
@@ -92,8 +94,40 @@ def test_real_pairs_are_genuine_and_impostor_among_test_images(dataset) -> None:
     assert set(table.loc[np.unique(impostor), "split"]) == {"test"}
 
 
-class _ColourVerifier:
-    """Features = mean colour: identities of the tiny set differ by their base colour."""
+def test_real_genuine_pairs_spread_over_every_test_identity(dataset) -> None:
+    """Genuine pairs take turns among the test identities (each has two or more images), so the
+    threshold is not fitted to one person's faces."""
+    genuine, _ = real_pairs(dataset, count=40, seed=0)
+    owners = dataset.table.loc[genuine[:, 0], "identity"].value_counts()
+    test_ids = set(dataset.table.loc[dataset.table["split"] == "test", "identity"])
+    assert set(owners.index) == test_ids and owners.max() - owners.min() <= 1
+
+
+def test_calibration_fixes_the_threshold_of_best_accuracy_on_real_pairs(dataset) -> None:
+    """The scores by hand (numpy features of the images), the best accuracy by trying every score as
+    the threshold: the calibrated threshold reaches it and lies strictly between two scores."""
+    verifier = colour_verifier(32)
+    result = calibrate(verifier, dataset, count=40)
+    features = hand_features(dataset.batch(torch.arange(len(dataset))).image.numpy())
+    genuine_pairs, impostor_pairs = real_pairs(dataset, count=40, seed=0)
+    genuine = hand_cosine(features[genuine_pairs[:, 0]], features[genuine_pairs[:, 1]])
+    impostor = hand_cosine(features[impostor_pairs[:, 0]], features[impostor_pairs[:, 1]])
+    scores = np.concatenate([genuine, impostor])
+
+    def accuracy(tau: float) -> float:
+        return float((np.sum(genuine >= tau) + np.sum(impostor < tau)) / len(scores))
+
+    best = max(accuracy(tau) for tau in [*scores, np.inf])
+    tau = verifier.threshold
+    assert result["threshold"] == tau and result["accuracy"] == pytest.approx(best) == pytest.approx(accuracy(tau))
+    assert np.abs(scores - tau).min() > 1e-7
+    assert result["mean_genuine_cosine"] == pytest.approx(genuine.mean(), abs=1e-6)
+    np.testing.assert_allclose(verifier.real_scores[0], genuine, atol=1e-6)
+    np.testing.assert_allclose(verifier.real_scores[1], impostor, atol=1e-6)
+
+
+class _MeanColourVerifier:
+    """Features = mean colour, which blurring does not change."""
 
     threshold = None
     calibration = None
@@ -103,11 +137,7 @@ class _ColourVerifier:
         return images.mean(dim=(2, 3)) - images.mean()
 
 
-def test_calibration_fixes_a_threshold_that_separates_the_tiny_identities(dataset) -> None:
-    verifier = _ColourVerifier()
-    result = calibrate(verifier, dataset, count=40)
-    assert verifier.threshold == result["threshold"]
+def test_blurring_the_second_face_changes_no_verdict_of_a_sharpness_blind_verifier(dataset) -> None:
+    result = calibrate(_MeanColourVerifier(), dataset, count=40)
     assert result["accuracy"] > 0.9
-    assert len(verifier.real_scores[0]) == 40
-    # Mean colour does not depend on sharpness: blurring one side of each pair changes no verdict.
     assert result["accuracy_second_blurred"] == {"1": result["accuracy"], "2": result["accuracy"]}

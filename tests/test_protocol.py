@@ -1,46 +1,22 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from standins import KeepSource, PasteTarget, standin
+from standins import KeepSource, MeanColourAUs, PasteTarget, colour_verifier, hand_cosine, hand_features, standin
 
 from eggan.data.dataset import load_dataset
-from evaluate.au import AUEstimator, AUReading
-from evaluate.identity import Verifier
 from evaluate.pairs import calibrate, make_pairs, real_pairs
 from evaluate.protocol import prepare_reference, score_method, score_real, score_source
-
-
-class MeanColourAUs(AUEstimator):
-    """AUs read off the image's mean colour; fails (ok = False) on images whose key ends in 3."""
-
-    name = "mean-colour"
-
-    def estimate(self, images: torch.Tensor, keys: Sequence[str]) -> AUReading:
-        base = (images.mean(dim=(2, 3)) + 1) * 2.5  # N x 3 on 0-5
-        aus = base.repeat(1, 6)[:, :17] + torch.linspace(0, 0.1, 17)
-        ok = torch.tensor([not key.endswith("3") for key in keys])
-        aus[~ok] = float("nan")
-        return AUReading(aus, ok)
-
-    def metadata(self) -> dict:
-        return {"name": self.name}
-
-
-class ColourFeatures(torch.nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: N x 1 x S x S grayscale
-        return torch.cat([x.mean(dim=(2, 3)), x.std(dim=(2, 3)), torch.ones(len(x), 1)], dim=1) - 0.5
 
 
 @pytest.fixture(scope="module")
 def setup(tiny_dataset: Path):
     dataset = load_dataset(tiny_dataset, 32)
     pairs = make_pairs(dataset)
-    verifier = Verifier(ColourFeatures(), 32, {"name": "colour"}, torch.device("cpu"))
+    verifier = colour_verifier(32)
     calibrate(verifier, dataset, count=40)
     estimator = MeanColourAUs()
     return dataset, pairs, estimator, verifier, prepare_reference(dataset, pairs, estimator, verifier)
@@ -86,10 +62,9 @@ def test_reference_rows(setup) -> None:
     assert source["verification"]["accuracy"] == 1.0  # cosine(source, source) = 1
     real = score_real(reference, estimator, verifier, rounds=0)
     assert real["au"]["vs_estimator"] is None
-    # Real verifies the calibration pairs: scored again here from the features, in numpy.
-    features = verifier.features(dataset.batch(torch.arange(len(dataset))).image).numpy().astype(np.float64)
-    unit = features / np.linalg.norm(features, axis=1, keepdims=True)
-    genuine, impostor = ((unit[p[:, 0]] * unit[p[:, 1]]).sum(1) for p in real_pairs(dataset, count=40, seed=0))
+    # Real verifies the calibration pairs: their cosines by hand from the images (numpy features).
+    features = hand_features(dataset.batch(torch.arange(len(dataset))).image.numpy())
+    genuine, impostor = (hand_cosine(features[p[:, 0]], features[p[:, 1]]) for p in real_pairs(dataset, 40, seed=0))
     accepted, rejected = np.mean(genuine >= verifier.threshold), np.mean(impostor < verifier.threshold)
     assert real["verification"]["accuracy"] == pytest.approx(accepted)
     assert real["verification"]["balanced_accuracy"] == pytest.approx((accepted + rejected) / 2)
@@ -99,6 +74,6 @@ def test_reference_rows(setup) -> None:
 
 def test_scoring_before_calibration_is_refused(setup) -> None:
     dataset, pairs, estimator, _, reference = setup
-    fresh = Verifier(ColourFeatures(), 32, {}, torch.device("cpu"))
+    fresh = colour_verifier(32)
     with pytest.raises(RuntimeError, match="calibrate"):
         score_method(standin(KeepSource, 32), dataset, pairs, estimator, fresh, reference=reference)
