@@ -21,6 +21,7 @@ from unittest import mock
 
 import pytest
 from folder_state import snapshot
+from hang_guard import HANG_GUARD_S
 from openface_files import truncated_image
 from test_folders import stargan_tree
 
@@ -387,7 +388,10 @@ def test_a_failed_reader_leaves_nothing(tmp_path: Path) -> None:
     (lambda r: r.pop("metrics") and r, "missing or malformed key 'metrics' (a dict)"),
     (lambda r: r["rows"][1].__setitem__("summary", {}) or r, "row 'eggan' has an empty or incomplete summary"),
     (lambda r: [r], "not an eggan-bench results file"),
-], ids=["no rows", "rows missing", "metrics missing", "empty summary", "a JSON list"])
+    (lambda r: r.__setitem__("format", "eggan-bench-results/2") or r, "not an eggan-bench results file"),
+    (lambda r: r.pop("format") and r, "not an eggan-bench results file"),
+], ids=["no rows", "rows missing", "metrics missing", "empty summary", "a JSON list", "a newer format",
+        "no format tag"])
 def test_a_malformed_results_file_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                               change: Callable[[dict], object], message: str) -> None:
     from test_reports import make_results
@@ -414,7 +418,7 @@ def test_a_second_process_on_one_out_is_refused_naming_the_holder(capsys: pytest
                        f"{out}: in use by pid {holder.pid} on {socket.gethostname()} since ")
         assert [p.name for p in out.iterdir()] == [LOCK_NAME]
     finally:
-        holder.communicate("", timeout=60)
+        holder.communicate("", timeout=HANG_GUARD_S)
     assert list(out.iterdir()) == []  # released: the lock file goes with its holder
     assert cli(capsys, *train_args(tiny_dataset, out))[0] == 0
 

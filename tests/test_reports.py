@@ -4,6 +4,7 @@ seeds become mean ± std, substitutions reach the caption, and Markdown and LaTe
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,16 @@ from eggan.data.aus import AU_NAMES
 from reports.figures import build_figures
 from reports.report import build_report
 from reports.results import headline, substitution_notes
-from reports.tables import _tex, ablation_table, expression_table, identity_table, to_latex, to_markdown
+from reports.tables import (
+    _tex,
+    ablation_table,
+    expression_table,
+    identity_table,
+    interpolation_table,
+    throughput_table,
+    to_latex,
+    to_markdown,
+)
 
 
 def au_table(mse: float, pcc: float | None, n_aus: int = 17) -> dict:
@@ -192,3 +202,147 @@ def test_reference_rows_are_never_bold_even_when_they_score_best() -> None:
     bold = bold_rows(identity_table(make_results()))  # Real verifies 99 %, the methods 90 and 95 %
     assert bold["Real"] == [] and bold["StarGAN"] == ["Verification acc. (%)", "Mean cosine", "Balanced acc. (%)"]
     assert bold["EGGAN"] == []
+
+
+# --- the exact bold cells of every table --------------------------------------------------------
+
+
+def distinct_results() -> dict:
+    """Results in which a different method is best in some columns of every table."""
+    results = make_results(ablations=True)
+    rows = {row["label"]: row for row in results["rows"]}
+    for side in ("vs_estimator", "vs_labels"):
+        stargan = rows["stargan"]["seeds"]["0"]["au"][side]["per_au"]
+        stargan["mse"]["AU01"] = 0.05  # StarGAN beats EGGAN (0.3, 0.4 against the labels) on AU01's MSE
+        stargan["pcc"]["AU02"] = 0.9  # ... and on AU02's PCC (EGGAN 0.8)
+    rows["eggan"]["summary"]["verification"]["mean_cosine"]["mean"] = 0.97  # StarGAN 0.95
+    rows["eggan-wtP"]["seeds"]["0"]["au"]["vs_estimator"]["avg"]["mse"]["value"] = 0.2  # the lowest MSE
+    rows["eggan-wtS"]["seeds"]["0"]["au"]["vs_estimator"]["avg"]["pcc"]["value"] = 0.85  # the highest PCC
+    rows["eggan-wtI"]["summary"]["verification"]["accuracy"]["mean"] = 0.95  # the highest accuracy
+    results["throughput"] = {
+        label: {"method": label, "image_size": 32, "device": {"type": "cpu", "name": "cpu"}, "dtype": "float32",
+                "threads": 2, "warmup": 1, "repeats": 3, "statistic": "median",
+                "batches": [{"batch_size": b, "seconds_per_batch": b / r, "translations_per_s": r}
+                            for b, r in zip((1, 8), rates, strict=True)]}
+        for label, rates in (("eggan", (10.0, 50.0)), ("stargan", (20.0, 40.0)))}
+    curves = {"eggan": ([0.1, 0.3, 0.4, 0.5], 0.9), "stargan": ([0.2, 0.2, 0.5, 0.4], 0.95)}
+    for label, (means, monotone) in curves.items():
+        rows[label]["summary"]["interpolation"] = {
+            "alphas": [0.0, 0.25, 0.5, 0.75, 1.0], "mean": [{"mean": m, "std": None} for m in [0.0, *means]],
+            "monotone_share": {"mean": monotone, "std": None}, "n_pairs": 16, "definition": "d"}
+    return results
+
+
+ALL_BUT = lambda *left_out: [c for c in [*AU_NAMES, "Avg"] if c not in left_out]  # noqa: E731
+EXPECTED_BOLD = {
+    "expression_vs_estimator": {"MSE EGGAN": ALL_BUT("AU01"), "MSE StarGAN": ["AU01"],
+                                "PCC EGGAN": ALL_BUT("AU02", "AU45"), "PCC StarGAN": ["AU02"]},
+    "expression_vs_labels": {"MSE EGGAN": ALL_BUT("AU01"), "MSE StarGAN": ["AU01"],
+                             "PCC EGGAN": ALL_BUT("AU02", "AU45"), "PCC StarGAN": ["AU02"]},
+    "identity": {"EGGAN": ["Mean cosine"], "StarGAN": ["Verification acc. (%)", "Balanced acc. (%)"]},
+    "ablation": {"E_wtP": ["Avg MSE"], "E_wtS": ["Avg PCC"], "E_wtI": ["Verification acc. (%)"]},
+    "throughput": {"EGGAN": ["batch 8"], "StarGAN": ["batch 1"]},
+    "interpolation": {"EGGAN": ["α=0.50", "α=1.00"], "StarGAN": ["α=0.25", "α=0.75", "Monotone (%)"]},
+}
+
+
+def every_table(results: dict) -> list:
+    return [expression_table(results, "vs_estimator"), expression_table(results, "vs_labels"),
+            identity_table(results), ablation_table(results), throughput_table(results), interpolation_table(results)]
+
+
+def test_every_table_bolds_exactly_the_best_cells() -> None:
+    """Lower MSE, higher PCC, accuracy, cosine, throughput and response: the best method per column,
+    and only those cells (no reference row, no n/a column)."""
+    for table in every_table(distinct_results()):
+        bold = {key: columns for key, columns in bold_rows(table).items() if columns}
+        assert bold == EXPECTED_BOLD[table.name], table.name
+
+
+def bold_in_markdown(text: str) -> set[tuple[str, str]]:
+    """(row label, column) of every bold cell of a Markdown table."""
+    lines = [line for line in text.splitlines() if line.startswith("|")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    label_at = header.index("Method")
+    found = set()
+    for line in lines[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        found |= {(cells[label_at], column) for column, cell in zip(header, cells, strict=True)
+                  if cell.startswith("**")}
+    return found
+
+
+def bold_in_latex(text: str, table) -> set[tuple[str, str]]:
+    """(row label, column) of every \\textbf cell of a LaTeX table body (labels and headers escaped)."""
+    body = text[text.index("\\midrule") + len("\\midrule"):text.index("\\bottomrule")]
+    columns = [_tex(c) for c in table.columns]
+    skip = 2 if table.group_title else 1
+    found = set()
+    for line in body.strip().splitlines():
+        cells = [c.strip() for c in re.split(r"(?<!\\)&", line.removesuffix("\\\\"))]
+        found |= {(cells[skip - 1], column) for column, cell in zip(columns, cells[skip:], strict=True)
+                  if cell.startswith("\\textbf{")}
+    return found
+
+
+def test_markdown_and_latex_bold_the_same_cells_as_the_table() -> None:
+    for table in every_table(distinct_results()):
+        expected = {(label, column) for (_, label), flags in zip(table.index, table.best, strict=True)
+                    for column, flag in zip(table.columns, flags, strict=True) if flag}
+        assert expected and bold_in_markdown(to_markdown(table)) == expected, table.name
+        tex_expected = {(_tex(label), _tex(column)) for label, column in expected}
+        assert bold_in_latex(to_latex(table), table) == tex_expected, table.name
+
+
+# --- LaTeX checked without pdflatex ---------------------------------------------------------------
+
+ESCAPED = re.compile(r"\\(?:[&%_#${}]|textasciitilde\{\}|textasciicircum\{\}|textbackslash\{\})|\$\\(?:pm|alpha)\$")
+COMMAND = re.compile(r"\\label\{[^}]*\}|\\[A-Za-z]+\*?")  # a label may hold "_"
+
+
+def latex_problems(tex: str, columns: int) -> list[str]:
+    """What pdflatex would trip over in a booktabs table: a markup character left bare in a cell, a
+    header or the caption, a row with the wrong number of cells, unbalanced braces."""
+    problems = []
+    for number, line in enumerate(tex.splitlines(), 1):
+        row = line.rstrip().endswith("\\\\")
+        plain = COMMAND.sub("", ESCAPED.sub("", line.rstrip().removesuffix("\\\\")))
+        bare = [char for char in "%#$_^~\\" if char in plain]
+        if bare:
+            problems.append(f"line {number}: bare {bare}: {line}")
+        cells = len(re.findall(r"(?<!\\)&", line)) + 1
+        if cells != (columns if row else 1):
+            problems.append(f"line {number}: {cells} cells, not {columns if row else 1}: {line}")
+    braces = ESCAPED.sub("", tex)
+    if braces.count("{") != braces.count("}"):
+        problems.append("unbalanced braces")
+    return problems
+
+
+def test_latex_problems_finds_what_it_should() -> None:
+    """The checker itself: each kind of mistake it must report, and a clean table it must pass."""
+    assert latex_problems("a & b \\\\\n\\caption{x \\% y}", 2) == []
+    assert latex_problems("Verification acc. (%) & b \\\\", 2)  # a bare percent comments out the rest
+    assert latex_problems("E_wtP & b \\\\", 2) and latex_problems("a & b & c \\\\", 2)
+    assert latex_problems("\\caption{a & b}", 2) and latex_problems("\\caption{{x}", 2)
+    assert latex_problems("\\caption{~/x}", 2) and latex_problems("\\caption{x^2}", 2)
+
+
+@pytest.mark.parametrize("build", [lambda r: expression_table(r, "vs_estimator"), identity_table, ablation_table,
+                                   throughput_table, interpolation_table],
+                         ids=["expression", "identity", "ablation", "throughput", "interpolation"])
+def test_every_latex_table_is_fully_escaped(build) -> None:
+    """Every header, row label, cell and caption, with every special character in the names, the
+    dataset and a note: escaped (the pdflatex test below compiles them where pdflatex exists)."""
+    results = strange_results()
+    distinct = distinct_results()
+    results["throughput"] = {f"stargan {SPECIALS}" if k == "stargan" else k: v for k, v in
+                             distinct["throughput"].items()}
+    for row in results["rows"]:
+        if row["label"] in ("eggan", f"stargan {SPECIALS}"):
+            row["summary"]["interpolation"] = distinct["rows"][1]["summary"]["interpolation"]
+    table = build(results)
+    tex = to_latex(table)
+    assert latex_problems(tex, len(table.columns) + 1 + bool(table.group_title)) == []
+    for column in table.columns:
+        assert _tex(column) in tex
