@@ -10,13 +10,15 @@ instead of rounded AU classes) fails here, not only in a long run's numbers.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
-from eggan_helpers import smoke_model, smoke_synthfacs
+from eggan_helpers import smoke_model
 from step_recorder import Record, assert_same_gradients, gradients, on_segment, penalty, record
 
 from eggan.core.gan import gradient_penalty, random_interpolate
-from eggan.data.dataset import Batch, FaceDataset
+from eggan.data.dataset import Batch, FaceDataset, load_dataset
 from eggan.egg.model import EggAN
 from eggan.egg.msssim import ms_ssim
 
@@ -41,8 +43,8 @@ def cross_entropy_per_au(logits: torch.Tensor, classes: torch.Tensor) -> torch.T
 
 
 @pytest.fixture(scope="module")
-def train(tmp_path_factory: pytest.TempPathFactory) -> FaceDataset:
-    return smoke_synthfacs(tmp_path_factory.mktemp("synth")).split("train")
+def train(tiny_dataset: Path) -> FaceDataset:
+    return load_dataset(tiny_dataset, 32).split("train")
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +52,7 @@ def stepped(train: FaceDataset) -> tuple[EggAN, Batch, Record, dict[str, torch.T
     """One paper-variant iteration (the paper's loss weights) on four images of different people."""
     method = smoke_model(train, "model.classifier_weight_scale=1")
     method.au_bank = BANK.clone()
-    batch = train.batch(torch.arange(0, 64, 16))
+    batch = train.batch(torch.arange(0, 32, 8))
     assert len(set(batch.identity.tolist())) == 4
     torch.manual_seed(0)
     with record(method) as log:
