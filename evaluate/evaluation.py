@@ -256,8 +256,9 @@ def export_images(run_dir: str | Path, out_dir: str | Path, device: str = "auto"
     """Write every image the ``openface`` estimator reads, as ``<key>.png`` in ``out_dir``.
 
     Keys: ``target_<pair>``, ``source_<pair>`` (the "Source (no edit)" row), ``ideal_<pair>`` (the
-    "Ideal" row, SynthFACS only) and ``<label>_seed<k>_<pair>``. Run OpenFace on them elsewhere (FaceLandmarkImg, one CSV per
-    image), then ``evaluate --estimator openface --openface-csv CSV_DIR``. Returns the count.
+    "Ideal" row, SynthFACS only) and ``<label>_seed<k>_<pair>``. Run OpenFace on them elsewhere
+    (FaceLandmarkImg, one CSV per image), then ``evaluate --estimator openface --openface-csv
+    CSV_DIR``. Returns the count.
     """
     check_evaluators(batch_size=batch_size)
     run_dir, out_dir = Path(run_dir), Path(out_dir)
