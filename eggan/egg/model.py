@@ -17,6 +17,7 @@ import torch
 
 from eggan.core.config import RunConfig, base_preset
 from eggan.core.gan import gradient_penalty, random_interpolate
+from eggan.core.imageops import random_blur
 from eggan.core.method import DataInfo, Method, adam, eval_mode, frozen, set_requires_grad
 from eggan.core.schedules import epochwise_linear_decay, linear_decay
 from eggan.core.vgg import require_weights
@@ -41,7 +42,7 @@ class EggAN(Method):
         self.cfg = c = resolve(config)
         nets = build_networks(c.architecture, info.image_size, c.latent_size, info.n_aus, info.n_identities,
                               c.width, c.classifier_depth, identity=not c.no_identity, norm=c.norm,
-                              critic_width=c.critic_width)
+                              critic_width=c.critic_width, latent_grid=c.latent_grid)
         self.nets.update(nets)
         self.nets.to(device)
         if "c_id" in self.nets:
@@ -56,6 +57,8 @@ class EggAN(Method):
             lr, betas = (c.lr_exp, c.betas_exp) if name == "c_exp" else (c.lr, c.betas)
             self.optimizers[name] = adam(self.nets[name].parameters(), lr, betas)
             self.schedulers[name] = self._schedule(self.optimizers[name], total_steps, c.schedule_epochs)
+        if c.ema_half_life > 0:
+            self.keep_ema(("encoder", "generator"), c.ema_half_life)
 
     def _schedule(
         self, optimizer: torch.optim.Optimizer, steps: int, epochs: int
@@ -156,6 +159,7 @@ class EggAN(Method):
         out.update(self.latent_step(code.detach()))
         if generator_due:
             out.update(self.generator_step(x, u_s, u_t, batch.identity, code, images))
+            self.update_ema(step)
         return {name: value.detach() for name, value in out.items()}
 
     def critic_fake(
@@ -178,7 +182,7 @@ class EggAN(Method):
         adv = L.critic_wgan_loss(d_real, d_fake) if c.adversarial == "wgan-gp" else L.critic_ls_loss(d_real, d_fake)
         gp = gradient_penalty(d_mixed, mixed)
         levels = L.discretise_aus(u_s, c.au_discretisation)
-        logits = self.ddp("c_exp")(x)
+        logits = self.ddp("c_exp")(random_blur(x, c.exp_blur))
         exp = L.expression_loss(logits, levels)
         for name in ("critic", "c_exp"):
             self.optimizers[name].zero_grad(set_to_none=True)
@@ -233,7 +237,7 @@ class EggAN(Method):
             terms["e_adv"] = L.latent_encoder_loss(self.nets["latent_d"](code))
             weights["e_adv"] = c.lambda_z
         with eval_mode(self.nets["c_exp"]):  # a fixed judge: BatchNorm reads its running statistics
-            logits = self.nets["c_exp"](judged)
+            logits = self.nets["c_exp"](random_blur(judged, c.exp_blur))
         levels = L.discretise_aus(judged_aus, c.au_discretisation)
         terms["g_exp"] = sum_over_branches(L.expression_loss, n, logits, levels)
         weights["g_exp"] = c.lambda_exp * c.classifier_weight_scale
@@ -263,8 +267,8 @@ class EggAN(Method):
 
     # --- inference -----------------------------------------------------------------------
     def generate(self, source: torch.Tensor, target: Target) -> torch.Tensor:
-        """G(E(source) | target AUs)."""
-        return self.nets["generator"](self.nets["encoder"](source), target.aus)
+        """G(E(source) | target AUs), from the moving averages of E and G where they are kept."""
+        return self.inference("generator")(self.inference("encoder")(source), target.aus)
 
     # --- state -------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
