@@ -64,6 +64,18 @@ def test_a_difference_of_the_change_level_or_less_asks_for_no_change() -> None:
     assert pair_scores(source, enough, enough, None)["edit"][0] == pytest.approx(1.0)
 
 
+def test_a_change_in_one_colour_channel_must_be_made() -> None:
+    """A colour edit the grey level hardly shows (red up 20 levels, green and blue as they were: 6.7
+    on the channels' mean, under the change level) still asks for the 4 x 4 patch to change."""
+    source = _image(100)
+    ideal = source.clone()
+    ideal[:, 0, 4:8, 4:8] = 120
+    scores = pair_scores(source, ideal, source, None)
+    assert scores["changed_pixels"][0] == 16
+    assert scores["edit"][0] == pytest.approx(0.0)  # nothing made of the red change
+    assert scores["damage"][0] == pytest.approx(0.0)
+
+
 def test_psnr_and_ssim_against_the_ideal() -> None:
     source = _image(100)
     ideal = _patched(source, 140)

@@ -3,9 +3,11 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
+from eggan.core.imageops import random_blur
 from eggan.data.dataset import load_dataset
 from eggan.errors import CheckpointError
 from evaluate.indomain import blur, cache_path, degrade, load_or_train, training_split
@@ -19,6 +21,27 @@ def test_blur_keeps_sigma_zero_images_and_smooths_the_others() -> None:
     assert out[1, :, 8, 8].max() < 0.2  # spread over its neighbours...
     assert torch.allclose(out[1].sum(dim=(1, 2)), images[1].sum(dim=(1, 2)), atol=1e-4)  # ...and conserved
     assert torch.allclose(out[1, 0], out[1, 0].T, atol=1e-6)  # isotropic
+
+
+def _centre_kept(sigma: float) -> float:
+    """The share of a single bright pixel that a 9-tap Gaussian blur of ``sigma`` leaves in place,
+    in both directions: the normalised centre tap, squared."""
+    taps = np.exp(-0.5 * (np.arange(-4, 5) / sigma) ** 2)
+    return float((1.0 / taps.sum()) ** 2)
+
+
+def test_random_blur_gives_each_image_its_own_sigma_uniform_up_to_the_maximum() -> None:
+    """C_exp's blur (model.exp_blur): each image's sigma is read back from how much of a bright
+    pixel stays in place (less the larger the sigma): all within [0, 2], about half under 1, the
+    smallest near 0 and the largest near 2 (one sigma for all would fail each but the first)."""
+    images = torch.zeros(64, 1, 9, 9, dtype=torch.float64)
+    images[:, :, 4, 4] = 1.0
+    torch.manual_seed(0)
+    kept = random_blur(images, 2.0)[:, 0, 4, 4].numpy()
+    assert np.all(kept >= _centre_kept(2.0) - 1e-12) and np.all(kept <= 1.0)
+    assert 20 <= int(np.sum(kept > _centre_kept(1.0))) <= 44
+    assert kept.max() > _centre_kept(0.25) and kept.min() < _centre_kept(1.75)
+    assert torch.equal(random_blur(images, 0.0), images)
 
 
 def test_degrade_blurs_about_half_the_batch_reproducibly() -> None:
