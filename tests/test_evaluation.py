@@ -8,9 +8,11 @@ import pytest
 import torch
 from standins import KeepSource, PasteTarget, standin
 
-from eggan.core.checkpoint import save_checkpoint
+from eggan.core.checkpoint import load_checkpoint, save_checkpoint
+from eggan.core.provenance import dataset_record
 from eggan.data.aus import AU_COLUMNS
 from eggan.data.config import DataConfig
+from eggan.data.dataset import load_dataset
 from eggan.errors import ConfigError, DataError
 from evaluate.au import LEARNED_SETTINGS
 from evaluate.evaluation import SOURCE_ROW, evaluate_run, export_images, run_throughput
@@ -18,14 +20,17 @@ from evaluate.identity import INDOMAIN_SETTINGS
 
 
 def _fake_run(root: Path, dataset: Path, labels: dict[str, int]) -> Path:
-    """A benchmark directory as `eggan-bench run` lays it out (config.json + checkpoint.pt)."""
+    """A benchmark directory as `eggan-bench run` lays it out (config.json + checkpoint.pt, which
+    records its config and the fingerprint of the data it learned from)."""
+    fingerprint = load_dataset(dataset, 32).fingerprint()
     for label, seeds in labels.items():
         for k in range(seeds):
             folder = root / "train" / label / f"seed{k}"
             folder.mkdir(parents=True)
-            data = asdict(DataConfig(source=str(dataset), image_size=32))
-            (folder / "config.json").write_text(json.dumps({"method": label, "data": data}))
-            save_checkpoint(folder / "checkpoint.pt", {"method": label, "image_size": 32, "step": 7})
+            config = {"method": label, "data": asdict(DataConfig(source=str(dataset), image_size=32))}
+            (folder / "config.json").write_text(json.dumps(config))
+            save_checkpoint(folder / "checkpoint.pt", {"method": label, "image_size": 32, "step": 7, "config": config,
+                                                       "dataset": dataset_record(fingerprint, dataset.name)})
     return root
 
 
@@ -109,9 +114,10 @@ def test_export_then_score_with_openface_csvs(tmp_path: Path, tiny_dataset: Path
 
 def test_runs_trained_on_different_data_are_refused(tmp_path: Path, tiny_dataset: Path) -> None:
     run = _fake_run(tmp_path / "run", tiny_dataset, {"keep": 1, "paste": 1})
-    config = run / "train" / "paste" / "seed0" / "config.json"
-    raw = json.loads(config.read_text())
-    raw["data"]["image_size"] = 64
-    config.write_text(json.dumps(raw))
-    with pytest.raises(ConfigError, match="other data"):
+    folder = run / "train" / "paste" / "seed0"
+    payload = load_checkpoint(folder / "checkpoint.pt")
+    payload["config"]["data"]["image_size"] = 64
+    save_checkpoint(folder / "checkpoint.pt", payload)
+    (folder / "config.json").write_text(json.dumps(payload["config"]))
+    with pytest.raises(ConfigError, match="paste/seed0 was trained on other data than keep/seed0"):
         evaluate_run(run, device="cpu", loader=_loader)
