@@ -164,14 +164,29 @@ class AURegressor(nn.Module):
         return torch.sigmoid(self.head(self.features(x)))
 
 
+class AUEnsemble(nn.Module):
+    """``members`` regressors of different seeds whose readings are averaged: an artefact that
+    fools one member rarely fools the others the same way."""
+
+    def __init__(self, size: int, width: int, members: int) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(AURegressor(size, width) for _ in range(members))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([member(x) for member in self.members]).mean(0)
+
+
+# Three members: held-out AU MSE 0.177 (PCC 0.931) against 0.223 (0.913) for one regressor on the
+# quick SynthFACS; training them also on noise, speckle, colour shifts and resampling raised it to
+# 0.359 and did not lower the gain on EGGAN's edits (issue 19: 3.8 against 3.6).
 LEARNED_SETTINGS: dict[str, Any] = {"width": 16, "epochs": 15, "batch_size": 32, "lr": 3e-3,
-                                    "weight_decay": 1e-4, "jitter": 2, "blur": 2.0, "seed": 0}
+                                    "weight_decay": 1e-4, "jitter": 2, "blur": 2.0, "members": 3, "seed": 0}
 
 
 class LearnedEstimator(AUEstimator):
     name = "learned"
 
-    def __init__(self, net: AURegressor, size: int, info: dict[str, Any], device: torch.device) -> None:
+    def __init__(self, net: nn.Module, size: int, info: dict[str, Any], device: torch.device) -> None:
         self.net = net.to(device).eval()
         self.size = size
         self.info = info
@@ -203,24 +218,10 @@ def learned_estimator(
 
     def fit() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         torch.manual_seed(settings["seed"])
-        generator = torch.Generator().manual_seed(settings["seed"])
-        net = AURegressor(size, settings["width"]).to(device)
+        net = AUEnsemble(size, settings["width"], settings["members"]).to(device)
         images = resize(train.images.float().div(127.5).sub(1.0), size)
-        targets = train.aus / AU_MAX
-        optimizer = torch.optim.AdamW(net.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"],
-                                      fused=True)
-        steps = settings["epochs"] * -(-len(train) // settings["batch_size"])
-        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, settings["lr"], total_steps=steps)
-        net.train()
-        for _ in range(settings["epochs"]):
-            for idx in batches(len(train), settings["batch_size"], generator):
-                x = degrade(jitter(images[idx], settings["jitter"], generator), settings["blur"], generator)
-                x = x.to(device)
-                loss = F.mse_loss(net(x), targets[idx].to(device))
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                schedule.step()
+        for k, member in enumerate(net.members):
+            fit_regressor(member, images, train.aus / AU_MAX, settings, settings["seed"] + k, device)
         estimator = LearnedEstimator(net, size, {}, device)
         faces = test.images.float().div(127.5).sub(1.0)
         heldout = au_agreement(test.aus.numpy(), estimator.predict(faces).numpy(), rounds=200, seed=settings["seed"])
@@ -234,12 +235,33 @@ def learned_estimator(
         return {k: v.cpu() for k, v in net.state_dict().items()}, report
 
     state, report, path = load_or_train("au-regressor", dataset, {**settings, "size": size}, fit, log=log)
-    net = AURegressor(size, settings["width"])
+    net = AUEnsemble(size, settings["width"], settings["members"])
     net.load_state_dict(state, strict=True)
-    info = {"name": f"learned AU regressor (CNN, {size}x{size}, trained in-domain)", "kind": "learned",
+    info = {"name": f"learned AU regressor (mean of {settings['members']} CNNs, {size}x{size}, trained in-domain)",
+            "kind": "learned",
             "scale": "0-5", "weights": str(path), "sha256": sha256(path), "settings": settings, "training": report,
             "trained_on": trained_on, "heldout": report["heldout"], "columns": list(AU_COLUMNS)}
     return LearnedEstimator(net, size, info, device)
+
+
+def fit_regressor(net: AURegressor, images: torch.Tensor, targets: torch.Tensor, settings: dict[str, Any], seed: int,
+                  device: torch.device) -> None:
+    """One member: AdamW with a one-cycle schedule on jittered, half-blurred images (targets on 0-1)."""
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"],
+                                  fused=True)
+    steps = settings["epochs"] * -(-len(images) // settings["batch_size"])
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, settings["lr"], total_steps=steps)
+    net.train()
+    for _ in range(settings["epochs"]):
+        for idx in batches(len(images), settings["batch_size"], generator):
+            x = degrade(jitter(images[idx], settings["jitter"], generator), settings["blur"], generator).to(device)
+            loss = F.mse_loss(net(x), targets[idx].to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+    net.eval()
 
 
 def run_au_reader(checkpoint: str | Path, device: torch.device | str = "cpu",

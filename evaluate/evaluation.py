@@ -5,7 +5,7 @@ label = method name or an ablation label such as ``eggan-wtP``). Layout written 
 
     RUN/eval/pairs.csv                 the (source, target, impostor) pairs, identical for all rows
     RUN/eval/evaluators.json           estimator and verifier metadata, own held-out accuracies, threshold
-    RUN/eval/reference/<row>/pairs.csv per-pair results of "Source (no edit)"
+    RUN/eval/reference/<row>/pairs.csv per-pair results of "Source (no edit)" (and "Ideal" on SynthFACS)
     RUN/eval/<label>/seed<k>/pairs.csv per-pair results; summary.json beside it
     RUN/results.json                   everything the report needs (the report reads nothing else)
 
@@ -26,10 +26,11 @@ results.json schema (``format`` = ``eggan-bench-results/1``)::
               "protocol": {n_pairs, per_expression_requested, per_expression_used, seed,
                            targets_from, sources_from, source_identities, au_scale, average,
                            na_policy, excluded_rows, ci, verification},
-              "evaluators": {"estimator": {...}, "verifier": {...}}},   # = evaluators.json
+              "evaluators": {"estimator": {...}, "verifier": {...}},    # = evaluators.json
+              "ground_truth": {"available": bool, "why" | "definitions", ...}},  # ideal renders (SynthFACS)
      "au_names": ["AU01", ...],            # the 17 AUs in table order
      "metrics": {"mse": {"higher_is_better": false}, ...},
-     "rows": [Row, ...],                   # "Source (no edit)", each label (sorted), "Real"
+     "rows": [Row, ...],                   # "Source (no edit)", each label (sorted), "Ideal" (SynthFACS), "Real"
      "throughput": {label: throughput.measure(...)} | null,  # `eggan-bench throughput --run`, if measured
      "examples": {...}}                    # added by eggan.cli.pipeline (schema in evaluate.examples)
 
@@ -45,6 +46,8 @@ results.json schema (``format`` = ``eggan-bench-results/1``)::
                                 n_nonfinite},
                "seconds": float, "pairs_per_s": float,   # scoring time (method rows and Source)
                "interpolation": evaluate.interpolation.interpolation_response(...),  # AU-conditioned methods
+               "own_edit": evaluate.groundtruth.own_edit_summary(...),  # rows with a reconstruction
+               "ground_truth": evaluate.groundtruth.summarise_ground_truth(...),  # SynthFACS
                "note": str}                              # Real row only: what its figures mean
     AUTable = {"n_pairs", "n_used", "n_excluded", "ci_level", "bootstrap_rounds", "bootstrap_seed",
                "per_au": {metric: {AU: float | null}},               # null = n/a
@@ -54,7 +57,10 @@ results.json schema (``format`` = ``eggan-bench-results/1``)::
                         {"per_au": {metric: {AU: {"mean", "std"}}},
                          "avg": {metric: {"mean", "std", "n_aus"}}}},
                  "verification": {"accuracy" | "mean_cosine" | "balanced_accuracy": {"mean", "std"}},
-                 "interpolation": {"alphas", "mean": [{"mean", "std"}, ...], "monotone_share", ...}}  # if any
+                 "interpolation": {"alphas", "mean": [{"mean", "std"}, ...], "monotone_share", ...},  # if any
+                 "ground_truth": {"metrics": {name: {"mean", "std"}},  # if any
+                                  "per_expression": {expression: {name: {"mean", "std"}}}},
+                 "own_edit": {"learned_response" | "gain": {"mean", "std"}}}  # if any
     (std is the sample standard deviation over seeds, null with one seed; mean over the seeds
     where the figure is defined.)
 """
@@ -80,21 +86,26 @@ from eggan.core.runmeta import environment, select_device
 from eggan.data.aus import AU_NAMES
 from eggan.data.config import DataConfig
 from eggan.data.dataset import FaceDataset, Target
+from eggan.data.ideal import IdealRenderer
 from eggan.errors import ConfigError, DataError
 from eggan.io import atomic_write_json, atomic_write_text
 from evaluate.au import AUEstimator, build_estimator, check_estimator, save_images
+from evaluate.groundtruth import CHANGE_LEVEL, DEFINITIONS, MIN_CHANGED, ideal_renderer
 from evaluate.identity import Verifier, check_verifier_weights, indomain_verifier, released_verifier
 from evaluate.interpolation import interpolation_response
 from evaluate.lightcnn import VARIANTS
 from evaluate.metrics import HIGHER_IS_BETTER
 from evaluate.pairs import calibrate, load_pairs, make_pairs, pairs_description, row_indices, save_pairs
-from evaluate.protocol import prepare_reference, score_real, score_source, score_translation
+from evaluate.protocol import prepare_reference, score_ideal, score_real, score_source, score_translation
 from evaluate.results_store import RESULTS_NAME, read_previous, write_results
 from evaluate.run_data import run_dataset
 from evaluate.weights import fetch_weights
 
 FORMAT = "eggan-bench-results/1"
-SOURCE_ROW, REAL_ROW = "Source (no edit)", "Real"
+SOURCE_ROW, IDEAL_ROW, REAL_ROW = "Source (no edit)", "Ideal", "Real"
+# What a saved per-seed summary was scored with: raised when the per-pair columns change, so an
+# older summary is rescored rather than reused without them (2: reconstructions, ground truth).
+SCORING = 2
 Loader = Callable[[Path, torch.device], Method]
 
 
@@ -171,7 +182,8 @@ def _evaluate(run_dir: Path, estimator: str, openface_csv: str | Path | None, ve
     config, dataset, other_data = run_dataset(runs, allow_other_data)
     pairs, description = run_pairs(eval_dir, dataset, per_expression, seed)
     au = build_estimator(estimator, dataset, openface_csv, torch_device)
-    au.require(image_keys(runs, len(pairs)))  # all the files it will read, before any is read
+    renderer = ideal_renderer(config, dataset)
+    au.require(image_keys(runs, len(pairs), ideal=renderer is not None))  # every file it will read, before any
     log(f"{len(pairs)} pairs ({description['per_expression_used']} per expression)")
     ver = build_verifier(verifier, dataset, weights, torch_device, accept_unverified_weights)
     calibration = calibrate(ver, dataset, seed=seed)  # before any generated image is scored
@@ -180,12 +192,15 @@ def _evaluate(run_dir: Path, estimator: str, openface_csv: str | Path | None, ve
     atomic_write_json(eval_dir / "evaluators.json", evaluators)
     stamp = _evaluator_stamp(evaluators, eval_dir / "pairs.csv")
 
-    reference = prepare_reference(dataset, pairs, au, ver)
+    reference = prepare_reference(dataset, pairs, au, ver, renderer=renderer)
     rows = [_reference_row(SOURCE_ROW, *score_source(dataset, pairs, au, ver, reference, batch_size, rounds),
                            eval_dir / "reference" / "source")]
     for label in sorted(runs):
         rows.append(_method_row(label, runs[label], dataset, pairs, au, ver, reference, stamp, eval_dir,
-                                torch_device, loader, batch_size, rounds, log))
+                                torch_device, loader, batch_size, rounds, log, renderer))
+    if renderer is not None:
+        rows.append(_reference_row(IDEAL_ROW, *score_ideal(dataset, pairs, au, ver, reference, batch_size, rounds),
+                                   eval_dir / "reference" / "ideal"))
     rows.append({"label": REAL_ROW, "kind": "reference", "method": None, "seeds": {}, "checkpoint_steps": {},
                  "metadata": None, "summary": score_real(reference, au, ver, rounds)})
     results = {
@@ -198,6 +213,7 @@ def _evaluate(run_dir: Path, estimator: str, openface_csv: str | Path | None, ve
                         **({"other_data": other_data} if other_data else {})},
             "protocol": {**description, **PROTOCOL_NOTES, "ci": f"95 % bootstrap over pairs, {rounds} rounds"},
             "evaluators": evaluators,
+            "ground_truth": ground_truth_note(renderer, dataset),
         },
         "au_names": list(AU_NAMES),
         "metrics": {name: {"higher_is_better": better} for name, better in HIGHER_IS_BETTER.items()},
@@ -208,12 +224,24 @@ def _evaluate(run_dir: Path, estimator: str, openface_csv: str | Path | None, ve
                          defaults={"throughput": json.loads(throughput.read_text()) if throughput.is_file() else None})
 
 
-def image_keys(runs: dict[str, dict[int, Path]], n_pairs: int) -> list[str]:
-    """The name of every image an evaluation reads: ``target_<pair>``, ``source_<pair>`` and
-    ``<label>_seed<k>_<pair>`` (what ``export_images`` writes)."""
-    prefixes = ["target", "source", *(f"{label}_seed{k}" for label, seeds in sorted(runs.items())
-                                      for k in sorted(seeds))]
+def image_keys(runs: dict[str, dict[int, Path]], n_pairs: int, ideal: bool = False) -> list[str]:
+    """The name of every image an evaluation reads: ``target_<pair>``, ``source_<pair>``, with
+    ``ideal`` (SynthFACS) ``ideal_<pair>``, and ``<label>_seed<k>_<pair>`` (what ``export_images``
+    writes)."""
+    prefixes = ["target", "source", *(["ideal"] if ideal else []),
+                *(f"{label}_seed{k}" for label, seeds in sorted(runs.items()) for k in sorted(seeds))]
     return [f"{prefix}_{i:04d}" for prefix in prefixes for i in range(n_pairs)]
+
+
+def ground_truth_note(renderer: IdealRenderer | None, dataset: FaceDataset) -> dict[str, Any]:
+    """What the ground-truth edit table holds, or why a run has none (captions read this)."""
+    if renderer is None:
+        return {"available": False,
+                "why": f"{dataset.name} has no ideal renders: only SynthFACS can render the edit a perfect method "
+                       "would make (the source person in its own viewing conditions with the target's AUs)"}
+    return {"available": True, "ideal": "the source's identity, shift, scale and brightness rendered with the "
+                                        "target's AU labels (eggan.data.ideal)",
+            "change_level": CHANGE_LEVEL, "min_changed_pixels": MIN_CHANGED, "definitions": DEFINITIONS}
 
 
 def run_pairs(eval_dir: Path, dataset: FaceDataset, per_expression: int, seed: int
@@ -237,9 +265,10 @@ def export_images(run_dir: str | Path, out_dir: str | Path, device: str = "auto"
                   allow_other_data: bool = False) -> int:
     """Write every image the ``openface`` estimator reads, as ``<key>.png`` in ``out_dir``.
 
-    Keys: ``target_<pair>``, ``source_<pair>`` (the "Source (no edit)" row) and
-    ``<label>_seed<k>_<pair>``. Run OpenFace on them elsewhere (FaceLandmarkImg, one CSV per
-    image), then ``evaluate --estimator openface --openface-csv CSV_DIR``. Returns the count.
+    Keys: ``target_<pair>``, ``source_<pair>`` (the "Source (no edit)" row), ``ideal_<pair>`` (the
+    "Ideal" row, SynthFACS only) and ``<label>_seed<k>_<pair>``. Run OpenFace on them elsewhere
+    (FaceLandmarkImg, one CSV per image), then ``evaluate --estimator openface --openface-csv
+    CSV_DIR``. Returns the count.
     """
     check_evaluators(batch_size=batch_size)
     run_dir, out_dir = Path(run_dir), Path(out_dir)
@@ -253,15 +282,21 @@ def export_images(run_dir: str | Path, out_dir: str | Path, device: str = "auto"
 def _export(run_dir: Path, out_dir: Path, torch_device: torch.device, batch_size: int, per_expression: int,
             seed: int, loader: Loader, allow_other_data: bool) -> int:
     runs = find_runs(run_dir)
-    _, dataset, _ = run_dataset(runs, allow_other_data)
+    config, dataset, _ = run_dataset(runs, allow_other_data)
     pairs, _ = run_pairs(run_dir / "eval", dataset, per_expression, seed)
     target, source = row_indices(dataset, pairs["target_path"]), row_indices(dataset, pairs["source_path"])
+    renderer = ideal_renderer(config, dataset)
     chunks = list(torch.arange(len(pairs)).split(batch_size))
     written = 0
     for chunk in chunks:
         for prefix, rows in (("target", target), ("source", source)):
             keys = [f"{prefix}_{i:04d}" for i in chunk.tolist()]
             written += len(save_images(dataset.batch(rows[chunk]).image, keys, out_dir))
+        if renderer is not None:  # the Ideal row's images (SynthFACS)
+            ideal = renderer.render(list(pairs["source_path"].iloc[chunk.numpy()]), dataset.aus[target[chunk]],
+                                    list(pairs["expression"].iloc[chunk.numpy()]))
+            written += len(save_images(ideal.float().div(127.5).sub(1.0), [f"ideal_{i:04d}" for i in chunk.tolist()],
+                                       out_dir))
     for label, seeds in sorted(runs.items()):
         for k, folder in sorted(seeds.items()):
             method = loader(folder / CHECKPOINT_NAME, torch_device)
@@ -295,7 +330,7 @@ def _evaluator_stamp(evaluators: dict[str, Any], pairs_path: Path) -> dict[str, 
     estimator, verifier = evaluators["estimator"], evaluators["verifier"]
     return {"estimator": estimator.get("sha256") or estimator.get("source") or estimator["name"],
             "verifier": verifier["sha256"], "threshold": verifier["threshold"],
-            "pairs_sha256": hashlib.sha256(pairs_path.read_bytes()).hexdigest()}
+            "pairs_sha256": hashlib.sha256(pairs_path.read_bytes()).hexdigest(), "scoring": SCORING}
 
 
 def _write_pairs(frame: Any, folder: Path) -> None:
@@ -311,7 +346,8 @@ def _reference_row(label: str, frame: Any, summary: dict[str, Any], folder: Path
 
 def _method_row(label: str, seeds: dict[int, Path], dataset: FaceDataset, pairs: Any, au: AUEstimator,
                 ver: Verifier, reference: Any, stamp: dict[str, Any], eval_dir: Path, device: torch.device,
-                loader: Loader, batch_size: int, rounds: int, log: Callable[[str], None]) -> dict[str, Any]:
+                loader: Loader, batch_size: int, rounds: int, log: Callable[[str], None],
+                renderer: IdealRenderer | None = None) -> dict[str, Any]:
     summaries: dict[str, dict[str, Any]] = {}
     steps: dict[str, int] = {}
     metadata = None
@@ -331,7 +367,7 @@ def _method_row(label: str, seeds: dict[int, Path], dataset: FaceDataset, pairs:
         frame, summary = score_translation(method.translate, dataset, pairs, au, ver, reference, batch_size,
                                            f"{label}_seed{k}", rounds)
         if method.condition == "aus" and au.reads_new_images:  # Eq. 8 applies to AU-conditioned methods
-            summary["interpolation"] = interpolation_response(method, dataset, pairs, au)
+            summary["interpolation"] = interpolation_response(method, dataset, pairs, au, renderer=renderer)
         elif method.condition == "aus":
             summary["interpolation"] = {"skipped": f"the {au.name} estimator reads only the exported "
                                                    "translations; the interpolation frames were never exported"}
@@ -365,6 +401,18 @@ def aggregate(summaries: list[dict[str, Any]]) -> dict[str, Any]:
         }
     for key in ("accuracy", "mean_cosine", "balanced_accuracy"):
         result["verification"][key] = _mean_std([s["verification"][key] for s in summaries])
+    truths = [s["ground_truth"] for s in summaries if s.get("ground_truth")]
+    if truths:
+        result["ground_truth"] = {
+            "metrics": {name: _mean_std([t["metrics"][name]["value"] for t in truths])
+                        for name in truths[0]["metrics"]},
+            "per_expression": {e: {name: _mean_std([t["per_expression"][e][name] for t in truths])
+                                   for name in truths[0]["per_expression"][e]} for e in truths[0]["per_expression"]},
+        }
+    owns = [s["own_edit"] for s in summaries if s.get("own_edit")]
+    if owns:
+        result["own_edit"] = {"learned_response": _mean_std([o["learned_response"]["value"] for o in owns]),
+                              "gain": _mean_std([o.get("gain") for o in owns])}
     curves = [s["interpolation"] for s in summaries if (s.get("interpolation") or {}).get("mean")]
     if curves:
         result["interpolation"] = {
@@ -374,6 +422,11 @@ def aggregate(summaries: list[dict[str, Any]]) -> dict[str, Any]:
             "n_pairs": min(c["n_pairs"] for c in curves),
             "definition": curves[0]["definition"],
         }
+        truths = [c["ground_truth"] for c in curves if c.get("ground_truth")]
+        if truths:
+            steps = range(len(curves[0]["alphas"]))
+            result["interpolation"]["ground_truth"] = {
+                key: [_mean_std([t[key][i] for t in truths]) for i in steps] for key in ("mean", "edit")}
     return result
 
 

@@ -20,6 +20,7 @@ from eggan.core.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from eggan.core.interpolate import interpolate
 from eggan.core.method import Method
 from eggan.data.dataset import FaceDataset, Target
+from eggan.data.ideal import IdealRenderer
 from evaluate.evaluation import find_runs
 from evaluate.pairs import load_pairs, row_indices
 
@@ -30,6 +31,11 @@ def encode(image: torch.Tensor) -> str:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="png")
     return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def encode_levels(image: torch.Tensor) -> str:
+    """One 3 x H x W uint8 image (a render) as a base64 PNG."""
+    return encode(image.float().div(127.5).sub(1.0))
 
 
 def example_pairs(pairs: Any, count: int) -> list[int]:
@@ -56,8 +62,10 @@ def collect_examples(
     device: torch.device,
     count: int = 8,
     steps: int = 7,
+    renderer: IdealRenderer | None = None,
 ) -> dict[str, Any]:
-    """Translations of ``count`` protocol pairs by every label, and Eq. 8 strips of EGGAN."""
+    """Translations of ``count`` protocol pairs by every label, and Eq. 8 strips of EGGAN; with a
+    ``renderer`` (SynthFACS) the pairs' ideal edits and ideal strips too."""
     run = Path(run_dir)
     pairs = load_pairs(run / "eval" / "pairs.csv", dataset)
     chosen = example_pairs(pairs, count)
@@ -74,6 +82,9 @@ def collect_examples(
         "checkpoint_steps": {},
         "interpolation": None,
     }
+    where = (list(picked["source_path"]), target.aus, list(picked["expression"]))  # what an ideal render needs
+    if renderer is not None:
+        examples["ideal"] = [encode_levels(x) for x in renderer.render(*where)]
     for label, seeds in sorted(find_runs(run).items()):
         checkpoint = seeds[min(seeds)] / CHECKPOINT_NAME
         method = loader(checkpoint, device)
@@ -82,9 +93,14 @@ def collect_examples(
         examples["generated"][label] = [encode(x) for x in generated]
         if label == "eggan":
             frames = interpolate(method, source.image, source.aus, target.aus, steps)  # steps x B x 3 x H x W
+            alphas = torch.linspace(0, 1, steps).tolist()
             examples["interpolation"] = {
                 "label": label,
-                "alphas": torch.linspace(0, 1, steps).tolist(),
+                "alphas": alphas,
                 "strips": [[encode(frames[s, b]) for s in range(steps)] for b in range(frames.shape[1])],
             }
+            if renderer is not None:
+                ideal = torch.stack([renderer.render(*where, alpha=alpha) for alpha in alphas])  # steps x B x ...
+                examples["interpolation"]["ideal_strips"] = [[encode_levels(ideal[s, b]) for s in range(steps)]
+                                                             for b in range(ideal.shape[1])]
     return examples

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from eggan.core.checkpoint import load_file
+from eggan.core.imageops import blur
 from eggan.core.runmeta import select_device
 from eggan.data.dataset import FaceDataset
 from eggan.data.sources import cache_root
@@ -127,21 +128,6 @@ def jitter(images: torch.Tensor, pixels: int, generator: torch.Generator) -> tor
 # Held-out accuracy is also reported on test faces blurred by these sigmas (pixels): a reader of
 # generated images must not mistake softness for an expression or another person.
 ROBUSTNESS_SIGMAS: tuple[float, ...] = (1.0, 2.0)
-
-
-def blur(images: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-    """Gaussian blur with one ``sigma`` per image (0 leaves an image as it is), 9x9 taps."""
-    radius = 4
-    offsets = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)
-    sigma = sigma.to(images).clamp_min(1e-3)[:, None]
-    taps = torch.exp(-0.5 * (offsets[None] / sigma) ** 2)
-    taps = taps / taps.sum(1, keepdim=True)  # B x 9, a delta where sigma is ~0
-    n, c, h, w = images.shape
-    kernels = taps.repeat_interleave(c, 0)  # one kernel per (image, channel)
-    x = F.pad(images.reshape(1, n * c, h, w), (radius,) * 4, mode="replicate")
-    x = F.conv2d(x, kernels[:, None, None, :], groups=n * c)
-    x = F.conv2d(x, kernels[:, None, :, None], groups=n * c)
-    return x.reshape(n, c, h, w)
 
 
 def degrade(images: torch.Tensor, max_sigma: float, generator: torch.Generator) -> torch.Tensor:

@@ -180,8 +180,8 @@ def au_agreement(
     for name in metrics:
         per_au = get_metric(name)(full)
         defined = np.isfinite(per_au)
-        result["per_au"][name] = {au: _number(v) for au, v in zip(names, per_au, strict=True)}
-        entry: dict[str, Any] = {"value": _number(np.nanmean(per_au)) if defined.any() else None,
+        result["per_au"][name] = {au: finite_or_none(v) for au, v in zip(names, per_au, strict=True)}
+        entry: dict[str, Any] = {"value": finite_or_none(np.nanmean(per_au)) if defined.any() else None,
                                  "n_aus": int(defined.sum()), "ci_low": None, "ci_high": None}
         if boot is not None and defined.any():
             # Average over the same AUs as the point estimate, so the interval describes it.
@@ -191,12 +191,29 @@ def au_agreement(
                 averages = np.nanmean(samples, axis=1)
             averages = averages[np.isfinite(averages)]
             if len(averages):
-                entry["ci_low"], entry["ci_high"] = (_number(q) for q in np.quantile(averages, [alpha, 1 - alpha]))
+                low, high = np.quantile(averages, [alpha, 1 - alpha])
+                entry["ci_low"], entry["ci_high"] = finite_or_none(low), finite_or_none(high)
         result["avg"][name] = entry
     return result
 
 
-def _number(value: float) -> float | None:
+def mean_with_ci(values: np.ndarray, rounds: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Mean of the finite per-pair ``values`` with its 95 % percentile-bootstrap interval (the same
+    resamples as ``au_agreement``); n counts the values used, None stands for n/a."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    entry: dict[str, Any] = {"value": finite_or_none(values.mean()) if len(values) else None, "ci_low": None,
+                             "ci_high": None, "n": len(values)}
+    if rounds > 0 and len(values) > 1:
+        weights = bootstrap_weights(len(values), rounds, seed)
+        means = weights @ values / weights.sum(axis=1)
+        alpha = (1.0 - CI_LEVEL) / 2.0
+        entry["ci_low"], entry["ci_high"] = (finite_or_none(q) for q in np.quantile(means, [alpha, 1 - alpha]))
+    return entry
+
+
+def finite_or_none(value: float) -> float | None:
+    """A JSON-ready number: the value, or None (n/a) where it is NaN or infinite."""
     return float(value) if np.isfinite(value) else None
 
 
@@ -239,8 +256,8 @@ def verification(genuine: np.ndarray, impostor: np.ndarray | None, threshold: fl
         "threshold": threshold,
         "n_genuine": len(genuine),
         "n_nonfinite": int((~np.isfinite(genuine)).sum()),
-        "accuracy": _number(np.mean(genuine >= threshold)) if len(genuine) else None,
-        "mean_cosine": _number(np.nanmean(genuine)) if np.isfinite(genuine).any() else None,
+        "accuracy": finite_or_none(np.mean(genuine >= threshold)) if len(genuine) else None,
+        "mean_cosine": finite_or_none(np.nanmean(genuine)) if np.isfinite(genuine).any() else None,
         "balanced_accuracy": None,
         "impostor_rejection": None,
         "mean_impostor_cosine": None,
@@ -252,7 +269,7 @@ def verification(genuine: np.ndarray, impostor: np.ndarray | None, threshold: fl
         result.update(
             n_impostor=len(impostor),
             impostor_rejection=rejection,
-            mean_impostor_cosine=_number(np.nanmean(impostor)) if np.isfinite(impostor).any() else None,
+            mean_impostor_cosine=finite_or_none(np.nanmean(impostor)) if np.isfinite(impostor).any() else None,
             balanced_accuracy=(result["accuracy"] + rejection) / 2.0,
         )
     return result

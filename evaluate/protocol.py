@@ -6,9 +6,14 @@ generated image is read by the AU estimator (compared with the estimator's readi
 target, and with the dataset's labels: exact ground truth on SynthFACS) and by the verifier
 (cosine with its own source, and with an impostor source of another identity).
 
+Each method is also asked for its *reconstruction* (the source's own AUs, class or image): the
+output minus the reconstruction is the change the method itself made, which the estimator reads
+(``own_response``) and, on SynthFACS, the ground truth measures (evaluate.groundtruth).
+
 Reference rows (``protocol.md``): "Source (no edit)" scores the unedited source as if it were the
 output (the floor every method must beat on expression); "Real" reads the real target images
-against their labels (the estimator's ceiling) and verifies real genuine/impostor pairs.
+against their labels (the estimator's ceiling) and verifies real genuine/impostor pairs. On
+SynthFACS, "Ideal" scores the ideal edits themselves (eggan.data.ideal).
 """
 
 from __future__ import annotations
@@ -24,13 +29,19 @@ import torch
 
 from eggan.core.method import Method
 from eggan.data.aus import AU_COLUMNS
-from eggan.data.dataset import FaceDataset, Target
+from eggan.data.dataset import Batch, FaceDataset, Target
+from eggan.data.ideal import IdealRenderer
 from evaluate.au import AUEstimator
+from evaluate.groundtruth import concat_scores, own_edit_summary, pair_scores, summarise_ground_truth
 from evaluate.identity import Verifier
+from evaluate.interpolation import projected_change
 from evaluate.metrics import au_agreement, cosine, verification
 from evaluate.pairs import row_indices
 
 Translate = Callable[[torch.Tensor, Target], torch.Tensor]
+# What a row shows for a chunk of pairs (their indices, source and target batches): the output and,
+# where the row has one, the reconstruction (the output asked for the source's own target).
+Outputs = Callable[[torch.Tensor, Batch, Batch], tuple[torch.Tensor, torch.Tensor | None]]
 AU_NAMES_R = list(AU_COLUMNS)
 
 
@@ -46,23 +57,29 @@ class Reference:
     labels: torch.Tensor  # the dataset's labels of the targets, N x 17
     source_features: torch.Tensor
     impostor_features: torch.Tensor
+    ideal: torch.Tensor | None = None  # SynthFACS: the ideal edit of every pair, N x 3 x S x S uint8
 
 
 def prepare_reference(dataset: FaceDataset, pairs: pd.DataFrame, estimator: AUEstimator, verifier: Verifier,
-                      batch_size: int = 64) -> Reference:
+                      batch_size: int = 64, renderer: IdealRenderer | None = None) -> Reference:
+    """What every row's scoring shares; with a ``renderer`` (SynthFACS) the pairs' ideal edits too."""
     target = row_indices(dataset, pairs["target_path"])
     source = row_indices(dataset, pairs["source_path"])
     impostor = row_indices(dataset, pairs["impostor_path"])
-    readings, oks = [], []
+    readings, oks, ideal = [], [], []
     for chunk in torch.arange(len(pairs)).split(batch_size):
         reading = estimator.estimate(dataset.batch(target[chunk]).image, [f"target_{i:04d}" for i in chunk.tolist()])
         readings.append(reading.aus)
         oks.append(reading.ok)
+        if renderer is not None:
+            ideal.append(renderer.render(list(pairs["source_path"].iloc[chunk.numpy()]), dataset.aus[target[chunk]],
+                                         list(pairs["expression"].iloc[chunk.numpy()])))
     return Reference(
         target=target, source=source, impostor=impostor,
         target_aus=torch.cat(readings), target_ok=torch.cat(oks), labels=dataset.aus[target],
         source_features=_features(verifier, dataset, source, batch_size),
         impostor_features=_features(verifier, dataset, impostor, batch_size),
+        ideal=torch.cat(ideal) if ideal else None,
     )
 
 
@@ -82,24 +99,64 @@ def score_translation(
     rounds: int = 1000,
     seed: int = 0,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Per-pair results and their summary for any translate function (a method, or no edit)."""
+    """Per-pair results and their summary for a method's translate function: each pair's edit and
+    its reconstruction (the source asked for its own AUs, class or image)."""
+
+    def outputs(_chunk: torch.Tensor, source: Batch, target: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        return (translate(source.image, Target.from_batch(target)),
+                translate(source.image, Target.from_batch(source)))
+
+    return score_outputs(outputs, dataset, pairs, estimator, verifier, reference, batch_size, key_prefix, rounds,
+                         seed)
+
+
+def score_outputs(
+    outputs: Outputs,
+    dataset: FaceDataset,
+    pairs: pd.DataFrame,
+    estimator: AUEstimator,
+    verifier: Verifier,
+    reference: Reference,
+    batch_size: int = 32,
+    key_prefix: str = "generated",
+    rounds: int = 1000,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Per-pair results and their summary for any row's outputs (a method, no edit, the ideal edit).
+
+    The estimator reads each output (against the target's reading and labels) and, where the row
+    has a reconstruction and the estimator reads new images, the reconstruction too: the AU change
+    the estimator sees between them is its reading of the row's own edit. With the reference's
+    ideal renders (SynthFACS) every output is also scored against its ideal edit."""
     if verifier.threshold is None:
         raise RuntimeError("calibrate the verifier on real pairs before scoring generated images")
     start = time.perf_counter()
-    predicted, ok, features = [], [], []
+    predicted, ok, features, own, truth = [], [], [], [], []
     for chunk in torch.arange(len(pairs)).split(batch_size):
         source = dataset.batch(reference.source[chunk])
         target = dataset.batch(reference.target[chunk])
-        generated = translate(source.image, Target.from_batch(target)).detach().cpu()
+        generated, reconstruction = outputs(chunk, source, target)
+        generated = generated.detach().cpu()
         reading = estimator.estimate(generated, [f"{key_prefix}_{i:04d}" for i in chunk.tolist()])
         predicted.append(reading.aus)
         ok.append(reading.ok)
         features.append(verifier.features(generated))
+        if reconstruction is not None and estimator.reads_new_images:
+            before = estimator.estimate(reconstruction.detach().cpu(), [f"{key_prefix}_recon_{i:04d}" for i in
+                                                                         chunk.tolist()])
+            own.append(projected_change(before.aus, reading.aus, source.aus, target.aus))
+        if reference.ideal is not None:
+            truth.append(pair_scores(source.image, reference.ideal[chunk], generated,
+                                     None if reconstruction is None else reconstruction.detach().cpu()))
     seconds = time.perf_counter() - start
     generated_features = torch.cat(features)
     frame = per_pair_frame(pairs, reference, torch.cat(predicted), torch.cat(ok),
                            cosine(reference.source_features, generated_features),
                            cosine(generated_features, reference.impostor_features), verifier.threshold)
+    if own:
+        frame["own_response"] = torch.cat(own).numpy()
+    if truth:
+        frame = pd.concat([frame, concat_scores(truth)], axis=1)
     summary = summarise(frame, verifier.threshold, rounds, seed)
     summary["seconds"] = round(seconds, 2)
     summary["pairs_per_s"] = round(len(pairs) / seconds, 2) if seconds > 0 else None
@@ -131,6 +188,11 @@ def summarise(frame: pd.DataFrame, threshold: float, rounds: int = 1000, seed: i
     """The summary of a per-pair frame (so any table can be rebuilt from the saved pairs.csv)."""
     pred_ok = frame["pred_ok"].to_numpy(bool)
     both_ok = pred_ok & frame["target_ok"].to_numpy(bool)
+    extra: dict[str, Any] = {}
+    if "own_response" in frame:
+        extra["own_edit"] = own_edit_summary(frame, rounds, seed)
+    if "gt_edit" in frame:
+        extra["ground_truth"] = summarise_ground_truth(frame, rounds, seed)
     return {
         "n_pairs": len(frame),
         "estimator_failures": int((~pred_ok).sum()),
@@ -141,6 +203,7 @@ def summarise(frame: pd.DataFrame, threshold: float, rounds: int = 1000, seed: i
                                       rounds=rounds, seed=seed),
         },
         "verification": verification(frame["cosine"].to_numpy(), frame["impostor_cosine"].to_numpy(), threshold),
+        **extra,
     }
 
 
@@ -161,15 +224,31 @@ def score_method(
                              key_prefix, rounds)
 
 
-def no_edit(source: torch.Tensor, target: Target) -> torch.Tensor:
-    """The "Source (no edit)" row's translation: the source itself."""
-    return source
-
-
 def score_source(dataset: FaceDataset, pairs: pd.DataFrame, estimator: AUEstimator, verifier: Verifier,
                  reference: Reference, batch_size: int = 32, rounds: int = 1000
                  ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    return score_translation(no_edit, dataset, pairs, estimator, verifier, reference, batch_size, "source", rounds)
+    """The "Source (no edit)" row: the unedited source scored as if it were the output."""
+
+    def unedited(_chunk: torch.Tensor, source: Batch, _target: Batch) -> tuple[torch.Tensor, None]:
+        return source.image, None
+
+    return score_outputs(unedited, dataset, pairs, estimator, verifier, reference, batch_size, "source", rounds)
+
+
+def score_ideal(dataset: FaceDataset, pairs: pd.DataFrame, estimator: AUEstimator, verifier: Verifier,
+                reference: Reference, batch_size: int = 32, rounds: int = 1000
+                ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The "Ideal" row (SynthFACS): the ideal edits scored as outputs. Their reconstruction is the
+    source itself (a source re-rendered with its own labels is its own PNG), so the estimator's
+    reading of the ideal's own edit is its gain on a change that is exactly the asked one."""
+    if reference.ideal is None:
+        raise RuntimeError("the Ideal row needs ideal renders (SynthFACS)")
+    ideal = reference.ideal
+
+    def perfect(chunk: torch.Tensor, source: Batch, _target: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        return ideal[chunk].float().div(127.5).sub(1.0), source.image
+
+    return score_outputs(perfect, dataset, pairs, estimator, verifier, reference, batch_size, "ideal", rounds)
 
 
 def score_real(reference: Reference, estimator: AUEstimator, verifier: Verifier, rounds: int = 1000

@@ -37,14 +37,20 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return atomic_write_bytes(path, buffer.getvalue())
 
 
-def image_grid(columns: list[tuple[str, list[str]]], path: Path, row_labels: list[str] | None = None) -> Path:
-    """A grid with one titled column per (title, images); rows are examples."""
+def image_grid(columns: list[tuple[str, list[Any]]], path: Path, row_labels: list[str] | None = None,
+               heat_scale: float | None = None) -> Path:
+    """A grid with one titled column per (title, images); rows are examples. An image is a base64
+    PNG or an array; 2-D arrays are drawn as heat maps from 0 to ``heat_scale``."""
     n_rows = len(columns[0][1])
     fig, axes = plt.subplots(n_rows, len(columns), figsize=(1.3 * len(columns), 1.3 * n_rows), squeeze=False)
     for c, (title, images) in enumerate(columns):
-        for r, png in enumerate(images):
+        for r, image in enumerate(images):
             ax = axes[r][c]
-            ax.imshow(decode(png))
+            pixels = decode(image) if isinstance(image, str) else image
+            if pixels.ndim == 2:
+                ax.imshow(pixels, cmap="magma", vmin=0, vmax=heat_scale)
+            else:
+                ax.imshow(pixels)
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
@@ -64,8 +70,34 @@ def comparison_figure(results: dict[str, Any], path: Path) -> Path | None:
     labels = [r["label"] for r in method_rows(results) if r["label"] not in ablations and r["label"] in
               examples["generated"]]
     columns = [("Source", examples["source"]), ("Target", examples["target"])]
+    columns += [("Ideal", examples["ideal"])] if examples.get("ideal") else []
     columns += [(display_name(label), examples["generated"][label]) for label in labels]
     return image_grid(columns, path, examples.get("target_expressions"))
+
+
+def edit_map_figure(results: dict[str, Any], path: Path) -> Path | None:
+    """Where each method changed the face against where it should have: |ideal - source| first,
+    then |output - source| of each compared method, in grey levels (largest channel), one scale."""
+    examples = results.get("examples")
+    if not examples or not examples.get("ideal"):
+        return None
+    ablations = set(ABLATION_LABELS.values())
+    labels = [r["label"] for r in method_rows(results) if r["label"] not in ablations and r["label"] in
+              examples["generated"]]
+    sources = [decode(png).astype(np.float64) for png in examples["source"]]
+    columns = [("Source", [decode(png) for png in examples["source"]]),
+               ("Ideal change", _changes(examples["ideal"], sources))]
+    columns += [(f"{display_name(label)} change", _changes(examples["generated"][label], sources)) for label in labels]
+    return image_grid(columns, path, examples.get("target_expressions"), heat_scale=HEAT_SCALE)
+
+
+# |change| (grey levels) shown at full colour: an expression's strongest changes are about this large.
+HEAT_SCALE = 96
+
+
+def _changes(pngs: list[str], sources: list[np.ndarray]) -> list[np.ndarray]:
+    return [np.abs(decode(png).astype(np.float64) - source).max(axis=-1) for png, source in zip(pngs, sources,
+                                                                                                 strict=True)]
 
 
 def ablation_figure(results: dict[str, Any], path: Path) -> Path | None:
@@ -84,10 +116,16 @@ def interpolation_figure(results: dict[str, Any], path: Path) -> Path | None:
     strips = (results.get("examples") or {}).get("interpolation")
     if not strips:
         return None
-    alphas = strips["alphas"]
-    columns = [(f"α={alpha:.2f}", [strip[i] for strip in strips["strips"]]) for i, alpha in enumerate(alphas)]
-    columns.append(("Target", results["examples"]["target"][: len(strips["strips"])]))
-    return image_grid(columns, path)
+    alphas, rows = strips["alphas"], strips["strips"]
+    targets = results["examples"]["target"][: len(rows)]
+    labels = None
+    if strips.get("ideal_strips"):  # each method strip followed by the ideal strip of the same source
+        rows = [row for pair in zip(rows, strips["ideal_strips"], strict=True) for row in pair]
+        targets = [t for target in targets for t in (target, target)]
+        labels = [name for _ in strips["strips"] for name in (display_name(strips["label"]), "Ideal")]
+    columns = [(f"α={alpha:.2f}", [strip[i] for strip in rows]) for i, alpha in enumerate(alphas)]
+    columns.append(("Target", targets))
+    return image_grid(columns, path, labels)
 
 
 def per_au_figure(results: dict[str, Any], path: Path) -> Path:
@@ -122,6 +160,7 @@ def build_figures(results: dict[str, Any], out_dir: str | Path) -> list[Path]:
     out = Path(out_dir)
     made = [
         comparison_figure(results, out / "comparison.png"),
+        edit_map_figure(results, out / "edit_maps.png"),
         interpolation_figure(results, out / "interpolation.png"),
         ablation_figure(results, out / "ablation.png"),
         per_au_figure(results, out / "per_au.png"),

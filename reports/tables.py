@@ -18,6 +18,7 @@ import pandas as pd
 
 from eggan.io import atomic_write_text
 from evaluate.evaluation import SOURCE_ROW
+from evaluate.groundtruth import HIGHER_IS_BETTER as HIGHER_IS_BETTER_GT
 from reports.results import (
     ABLATION_LABELS,
     data_sentence,
@@ -122,7 +123,7 @@ def expression_table(results: dict[str, Any], side: str = "vs_estimator") -> Tab
         "real target images against their labels. Avg is the unweighted mean over AUs with a 95 % bootstrap "
         "interval over pairs (mean ± std over seeds when several); n/a marks an AU whose targets or predictions "
         "do not vary (no PCC), left out of the PCC average. With two or more methods, the best per column is in "
-        "bold (ties: all)."
+        f"bold (ties: all).{ground_truth_absence(results)}"
     )
     return Table(f"expression_{side}", [*au_names, "Avg"], index, cells, best, caption, "Metric",
                  substitution_notes(results))
@@ -202,27 +203,134 @@ def throughput_table(results: dict[str, Any]) -> Table | None:
 
 
 def interpolation_table(results: dict[str, Any]) -> Table | None:
-    """Eq. 8 in numbers: how far each AU-conditioned method's frames move along the asked change."""
-    rows = [r for r in method_rows(results) if r["summary"].get("interpolation")]
+    """Eq. 8 in numbers: how far each AU-conditioned method's frames move along the asked change, as
+    the estimator reads it and, on SynthFACS, as the pixels hold it against the ideal renders."""
+    rows = [r for r in method_rows(results) if (r["summary"].get("interpolation") or {}).get("mean")]
     if not rows:
         return None
     alphas = rows[0]["summary"]["interpolation"]["alphas"][1:]
-    cells, values = [], []
-    for row in rows:
-        curve = row["summary"]["interpolation"]
-        stats = [*curve["mean"][1:], _scaled(curve["monotone_share"], 100)]
-        texts, vals = zip(*(_cell(stat, digits=2) for stat in stats), strict=True)
-        cells.append(list(texts))
-        values.append(list(vals))
+    index, cells, best = [], [], []
+    measures = [("mean", "Estimator r(α)"), ("ground_truth.mean", "Ground truth r*(α)"),
+                ("ground_truth.edit", "Edit score vs ideal(α)")]
+    for key, title in measures:
+        group = [(row, curve) for row in rows if (curve := _curve(row["summary"]["interpolation"], key))]
+        values = []
+        for row, curve in group:
+            stats = [*curve[1:], _scaled(row["summary"]["interpolation"]["monotone_share"], 100) if key == "mean"
+                     else None]
+            texts, vals = zip(*(_cell(stat, digits=2) for stat in stats), strict=True)
+            cells.append([*texts[:-1], texts[-1] if key == "mean" else ""])
+            values.append(list(vals))
+            index.append((title, display_name(row["label"])))
+        best.extend(_best_by_column(values, [True] * len(group), [True] * (len(alphas) + 1)))
     caption = (
-        "Interpolation (Eq. 8): the estimator's AU change from the alpha = 0 frame, projected on the asked change "
-        "u_t - u_s and divided by its squared length (1 = the frame moved by exactly the asked change, 0 = not "
-        f"at all), mean over {rows[0]['summary']['interpolation']['n_pairs']} protocol pairs; monotone = share of "
-        f"pairs whose response never drops by more than 0.05 as alpha grows. {estimator_sentence(results)}"
+        "Interpolation (Eq. 8): r(α) is the estimator's AU change from the α = 0 frame, projected on the asked "
+        "change u_t - u_s and divided by its squared length (1 = the frame moved by exactly the asked change, 0 = "
+        f"not at all), mean over {rows[0]['summary']['interpolation']['n_pairs']} protocol pairs; monotone = share "
+        "of pairs whose response never drops by more than 0.05 as α grows. On SynthFACS, r*(α) is the same "
+        "projection on the pixels: each frame's change from the α = 0 frame against the ideal change ideal - "
+        "source, and the edit score compares each frame with the ideal render at its α. "
+        f"{estimator_sentence(results)} {gain_sentence(results)}"
     )
-    best = _best_by_column(values, [True] * len(rows), [True] * len(values[0]))
-    return Table("interpolation", [*(f"α={a:.2f}" for a in alphas), "Monotone (%)"],
-                 [("", display_name(r["label"])) for r in rows], cells, best, caption)
+    return Table("interpolation", [*(f"α={a:.2f}" for a in alphas), "Monotone (%)"], index, cells, best, caption,
+                 "Measure")
+
+
+def _curve(interpolation: dict[str, Any], key: str) -> list[Any] | None:
+    """One curve of an interpolation summary by dotted key (``ground_truth.mean``); None if absent."""
+    node: Any = interpolation
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+GT_COLUMNS = [("edit", "Edit score", 3), ("damage", "Damage (levels)", 1), ("psnr", "PSNR to ideal (dB)", 2),
+              ("ssim", "SSIM to ideal", 3), ("recon_psnr", "Recon. PSNR (dB)", 2),
+              ("own_projection", "Own edit: projection", 3), ("own_cosine", "Own edit: cosine", 3)]
+
+
+def _truth_block(row: dict[str, Any]) -> dict[str, Any] | None:
+    """A row's ground-truth figures: one seed's values with intervals, or mean +- std over seeds."""
+    if row["kind"] == "method" and len(row["seeds"]) == 1:
+        return next(iter(row["seeds"].values())).get("ground_truth")
+    return row["summary"].get("ground_truth")
+
+
+def ground_truth_table(results: dict[str, Any]) -> Table | None:
+    """Every SynthFACS output against its ideal render (evaluate.groundtruth): rows Source, each
+    method, Ideal; absent where the data has no ideal renders."""
+    rows = [(r, block) for r in _table_rows(results) if (block := _truth_block(r)) is not None]
+    if not rows:
+        return None
+    cells, values = [], []
+    for _row, block in rows:
+        stats = [_cell(block["metrics"][key], digits, ci=key == "edit") for key, _title, digits in GT_COLUMNS]
+        cells.append([text for text, _ in stats])
+        values.append([value for _, value in stats])
+    higher = [HIGHER_IS_BETTER_GT[key] for key, _t, _d in GT_COLUMNS]
+    best = _best_by_column(values, [row["kind"] == "method" for row, _ in rows], higher)
+    note = results["meta"]["ground_truth"]
+    first = rows[0][1]
+    caption = (
+        "Edits against the ground truth: every output compared with the ideal edit, the source person in its own "
+        "shift, scale and brightness rendered with the target's AU labels. Edit score = 1 - sum |out - ideal| / "
+        f"sum |source - ideal| over the pixels the edit must change (ideal and source differ by more than "
+        f"{note['change_level']:g} grey levels): 1 is the ideal change, 0 none. Damage = mean |out - source| over "
+        "the pixels that must stay the same (grey levels 0-255). Recon. = the method asked for the source's own "
+        "AUs, class or image; own edit = output minus reconstruction, projected on the ideal change ideal - source "
+        f"(1 = all of it) and its cosine with it. {data_sentence(results)} Means over pairs with a 95 % bootstrap "
+        f"interval for the edit score (mean ± std over seeds when several); {first['n_no_change']} of "
+        f"{first['n_pairs']} pairs ask for fewer than {note['min_changed_pixels']} changed pixels and have no edit "
+        "score or own edit. Source (no edit) and Ideal are references (never bold); n/a where a figure does not "
+        f"apply. {gain_sentence(results)}"
+    )
+    return Table("ground_truth", [title for _k, title, _d in GT_COLUMNS],
+                 [("", display_name(r["label"])) for r, _ in rows], cells, best, caption)
+
+
+def ground_truth_expression_table(results: dict[str, Any]) -> Table | None:
+    """The edit score and the own edit's projection per target expression, for every method."""
+    rows = [(r, block) for r in _table_rows(results) if r["kind"] == "method" and (block := _truth_block(r))]
+    if not rows:
+        return None
+    expressions = list(rows[0][1]["per_expression"])
+    index, cells, best = [], [], []
+    for key, title in (("edit", "Edit score"), ("own_projection", "Own edit: projection")):
+        values = []
+        for row, block in rows:
+            stats = [_cell(block["per_expression"][e][key]) for e in expressions]
+            cells.append([text for text, _ in stats])
+            values.append([value for _, value in stats])
+            index.append((title, display_name(row["label"])))
+        best.extend(_best_by_column(values, [True] * len(rows), [True] * len(expressions)))
+    caption = (
+        "Edits against the ground truth per target expression: the edit score and the projection of the method's "
+        "own edit on the ideal change (as in the ground-truth table; Source scores 0 and Ideal 1 on both by "
+        f"definition). {data_sentence(results)}"
+    )
+    return Table("ground_truth_expressions", [e.capitalize() for e in expressions], index, cells, best, caption,
+                 "Measure")
+
+
+def ground_truth_absence(results: dict[str, Any]) -> str:
+    """Why a run has no ground-truth edit table (data without ideal renders), for Table 1's caption."""
+    note = results["meta"].get("ground_truth") or {}
+    return "" if note.get("available", True) else f" No ground-truth edit table: {note['why']}."
+
+
+def gain_sentence(results: dict[str, Any]) -> str:
+    """How much change the AU estimator reads per unit of change the pixels hold, per row."""
+    parts = []
+    for row in results["rows"]:
+        own = row["summary"].get("own_edit") or {}
+        gain = own.get("gain")
+        if gain is not None:
+            text, _ = _cell(gain, digits=2)
+            parts.append(f"{display_name(row['label'])} {text}")
+    if not parts:
+        return ""
+    return ("Estimator gain (its reading of each row's own edit, projected on the asked AU change, divided by the "
+            f"ground-truth projection of the same edit; 1 = it reads what the pixels hold): {', '.join(parts)}.")
 
 
 def _scaled(stat: Any, scale: float) -> Any:
@@ -271,7 +379,7 @@ def _tex(text: str) -> str:
 
 
 def to_latex(table: Table) -> str:
-    escaped = Table(table.name, [_tex(c) for c in table.columns], [(g, _tex(lbl)) for g, lbl in table.index],
+    escaped = Table(table.name, [_tex(c) for c in table.columns], [(_tex(g), _tex(lbl)) for g, lbl in table.index],
                     [[_tex(c) for c in row] for row in table.cells], table.best, table.caption, table.group_title)
     frame = _frame(escaped, r"\textbf{{{}}}")
     caption = _tex(table.caption + "".join(f" Note: {n}" for n in table.notes))
@@ -290,6 +398,8 @@ TITLES = {
     "interpolation": "Interpolation (Eq. 8)",
     "ablation": "Ablation",
     "throughput": "Throughput",
+    "ground_truth": "Ground truth (SynthFACS)",
+    "ground_truth_expressions": "Ground truth per expression",
 }
 
 
@@ -300,8 +410,9 @@ def _title(table: Table) -> str:
 def build_tables(results: dict[str, Any], out_dir: str | Path) -> list[Path]:
     """Write every table that the results support as ``NAME.md`` and ``NAME.tex``."""
     out = Path(out_dir)
-    tables = [expression_table(results, "vs_estimator"), identity_table(results), interpolation_table(results),
-              ablation_table(results), throughput_table(results)]
+    tables = [expression_table(results, "vs_estimator"), identity_table(results), ground_truth_table(results),
+              ground_truth_expression_table(results), interpolation_table(results), ablation_table(results),
+              throughput_table(results)]
     if any(r["summary"]["au"].get("vs_labels") for r in results["rows"] if r["kind"] == "method"):
         tables.insert(1, expression_table(results, "vs_labels"))
     written = []

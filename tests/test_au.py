@@ -58,6 +58,10 @@ def test_learned_estimator_reads_0_to_5_and_reports_its_heldout_error(tiny_datas
     for sigma, figures in blurred.items():
         readings = estimator.predict(blur(faces, torch.full((len(faces),), float(sigma)))).numpy()
         assert figures["mse"] == pytest.approx(np.mean((readings - labels) ** 2), rel=1e-5)
+    # The reading is the mean of the members' readings, and the members differ (their own seeds).
+    members = [member(faces) for member in estimator.net.members]
+    assert len(members) == LEARNED_SETTINGS["members"] and not torch.equal(members[0], members[1])
+    assert torch.allclose(estimator.predict(faces), 5 * torch.stack(members).mean(0), atol=1e-5)
     cached = list((tmp_path / "evaluators").glob("au-regressor-*.pt"))
     assert len(cached) == 1 and dataset.fingerprint() in cached[0].name
     again = learned_estimator(dataset, "cpu")

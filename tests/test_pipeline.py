@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from folder_state import snapshot
 from typer.testing import CliRunner
@@ -32,10 +34,10 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_run_writes_results_tables_and_figures(smoke_run: Path) -> None:
     results = json.loads((smoke_run / "results.json").read_text())
     labels = [row["label"] for row in results["rows"]]
-    assert labels == ["Source (no edit)", "eggan", "eggan-wtI", "eggan-wtP", "eggan-wtS", "stargan", "Real"]
-    for name in ("expression", "identity", "ablation", "throughput"):
+    assert labels == ["Source (no edit)", "eggan", "eggan-wtI", "eggan-wtP", "eggan-wtS", "stargan", "Ideal", "Real"]
+    for name in ("expression", "identity", "ablation", "throughput", "ground_truth", "ground_truth_expressions"):
         assert (smoke_run / "tables" / f"{name}.md").is_file() and (smoke_run / "tables" / f"{name}.tex").is_file()
-    for name in ("comparison", "interpolation", "ablation", "per_au"):
+    for name in ("comparison", "interpolation", "ablation", "per_au", "edit_maps"):
         assert (smoke_run / "figures" / f"{name}.png").stat().st_size > 1000
     assert (smoke_run / "bench.json").is_file() and (smoke_run / "meta.json").is_file()
     train_meta = json.loads((smoke_run / "train" / "eggan-wtP" / "seed0" / "meta.json").read_text())
@@ -57,10 +59,28 @@ def test_tables_carry_the_runs_numbers(smoke_run: Path) -> None:
     assert "random VGG19" in markdown  # smoke runs without ImageNet weights say so in every table
 
 
+def test_the_ground_truth_table_is_the_mean_of_the_per_pair_scores(smoke_run: Path) -> None:
+    """The edit score of each row, recomputed here from its per-pair CSV; SynthFACS rows only."""
+    table = (smoke_run / "tables" / "ground_truth.md").read_text()
+    for label, folder, name in (("stargan", "stargan/seed0", "StarGAN"), ("Ideal", "reference/ideal", "Ideal"),
+                                ("Source (no edit)", "reference/source", "Source (no edit)")):
+        frame = pd.read_csv(smoke_run / "eval" / folder / "pairs.csv")
+        edit = frame["gt_edit"].dropna().mean()
+        line = next(line for line in table.splitlines() if line.startswith(f"| {name} "))
+        assert line.split("|")[2].strip().strip("*").startswith(f"{edit:.3f}"), label
+    frame = pd.read_csv(smoke_run / "eval" / "reference" / "ideal" / "pairs.csv")
+    assert np.allclose(frame["gt_edit"].dropna(), 1.0) and np.allclose(frame["gt_own_projection"].dropna(), 1.0)
+    # learning curves: the training log holds the ground-truth monitor's readings at the last step
+    curve = [json.loads(line) for line in (smoke_run / "train" / "eggan" / "seed0" / "metrics.jsonl").read_text()
+             .splitlines() if "gt_edit" in line]
+    assert curve and curve[-1]["step"] == 20 and set(curve[-1]) >= {"gt_edit", "gt_recon_psnr"}
+
+
 def test_the_tables_compile_with_pdflatex(smoke_run: Path, tmp_path: Path, compile_latex) -> None:
     tables = sorted((smoke_run / "tables").glob("*.tex"))
     assert [t.stem for t in tables] == [
-        "ablation", "expression", "expression_labels", "identity", "interpolation", "throughput"]
+        "ablation", "expression", "expression_labels", "ground_truth", "ground_truth_expressions", "identity",
+        "interpolation", "throughput"]
     compile_latex("\n".join(t.read_text() for t in tables), tmp_path)
 
 

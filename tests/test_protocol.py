@@ -71,13 +71,16 @@ def test_the_method_is_used_only_through_translate(setup, monkeypatch: pytest.Mo
     original = method.translate
 
     def spy(source, target):
-        seen.append((source.shape, target.aus.shape, target.expression.shape, target.image.shape))
+        seen.append((source.shape, target.aus.shape, target.expression.shape, target.image.shape,
+                     torch.equal(target.image, source)))
         return original(source, target)
 
     monkeypatch.setattr(method, "translate", spy)
     score_method(method, dataset, pairs, estimator, verifier, batch_size=8, reference=reference, rounds=0)
-    assert len(seen) == -(-len(pairs) // 8)
-    assert seen[0] == ((8, 3, 32, 32), (8, 17), (8,), (8, 3, 32, 32))
+    # per chunk: the edit (the target's fields), then the reconstruction (the source's own fields)
+    assert len(seen) == 2 * -(-len(pairs) // 8)
+    assert seen[0] == ((8, 3, 32, 32), (8, 17), (8,), (8, 3, 32, 32), False)
+    assert seen[1] == ((8, 3, 32, 32), (8, 17), (8,), (8, 3, 32, 32), True)
 
 
 def test_reference_rows(setup) -> None:

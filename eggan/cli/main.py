@@ -120,10 +120,12 @@ def train(
       torchrun --standalone --nproc_per_node=2 -m eggan train --method eggan --preset quick --out runs/ddp
     """
     from eggan.core.train import resolve_config, train_run
+    from evaluate.monitor import edit_monitor
 
     config = resolve_config(method, preset, data, overrides or [], device)
     result = train_run(config, out, resume=not fresh, progress=progress, allow_other_data=allow_other_data,
-                       log=lambda msg: console.print(msg, markup=False, highlight=False, soft_wrap=True))
+                       log=lambda msg: console.print(msg, markup=False, highlight=False, soft_wrap=True),
+                       monitor_for=lambda dataset: edit_monitor(config.data, dataset, config.train.seed))
     if result.rank == 0:
         typer.echo(f"{method}: step {result.step}/{result.total_steps}, checkpoint {result.checkpoint}")
 

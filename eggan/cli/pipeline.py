@@ -42,7 +42,9 @@ from eggan.limits import MAX_SEED, check_int
 from evaluate.au import check_estimator_inputs
 from evaluate.evaluation import check_evaluators, evaluate_run, find_runs, run_throughput
 from evaluate.examples import collect_examples
+from evaluate.groundtruth import ideal_renderer
 from evaluate.identity import check_verifier_weights
+from evaluate.monitor import edit_monitor
 from reports.report import build_report
 from reports.results import ABLATION_LABELS, load_results
 
@@ -176,7 +178,8 @@ def _run_stages(bench: BenchConfig, jobs: list[Job], out: Path, device: torch.de
     for i, job in enumerate(jobs, 1):
         log(f"[2/6] train {job.label} seed {job.seed} ({i}/{len(jobs)})")
         train_run(job.config, out / "train" / job.label / f"seed{job.seed}", progress=progress, dataset=dataset,
-                  log=log, allow_other_data=allow_other_data)
+                  log=log, allow_other_data=allow_other_data,
+                  monitor_for=lambda data, job=job: edit_monitor(job.config.data, data, job.seed))
 
     log("[3/6] evaluate on the protocol")
     results = evaluate_run(out, estimator=bench.estimator, openface_csv=bench.openface_csv,
@@ -190,8 +193,9 @@ def _run_stages(bench: BenchConfig, jobs: list[Job], out: Path, device: torch.de
                                    lambda: run_throughput(out, device=bench.device))
 
     log("[5/6] example images")
+    renderer = ideal_renderer(jobs[0].config.data, dataset)
     results["examples"] = _reuse(out / "eval" / "examples.stage.json", steps, lambda: collect_examples(
-        out, dataset, load_trained, device, bench.examples, bench.interpolation_steps))
+        out, dataset, load_trained, device, bench.examples, bench.interpolation_steps, renderer))
     atomic_write_json(out / "results.json", results)
 
     log("[6/6] tables and figures")

@@ -37,6 +37,7 @@ class TrainConfig:
     checkpoint_every: int = 500
     sample_every: int = 500
     log_every: int = 10
+    monitor_every: int = 100  # ground-truth learning curves (SynthFACS): evaluate.monitor
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     bf16: bool = False  # bf16 autocast; off by default (WGAN-GP is sensitive to it)
 

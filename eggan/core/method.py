@@ -9,6 +9,7 @@ sees a method only through `translate`.
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from eggan.data.dataset import Batch, FaceDataset, Target
 from eggan.errors import ConfigError
 
 Condition = Literal["aus", "expression", "image"]
+EMA_RAMPUP = 0.05  # stylegan2-ada: the EMA's half-life is at most 5 % of the training so far
 
 @dataclass(frozen=True)
 class DataInfo:
@@ -61,6 +63,7 @@ class Method(ABC):
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
         self._wrapped: dict[str, nn.Module] = {}
+        self.ema_half_life = 0.0  # iterations; > 0 once ``keep_ema`` is called
 
     # --- presets -------------------------------------------------------------------------
     @classmethod
@@ -91,6 +94,37 @@ class Method(ABC):
     def distribute(self, wrap: Callable[[nn.Module], nn.Module]) -> None:
         """Wrap every network that has an optimiser (one DDP wrapper per network)."""
         self._wrapped = {name: wrap(self.nets[name]) for name in self.optimizers}
+
+    # --- exponential moving averages (stylegan2-ada's G_ema) ---------------------------------
+    def keep_ema(self, names: Iterable[str], half_life: float) -> None:
+        """Keep a moving average of the networks ``names`` as ``<name>_ema`` in ``self.nets``: saved,
+        loaded and moved with them, never optimised, and read by ``generate`` through ``inference``.
+
+        The average's half-life is ``half_life`` iterations, ramped up early in training as
+        stylegan2-ada's ``ema_rampup``: min(half_life, EMA_RAMPUP x the iterations so far)."""
+        self.ema_half_life = half_life
+        for name in names:
+            self.nets[f"{name}_ema"] = copy.deepcopy(self.nets[name]).requires_grad_(False)
+
+    @torch.no_grad()
+    def update_ema(self, step: int) -> None:
+        """Move every ``<name>_ema`` towards its network after iteration ``step``'s update; buffers
+        (BatchNorm statistics) are copied, as stylegan2-ada does."""
+        half_life = min(self.ema_half_life, EMA_RAMPUP * (step + 1))
+        beta = 0.5 ** (1.0 / max(half_life, 1e-8))
+        for name in self.ema_names():
+            average, live = self.nets[f"{name}_ema"], self.nets[name]
+            for p_avg, p in zip(average.parameters(), live.parameters(), strict=True):
+                p_avg.lerp_(p, 1.0 - beta)
+            for b_avg, b in zip(average.buffers(), live.buffers(), strict=True):
+                b_avg.copy_(b)
+
+    def ema_names(self) -> list[str]:
+        return [name.removesuffix("_ema") for name in self.nets if name.endswith("_ema")]
+
+    def inference(self, name: str) -> nn.Module:
+        """The network ``generate`` uses: its moving average when the method keeps one."""
+        return self.nets[f"{name}_ema"] if f"{name}_ema" in self.nets else self.nets[name]
 
     # --- inference -----------------------------------------------------------------------
     @abstractmethod

@@ -28,7 +28,7 @@ from eggan.io import atomic_write_json
 ALLOW_FLAG = "--allow-other-data"
 UNRECORDED = "none recorded"
 # Settings that may change between a run and its resumption without changing the result.
-RESUMABLE_CHANGES = {"checkpoint_every", "sample_every", "log_every", "device"}
+RESUMABLE_CHANGES = {"checkpoint_every", "sample_every", "log_every", "monitor_every", "device"}
 
 
 def dataset_record(fingerprint: str, name: str, resumed: dict[str, Any] | None = None) -> dict[str, Any]:

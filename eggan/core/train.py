@@ -44,6 +44,9 @@ from eggan.data.sources import open_dataset
 from eggan.errors import ConfigError, EgganError, Interrupted
 from eggan.io import atomic_write, atomic_write_json
 
+# A monitor (evaluate.monitor) measures a method while it trains, for learning curves only.
+Monitor = Callable[[Method], dict[str, float | None]]
+
 
 class NonFiniteLossError(EgganError):
     """A loss, weight or optimiser state became NaN or infinite; the run stops, the last good
@@ -209,6 +212,7 @@ def train_run(
     log: Callable[[str], None] | None = None,
     until: int | None = None,
     allow_other_data: bool = False,
+    monitor_for: Callable[[FaceDataset], Monitor | None] | None = None,
 ) -> TrainResult:
     """Train ``config`` into ``out_dir`` (resuming from its checkpoint unless ``resume=False``).
 
@@ -222,7 +226,9 @@ def train_run(
     The folder is locked while this process writes it (`eggan.core.lock`) and is only created once the
     data and the method are built, so a bad option leaves nothing behind; a run already at its
     last step writes nothing. Ctrl-C ends the step under way, saves a checkpoint and raises
-    ``Interrupted`` (a second Ctrl-C stops at once, keeping the last checkpoint).
+    ``Interrupted`` (a second Ctrl-C stops at once, keeping the last checkpoint). ``monitor_for``
+    builds, from the dataset, a monitor (evaluate.monitor) that the main process measures every
+    ``train.monitor_every`` steps and logs; it is never fed back to the method.
     """
     validate(config)
     out = Path(out_dir)
@@ -242,13 +248,15 @@ def train_run(
     method = build_method(config, info, device, steps)
     method.setup(train)
     with locked_dir(out, say) if env.is_main else nullcontext():
+        monitor = monitor_for(dataset) if monitor_for is not None and env.is_main else None
         return _train(config, out, env, device, dataset, train, method, order, steps, resume, progress, say, until,
-                      allow_other_data)
+                      allow_other_data, monitor)
 
 
 def _train(config: RunConfig, out: Path, env: DistEnv, device: torch.device, dataset: FaceDataset,
            train: FaceDataset, method: Method, order: DataOrder, steps: int, resume: bool, progress: bool,
-           say: Callable[[str], None], until: int | None, allow_other_data: bool) -> TrainResult:
+           say: Callable[[str], None], until: int | None, allow_other_data: bool,
+           monitor: Monitor | None) -> TrainResult:
     tc = config.train
     checkpoint = out / CHECKPOINT_NAME
     stop = steps if until is None else min(until, steps)
@@ -356,6 +364,8 @@ def _train(config: RunConfig, out: Path, env: DistEnv, device: torch.device, dat
                     tick = time.perf_counter()
                 if env.is_main and (done % tc.sample_every == 0 or done == steps):
                     _sample_grid(method, fixed, out / "samples" / f"step-{done:07d}.png")
+                if monitor is not None and metrics is not None and (done % tc.monitor_every == 0 or done == steps):
+                    metrics.write({"step": done, **monitor(method)})
                 if regular or stopping:
                     save(done)
                     saved = done

@@ -19,6 +19,7 @@ sources (test) then come from people no evaluator has seen, which keeps the Real
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,15 +82,23 @@ def sample_expression(seed: int, identity: int, expression: str, variant: int, s
     blink_index = AU_IDS.index(45)
     aus[blink_index] = max(aus[blink_index], blink)
     aus = np.round(np.clip(aus, 0.0, AU_MAX), 4)  # labels are written with 4 decimals
-    sided = np.stack([aus, aus])
-    if expression in UNILATERAL:
-        other = 0 if side > 0 else 1  # row 0 is the image's left half
-        for au in prototype:
-            sided[other, AU_IDS.index(au)] = 0.0
+    sided = sided_aus(aus, expression, side)
     shift = rng.uniform(-SHIFT_PX, SHIFT_PX, 2)
     scale = 1.0 + rng.uniform(-SCALE_JITTER, SCALE_JITTER)
     brightness = 1.0 + rng.uniform(-BRIGHTNESS_JITTER, BRIGHTNESS_JITTER)
     return Sample(aus, sided, (float(shift[0]), float(shift[1])), float(scale), float(brightness))
+
+
+def sided_aus(aus: np.ndarray, expression: str, side: float) -> np.ndarray:
+    """The AUs per image half (2 x 17, left half first) that a person with dominant ``side`` shows
+    for ``expression`` with labels ``aus``: a unilateral expression's prototype AUs are drawn on the
+    dominant side only, every other AU on both."""
+    sided = np.stack([aus, aus]).astype(np.float64)
+    if expression in UNILATERAL:
+        other = 0 if side > 0 else 1  # row 0 is the image's left half
+        for au in PROTOTYPES[expression]:
+            sided[other, AU_IDS.index(au)] = 0.0
+    return sided
 
 
 def render_samples(identity: Identity, samples: list[Sample], size: int) -> torch.Tensor:
@@ -106,6 +115,19 @@ def render_samples(identity: Identity, samples: list[Sample], size: int) -> torc
 
 def identity_name(index: int) -> str:
     return f"id{index:03d}"
+
+
+def image_path(identity: int, expression: str, variant: int) -> str:
+    """Where image ``variant`` of ``expression`` on identity ``identity`` lives in the folder."""
+    return f"images/{identity_name(identity)}/{expression}_{variant}.png"
+
+
+def parse_image_path(path: str) -> tuple[int, str, int]:
+    """(identity, expression, variant) of a SynthFACS image path: what its render was drawn from."""
+    match = re.fullmatch(r"images/id(\d+)/([a-z]+)_(\d+)\.png", path)
+    if match is None or match.group(2) not in EXPRESSIONS:
+        raise DataError(f"{path!r} is not a SynthFACS image path (images/idNNN/<expression>_<k>.png)")
+    return int(match.group(1)), match.group(2), int(match.group(3))
 
 
 def _check(size: int, identities: int, test_identities: int, variants: int, evaluator_identities: int) -> None:
@@ -153,11 +175,11 @@ def render_synthfacs(
             samples = [sample_expression(seed, i, e, k, float(people.side[i])) for i, e, k in batch]
             images = render_samples(people.select(who), samples, size).permute(0, 2, 3, 1).numpy()
             for (i, expression, k), sample, image in zip(batch, samples, images, strict=True):
-                path = Path("images") / names[i] / f"{expression}_{k}.png"
+                path = image_path(i, expression, k)
                 with output_errors(out_dir):
-                    (staging / path.parent).mkdir(parents=True, exist_ok=True)
+                    (staging / path).parent.mkdir(parents=True, exist_ok=True)
                     Image.fromarray(image).save(staging / path, format="PNG")
-                rows.append([path.as_posix(), names[i], expression, split[names[i]], *sample.aus])
+                rows.append([path, names[i], expression, split[names[i]], *sample.aus])
         meta = {"generator": "synthfacs", "size": size, "identities": identities,
                 "test_identities": test_identities, "evaluator_identities": evaluator_identities,
                 "variants": variants, "seed": seed}

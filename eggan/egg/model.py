@@ -17,6 +17,7 @@ import torch
 
 from eggan.core.config import RunConfig, base_preset
 from eggan.core.gan import gradient_penalty, random_interpolate
+from eggan.core.imageops import random_blur
 from eggan.core.method import DataInfo, Method, adam, eval_mode, frozen, set_requires_grad
 from eggan.core.schedules import epochwise_linear_decay, linear_decay
 from eggan.core.vgg import require_weights
@@ -41,7 +42,7 @@ class EggAN(Method):
         self.cfg = c = resolve(config)
         nets = build_networks(c.architecture, info.image_size, c.latent_size, info.n_aus, info.n_identities,
                               c.width, c.classifier_depth, identity=not c.no_identity, norm=c.norm,
-                              critic_width=c.critic_width)
+                              critic_width=c.critic_width, latent_grid=c.latent_grid)
         self.nets.update(nets)
         self.nets.to(device)
         if "c_id" in self.nets:
@@ -56,6 +57,8 @@ class EggAN(Method):
             lr, betas = (c.lr_exp, c.betas_exp) if name == "c_exp" else (c.lr, c.betas)
             self.optimizers[name] = adam(self.nets[name].parameters(), lr, betas)
             self.schedulers[name] = self._schedule(self.optimizers[name], total_steps, c.schedule_epochs)
+        if c.ema_half_life > 0:
+            self.keep_ema(("encoder", "generator"), c.ema_half_life)
 
     def _schedule(
         self, optimizer: torch.optim.Optimizer, steps: int, epochs: int
@@ -87,10 +90,15 @@ class EggAN(Method):
         #   0.19 at 2,000 steps) and verification rose from 75 to 98.5 %;
         # - 10x the paper's E/G/D learning rate (5x C_exp's) at batch 32; C_id pre-trained 8 epochs
         #   (2 reached 39 % accuracy on 368 people); the classifier terms at 0.3 of the paper's
-        #   weights (at 1 the edits' AUs read worse: Avg MSE 0.26 vs 0.18 of the Source row).
-        model = EggANConfig(width=0.5, latent_size=64, classifier_depth=(1, 1, 1, 1, 1), cid_epochs=8, lr=1e-3,
-                            lr_exp=1e-3, classifier_weight_scale=0.3, allow_random_vgg=True, perceptual_width=0.25,
-                            critic_width=0.25, norm="batch")
+        #   weights (at 1 the edits' AUs read worse: Avg MSE 0.26 vs 0.18 of the Source row);
+        # - against the ideal renders (docs/eggan-variants.md, "Presets"; 1,600 steps): an 8x8 latent
+        #   grid of 8 channels (reconstruction 20.2 -> 23.2 dB), moving averages of E and G and C_exp
+        #   reading through a blur of up to 1 px (edit score -0.00 -> 0.08), the perceptual weight at
+        #   5 and the identity weight at 10 (x 0.3): edit score 0.12, reconstruction 24.1 dB.
+        model = EggANConfig(width=0.5, latent_size=512, latent_grid=8, classifier_depth=(1, 1, 1, 1, 1), cid_epochs=8,
+                            lr=1e-3, lr_exp=1e-3, classifier_weight_scale=0.3, allow_random_vgg=True,
+                            perceptual_width=0.25, critic_width=0.25, norm="batch", ema_half_life=100, exp_blur=1.0,
+                            lambda_per=5.0, lambda_id=10.0)
         train.steps = 1600 if name == "quick" else 8000
         return RunConfig(method=cls.name, preset=name, data=data, train=train, model=model)
 
@@ -156,6 +164,7 @@ class EggAN(Method):
         out.update(self.latent_step(code.detach()))
         if generator_due:
             out.update(self.generator_step(x, u_s, u_t, batch.identity, code, images))
+            self.update_ema(step)
         return {name: value.detach() for name, value in out.items()}
 
     def critic_fake(
@@ -178,7 +187,7 @@ class EggAN(Method):
         adv = L.critic_wgan_loss(d_real, d_fake) if c.adversarial == "wgan-gp" else L.critic_ls_loss(d_real, d_fake)
         gp = gradient_penalty(d_mixed, mixed)
         levels = L.discretise_aus(u_s, c.au_discretisation)
-        logits = self.ddp("c_exp")(x)
+        logits = self.ddp("c_exp")(random_blur(x, c.exp_blur))
         exp = L.expression_loss(logits, levels)
         for name in ("critic", "c_exp"):
             self.optimizers[name].zero_grad(set_to_none=True)
@@ -233,7 +242,7 @@ class EggAN(Method):
             terms["e_adv"] = L.latent_encoder_loss(self.nets["latent_d"](code))
             weights["e_adv"] = c.lambda_z
         with eval_mode(self.nets["c_exp"]):  # a fixed judge: BatchNorm reads its running statistics
-            logits = self.nets["c_exp"](judged)
+            logits = self.nets["c_exp"](random_blur(judged, c.exp_blur))
         levels = L.discretise_aus(judged_aus, c.au_discretisation)
         terms["g_exp"] = sum_over_branches(L.expression_loss, n, logits, levels)
         weights["g_exp"] = c.lambda_exp * c.classifier_weight_scale
@@ -263,8 +272,8 @@ class EggAN(Method):
 
     # --- inference -----------------------------------------------------------------------
     def generate(self, source: torch.Tensor, target: Target) -> torch.Tensor:
-        """G(E(source) | target AUs)."""
-        return self.nets["generator"](self.nets["encoder"](source), target.aus)
+        """G(E(source) | target AUs), from the moving averages of E and G where they are kept."""
+        return self.inference("generator")(self.inference("encoder")(source), target.aus)
 
     # --- state -------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

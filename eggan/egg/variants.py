@@ -30,6 +30,10 @@ class EggANConfig:
     norm: Literal["instance", "batch"] = "instance"
     classifier_depth: tuple[int, ...] = VGG19_DEPTH  # convs per block of the paper's C_exp / C_id
     latent_size: int | None = None  # paper: not given, 128; authors (as run): 512
+    # The code as a latent_grid x latent_grid map instead of a vector (1, the paper: E ends in a
+    # fully connected layer). A CPU-preset setting of the paper architecture: at 32 px a vector
+    # code reconstructed held-out faces at 20 dB after 1,600 steps, an 8x8 map at 25 dB.
+    latent_grid: int = 1
 
     # Loss weights (Eq. 7). lambda_msssim weighs (1 - MS-SSIM): in the paper it sits inside
     # L_rec (Eq. 6), so it defaults to lambda_rec there; the authors weigh it separately.
@@ -63,6 +67,15 @@ class EggANConfig:
     # joint training only), at C_id's pre-training batch. A CPU-preset setting, not in the paper or
     # the authors' code.
     cexp_epochs: int = 0
+
+    # CPU-preset training settings (not in the paper or the authors' code; 0 is off, as published):
+    # - ema_half_life: E and G are evaluated as moving averages with this half-life in iterations
+    #   (stylegan2-ada's G_ema, ramped up over the first iterations);
+    # - exp_blur: C_exp reads every image (real ones when it learns, the edit when it judges G)
+    #   through a Gaussian blur of a random sigma up to this many pixels, so G cannot satisfy it
+    #   with pixel patterns that are not the expression.
+    ema_half_life: float = 0.0
+    exp_blur: float = 0.0
 
     # phi (VGG19 up to relu3_1)
     vgg_weights: str | None = None
@@ -158,8 +171,13 @@ def check(config: EggANConfig) -> None:
         raise ConfigError(f"model.critic_width must be positive, not {config.critic_width}")
     if config.norm not in ("instance", "batch"):
         raise ConfigError(f"model.norm must be instance or batch, not {config.norm!r}")
-    if config.architecture == "official" and (config.norm != "instance" or config.critic_width is not None):
-        raise ConfigError("model.norm and model.critic_width apply to the paper architecture only")
+    if config.architecture == "official" and (config.norm != "instance" or config.critic_width is not None
+                                              or config.latent_grid != 1):
+        raise ConfigError("model.norm, model.critic_width and model.latent_grid apply to the paper architecture only")
+    grid = config.latent_grid
+    if grid < 1 or grid & (grid - 1) or config.latent_size % (grid * grid):
+        raise ConfigError(f"model.latent_grid must be a power of two whose square divides model.latent_size "
+                          f"({config.latent_size}), not {grid}")
     if config.n_critic < 1 or config.cid_epochs < 0 or config.cid_batch_size < 1 or config.schedule_epochs < 1:
         raise ConfigError("model.n_critic, cid_batch_size and schedule_epochs must be >= 1, cid_epochs >= 0")
     if not 0.0 < config.perceptual_width <= 1.0:

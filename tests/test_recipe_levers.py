@@ -1,0 +1,130 @@
+"""Issue 19's recipe settings each do what their name says: the latent grid, the moving averages
+of E and G, C_exp reading blurred images, and the ground-truth monitor that never touches training."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from eggan_helpers import smoke_model, smoke_synthfacs
+
+from eggan.core.config import apply_overrides
+from eggan.core.method import EMA_RAMPUP
+from eggan.core.train import load_trained, train_run
+from eggan.data.dataset import FaceDataset, Target
+from eggan.egg.model import EggAN
+from eggan.egg.nets_paper import Encoder, Generator
+from eggan.errors import ConfigError
+from evaluate.monitor import edit_monitor
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> FaceDataset:
+    return smoke_synthfacs(tmp_path_factory.mktemp("synth"))
+
+
+def test_a_latent_grid_keeps_the_code_spatial_and_projects_the_aus_onto_it() -> None:
+    encoder, generator = Encoder(32, 128, 0.5, "batch", grid=8), Generator(32, 128, 17, 0.5, "batch", grid=8)
+    code = encoder(torch.rand(4, 3, 32, 32))
+    assert code.shape == (4, 128)  # a 2 x 8 x 8 map, flattened: D_z and the prior see a vector
+    assert len(encoder.features) == 2  # 32 -> 16 -> 8: two stride-2 convolutions
+    # The AUs reach G through a linear map with a weight per grid position: changing one AU changes
+    # the input map at the positions its weights name, and nowhere else when those weights are zero.
+    with torch.no_grad():
+        generator.project.weight.zero_()
+        generator.project.bias.zero_()
+        generator.project.weight[1 * 64 + 3 * 8 + 5, 11] = 1.0  # the 12th AU -> AU map channel 1, row 3, column 5
+    seen = {}
+    generator.blocks[0].register_forward_pre_hook(lambda _m, args: seen.setdefault("h", args[0]))
+    aus = torch.zeros(1, 17)
+    aus[0, 11] = 5.0
+    generator(code[:1], aus)
+    au_map = seen["h"][0, 2:]  # after the code's 2 channels
+    assert au_map.abs().sum() == 1.0 and au_map[1, 3, 5] == 1.0
+    assert len(generator.blocks) == 3  # the paper's last three blocks: at 8x8, then 16, then 32
+
+
+def test_the_vector_code_keeps_the_papers_layers_and_parameter_names() -> None:
+    names = set(Encoder(32, 64, 0.5).state_dict()) | {f"g.{k}" for k in Generator(32, 64, 17, 0.5).state_dict()}
+    assert {"fc.weight", "g.project.weight"} <= names and not any("to_grid" in n for n in names)
+    assert len(Encoder(32, 64, 0.5).features) == 5
+
+
+@pytest.mark.parametrize("overrides", [["model.latent_grid=3"], ["model.latent_grid=8", "model.latent_size=100"],
+                                       ["model.latent_grid=2", "model.variant=official"]])
+def test_a_latent_grid_that_cannot_hold_the_code_is_refused(synth: FaceDataset, overrides: list[str]) -> None:
+    with pytest.raises(ConfigError, match="latent_grid"):
+        smoke_model(synth.split("train"), *overrides)
+
+
+def test_the_moving_average_follows_stylegan2_adas_rule(synth: FaceDataset) -> None:
+    train = synth.split("train")
+    method = smoke_model(train, "model.ema_half_life=10")
+    live, average = method.nets["generator"], method.nets["generator_ema"]
+    assert not any(p.requires_grad for p in average.parameters())
+    before = [p.detach().clone() for p in average.parameters()]
+    method.train_step(train.batch(torch.arange(4)), step=99)
+    half_life = min(10.0, EMA_RAMPUP * 100)  # the ramp-up still limits it: 5 iterations
+    beta = 0.5 ** (1 / half_life)
+    for old, new, p in zip(before, average.parameters(), live.parameters(), strict=True):
+        assert torch.allclose(new, beta * old + (1 - beta) * p.detach(), atol=1e-6)
+    for b_avg, b in zip(average.buffers(), live.buffers(), strict=True):
+        assert torch.equal(b_avg, b)  # BatchNorm statistics copied
+    # generate() reads the averages: replacing the live networks changes nothing it returns
+    source, target = train.batch(torch.arange(3)), train.batch(torch.arange(3, 6))
+    out = method.translate(source.image, Target.from_batch(target))
+    with torch.no_grad():
+        for p in (*live.parameters(), *method.nets["encoder"].parameters()):
+            p.add_(1.0)
+    assert torch.equal(method.translate(source.image, Target.from_batch(target)), out)
+
+
+def test_the_averages_are_saved_and_loaded_with_the_checkpoint(synth: FaceDataset, tmp_path: Path) -> None:
+    config = apply_overrides(EggAN.preset("smoke"), ["model.ema_half_life=5", "train.steps=4",
+                                                     "train.checkpoint_every=4"])
+    result = train_run(config, tmp_path / "run", dataset=synth)
+    loaded = load_trained(result.checkpoint)
+    source = synth.split("test").batch(torch.arange(2))
+    assert torch.equal(loaded.translate(source.image, Target.from_batch(source)),
+                       result.method.translate(source.image, Target.from_batch(source)))
+    assert "generator_ema" in loaded.nets and "encoder_ema" in loaded.nets
+
+
+@pytest.mark.parametrize("blur, blurred", [(0.0, False), (1.5, True)])
+def test_c_exp_reads_blurred_images_when_asked(synth: FaceDataset, blur: float, blurred: bool) -> None:
+    train = synth.split("train")
+    method = smoke_model(train, f"model.exp_blur={blur}")
+    inputs: list[torch.Tensor] = []
+    method.nets["c_exp"].register_forward_pre_hook(lambda _m, args: inputs.append(args[0].detach().clone()))
+    batch = train.batch(torch.arange(4))
+    method.train_step(batch, step=0)
+    real, judged = inputs[0], inputs[1]  # C_exp learning on real images, then judging the edit
+    assert torch.equal(real, batch.image) is not blurred
+    if blurred:  # blurring smooths: neighbouring pixels differ less than in the image
+        assert (real.diff(dim=-1).abs().mean() < batch.image.diff(dim=-1).abs().mean())
+    assert judged.shape == batch.image.shape
+
+
+def test_the_monitor_logs_curves_and_leaves_training_bit_for_bit_as_it_was(synth: FaceDataset,
+                                                                            tmp_path: Path) -> None:
+    config = apply_overrides(EggAN.preset("smoke"), ["train.steps=6", "train.monitor_every=3",
+                                                     "train.checkpoint_every=6"])
+    watched = train_run(config, tmp_path / "watched", dataset=synth,
+                        monitor_for=lambda data: edit_monitor(config.data, data))
+    plain = train_run(config, tmp_path / "plain", dataset=synth)
+    for a, b in zip(watched.method.nets.parameters(), plain.method.nets.parameters(), strict=True):
+        assert torch.equal(a, b)
+    curves = [json.loads(line) for line in (tmp_path / "watched" / "metrics.jsonl").read_text().splitlines()
+              if "gt_edit" in line]
+    assert [c["step"] for c in curves] == [3, 6]
+    assert all(isinstance(c["gt_recon_psnr"], float) for c in curves)
+    assert "gt_edit" not in (tmp_path / "plain" / "metrics.jsonl").read_text()
+
+
+def test_no_monitor_for_data_without_ideal_renders(tiny_dataset: Path) -> None:
+    from eggan.data.config import DataConfig
+    from eggan.data.dataset import load_dataset
+
+    assert edit_monitor(DataConfig(source=str(tiny_dataset), image_size=32), load_dataset(tiny_dataset, 32)) is None
