@@ -16,7 +16,7 @@ downloads one into a cache directory and ``verify_weights`` checks it before eve
 
 Examples:
     eggan-bench weights fetch lightcnn-29v2
-    eggan-bench weights fetch lightcnn-9 --cache ~/weights
+    eggan-bench weights fetch lightcnn-9 --cache ~/weights --accept-unverified-weights
 """
 
 from __future__ import annotations

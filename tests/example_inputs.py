@@ -9,6 +9,7 @@ config for the whole session, copied wherever another example or input needs the
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from collections import OrderedDict
@@ -194,7 +195,9 @@ def lightcnn_weights(variant: str, dest: Path) -> Path:
     torch.manual_seed(0)
     state = OrderedDict((f"module.{k}", v) for k, v in build_lightcnn(variant, num_classes=None).state_dict().items())
     dest.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"epoch": 1, "state_dict": state}, dest)
+    buffer = io.BytesIO()  # one byte string for every path (a file's archive is named after the file)
+    torch.save({"epoch": 1, "state_dict": state}, buffer)
+    dest.write_bytes(buffer.getvalue())
     return dest
 
 

@@ -278,7 +278,7 @@ def weights_fetch(
     \b
     Examples:
       eggan-bench weights fetch lightcnn-29v2
-      eggan-bench weights fetch lightcnn-9 --cache ~/weights
+      eggan-bench weights fetch lightcnn-9 --cache ~/weights --accept-unverified-weights
     """
     from evaluate.weights import fetch_weights
 
