@@ -35,6 +35,9 @@ Deviations from the authors' code, all recorded in ``metadata()``:
   separate calls; no batch statistics, so the same values).
 - Inputs/outputs: the suite's [-1, 1] images are mapped to ImageNet normalisation and back (the
   authors' CelebA crop, orientation flips and contrast stretch are data preparation, not done).
+- CPU-recipe settings (issue 19), off by default and in ``paper``: the latent taken at a shallower
+  VGG layer so it keeps the authors' 8x8 grid at 32 px (``latent_layer``), and moving averages of
+  E, I and G for translation (``ema_half_life``).
 """
 
 from __future__ import annotations
@@ -48,7 +51,15 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 
-from baselines.homointerp_nets import VGG_POOLS, Decoder, Interpolator, KGTransform, LatentCritic, VGGEncoder
+from baselines.homointerp_nets import (
+    LATENT_LAYERS,
+    Decoder,
+    Interpolator,
+    KGTransform,
+    LatentCritic,
+    VGGEncoder,
+    latent_grid,
+)
 from baselines.homointerp_vgg import init_encoder
 from eggan.core.config import RunConfig, base_preset
 from eggan.core.gan import gradient_penalty, random_interpolate
@@ -82,6 +93,12 @@ class HomoInterpConfig:
     # What D's classifier head learns from: "interpolated" latents with the source labels (released
     # code: an adversarial classifier), or "real" latents with their own labels (a deviation).
     classifier_on: Literal["interpolated", "real"] = "interpolated"
+    # Recipe settings of issue 19 (the authors' values are the defaults; see ``metadata``):
+    # - latent_layer: the VGG layer the latent is taken at. The authors' relu5_1 is an 8x8 map at
+    #   their 128 px but 2x2 at 32 px; relu3_1 gives the authors' 8x8 grid at 32 px;
+    # - ema_half_life: translate with moving averages of E, I and G (stylegan2-ada's G_ema), in iterations.
+    latent_layer: Literal["relu5_1", "relu4_1", "relu3_1"] = "relu5_1"
+    ema_half_life: float = 0.0
 
 
 def bce_sum(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -100,12 +117,19 @@ class HomoInterpGAN(Method):
             raise ConfigError("model.n_discrim must be at least 1")
         if config.classifier_on not in ("interpolated", "real"):
             raise ConfigError(f"model.classifier_on must be 'interpolated' or 'real', not {config.classifier_on!r}")
-        w = config.width
-        self.nets["E"] = VGGEncoder(w)
-        self.nets["I"] = Interpolator(N_BRANCH, w)
-        self.nets["G"] = Decoder(w)
-        self.nets["D"] = LatentCritic(info.image_size // 2**VGG_POOLS, info.n_expressions, w)
-        self.nets["KGT"] = KGTransform(w)
+        if config.latent_layer not in LATENT_LAYERS:
+            raise ConfigError(f"model.latent_layer must be one of {', '.join(LATENT_LAYERS)}, not "
+                              f"{config.latent_layer!r}")
+        w, layer = config.width, config.latent_layer
+        grid = latent_grid(info.image_size, layer)
+        if grid < 2:
+            raise ConfigError(f"model.latent_layer={layer} leaves a {grid}x{grid} latent at {info.image_size} px; "
+                              "the latent critic needs at least 2x2")
+        self.nets["E"] = VGGEncoder(w, layer)
+        self.nets["I"] = Interpolator(N_BRANCH, w, layer)
+        self.nets["G"] = Decoder(w, layer)
+        self.nets["D"] = LatentCritic(grid, info.n_expressions, w, layer)
+        self.nets["KGT"] = KGTransform(w, layer)
         self.nets["T"] = copy.deepcopy(self.nets["E"])  # frozen teacher; set in pretrain
         set_requires_grad(self.nets["T"], False)
         betas = {"E": config.beta1, "I": config.beta1, "D": config.beta1, "G": config.beta1_decoder,
@@ -113,6 +137,8 @@ class HomoInterpGAN(Method):
         for name, beta1 in betas.items():
             self.optimizers[name] = adam(self.nets[name].parameters(), config.lr, (beta1, config.beta2))
             self.schedulers[name] = constant(self.optimizers[name])
+        if config.ema_half_life > 0:
+            self.keep_ema(("E", "I", "G"), config.ema_half_life)
         self.vgg_init: dict[str, Any] = {"weights": "not initialised (pretrain has not run)"}
         self.pretrained_decoder_steps = 0
 
@@ -218,6 +244,7 @@ class HomoInterpGAN(Method):
         # (d) encoder and interpolator together
         if step % c.n_discrim == 0:
             losses.update(self._encoder_interpolator_step(x, a_interp, perm, v, t, p_x))
+        self.update_ema(step)
         return {name: value.detach() for name, value in losses.items()}
 
     def _encoder_interpolator_step(self, x: torch.Tensor, a_interp: torch.Tensor, perm: torch.Tensor,
@@ -246,11 +273,11 @@ class HomoInterpGAN(Method):
 
     # --- inference ---------------------------------------------------------------------------
     def generate(self, source: torch.Tensor, target: Target) -> torch.Tensor:
-        encoder = self.nets["E"]
+        encoder = self.inference("E")
         v = torch.zeros(source.shape[0], N_BRANCH, device=source.device)
         v[:, EXPRESSION_BRANCH] = self.config.test_strength
-        z = self.nets["I"](encoder(imagenet_normalise(source)), encoder(imagenet_normalise(target.image)), v)
-        return imagenet_denormalise(self.nets["G"](z))
+        z = self.inference("I")(encoder(imagenet_normalise(source)), encoder(imagenet_normalise(target.image)), v)
+        return imagenet_denormalise(self.inference("G")(z))
 
     # --- state -------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -263,6 +290,8 @@ class HomoInterpGAN(Method):
         self.pretrained_decoder_steps = int(state["pretrained_decoder_steps"])
 
     def metadata(self) -> dict[str, Any]:
+        c = self.config
+        grid = latent_grid(self.info.image_size, c.latent_layer)
         return {
             **super().metadata(),
             "config": asdict(self.config),
@@ -276,6 +305,9 @@ class HomoInterpGAN(Method):
             "test_transfer": f"target image as reference, strength {self.config.test_strength} on the "
             "expression branch, 0 on the residual branch",
             "update_schedule": f"G, D, KGT every step; E and I when step % {self.config.n_discrim} == 0",
+            "latent": f"{c.latent_layer}, a {grid}x{grid} map at {self.info.image_size} px",
+            "evaluated_networks": (f"moving averages of E, I and G, half-life {self.config.ema_half_life:g} iterations"
+                                   if self.config.ema_half_life else "E, I and G as trained (the authors')"),
             "deviations": [
                 "decoder pre-trained on this run's training split (the authors: CelebA, released checkpoint)",
                 "perceptual loss through the frozen teacher's relu3_1 (the authors: a third copy, same weights)",
@@ -285,5 +317,10 @@ class HomoInterpGAN(Method):
                 *(["D's classifier trained on real latents with real labels (released: interpolated latents, "
                    "source labels)"] if self.config.classifier_on == "real" else []),
                 *([f"lr = {self.config.lr:g} (the authors: 1e-4)"] if self.config.lr != 1e-4 else []),
+                *([f"latent at {self.config.latent_layer} (the authors: relu5_1)"]
+                  if self.config.latent_layer != "relu5_1" else []),
+                *([f"translates with moving averages of E, I and G (half-life {self.config.ema_half_life:g} "
+                   "iterations; the authors: the networks)"] if self.config.ema_half_life else []),
+                *([f"n_discrim = {self.config.n_discrim} (the authors: 5)"] if self.config.n_discrim != 5 else []),
             ],
         }
