@@ -255,9 +255,10 @@ def export_images(run_dir: str | Path, out_dir: str | Path, device: str = "auto"
                   per_expression: int = 174, seed: int = 0, loader: Loader | None = None) -> int:
     """Write every image the ``openface`` estimator reads, as ``<key>.png`` in ``out_dir``.
 
-    Keys: ``target_<pair>``, ``source_<pair>`` (the "Source (no edit)" row) and
-    ``<label>_seed<k>_<pair>``. Run OpenFace on them elsewhere (FaceLandmarkImg, one CSV per
-    image), then ``evaluate --estimator openface --openface-csv CSV_DIR``. Returns the count.
+    Keys: ``target_<pair>``, ``source_<pair>`` (the "Source (no edit)" row), ``ideal_<pair>`` (the
+    "Ideal" row, SynthFACS only) and ``<label>_seed<k>_<pair>``. Run OpenFace on them elsewhere
+    (FaceLandmarkImg, one CSV per image), then ``evaluate --estimator openface --openface-csv
+    CSV_DIR``. Returns the count.
     """
     check_evaluators(batch_size=batch_size)
     run_dir, out_dir = Path(run_dir), Path(out_dir)
@@ -265,15 +266,21 @@ def export_images(run_dir: str | Path, out_dir: str | Path, device: str = "auto"
     torch_device = select_device(device)
     if loader is None:
         from eggan.core.train import load_trained as loader
-    _, dataset = run_dataset(runs)
+    config, dataset = run_dataset(runs)
     pairs, _ = run_pairs(run_dir / "eval", dataset, per_expression, seed)
     target, source = row_indices(dataset, pairs["target_path"]), row_indices(dataset, pairs["source_path"])
+    renderer = ideal_renderer(config, dataset)
     chunks = list(torch.arange(len(pairs)).split(batch_size))
     written = 0
     for chunk in chunks:
         for prefix, rows in (("target", target), ("source", source)):
             keys = [f"{prefix}_{i:04d}" for i in chunk.tolist()]
             written += len(save_images(dataset.batch(rows[chunk]).image, keys, out_dir))
+        if renderer is not None:  # the Ideal row's images (SynthFACS)
+            ideal = renderer.render(list(pairs["source_path"].iloc[chunk.numpy()]), dataset.aus[target[chunk]],
+                                    list(pairs["expression"].iloc[chunk.numpy()]))
+            written += len(save_images(ideal.float().div(127.5).sub(1.0), [f"ideal_{i:04d}" for i in chunk.tolist()],
+                                       out_dir))
     for label, seeds in sorted(runs.items()):
         for k, folder in sorted(seeds.items()):
             method = loader(folder / CHECKPOINT_NAME, torch_device)

@@ -123,7 +123,7 @@ def expression_table(results: dict[str, Any], side: str = "vs_estimator") -> Tab
         "real target images against their labels. Avg is the unweighted mean over AUs with a 95 % bootstrap "
         "interval over pairs (mean ± std over seeds when several); n/a marks an AU whose targets or predictions "
         "do not vary (no PCC), left out of the PCC average. With two or more methods, the best per column is in "
-        "bold (ties: all)."
+        f"bold (ties: all).{ground_truth_absence(results)}"
     )
     return Table(f"expression_{side}", [*au_names, "Avg"], index, cells, best, caption, "Metric",
                  substitution_notes(results))
@@ -312,6 +312,12 @@ def ground_truth_expression_table(results: dict[str, Any]) -> Table | None:
                  "Measure")
 
 
+def ground_truth_absence(results: dict[str, Any]) -> str:
+    """Why a run has no ground-truth edit table (data without ideal renders), for Table 1's caption."""
+    note = results["meta"].get("ground_truth") or {}
+    return "" if note.get("available", True) else f" No ground-truth edit table: {note['why']}."
+
+
 def gain_sentence(results: dict[str, Any]) -> str:
     """How much change the AU estimator reads per unit of change the pixels hold, per row."""
     parts = []
@@ -373,7 +379,7 @@ def _tex(text: str) -> str:
 
 
 def to_latex(table: Table) -> str:
-    escaped = Table(table.name, [_tex(c) for c in table.columns], [(g, _tex(lbl)) for g, lbl in table.index],
+    escaped = Table(table.name, [_tex(c) for c in table.columns], [(_tex(g), _tex(lbl)) for g, lbl in table.index],
                     [[_tex(c) for c in row] for row in table.cells], table.best, table.caption, table.group_title)
     frame = _frame(escaped, r"\textbf{{{}}}")
     caption = _tex(table.caption + "".join(f" Note: {n}" for n in table.notes))

@@ -57,14 +57,15 @@ class Trainings:
 
     def __call__(self, config: RunConfig, out_dir: str | Path, resume: bool = True, progress: bool = False,
                  dataset: Any = None, log: Callable[[str], None] | None = None, until: int | None = None,
-                 ) -> TrainResult:
+                 monitor_for: Any = None) -> TrainResult:
         out = Path(out_dir)
         key = self.key(config)
         if until is not None or (resume and (out / CHECKPOINT_NAME).is_file()):
-            return train_run(config, out, resume, progress, dataset, log, until)
+            return train_run(config, out, resume, progress, dataset, log, until, monitor_for)
         if key not in self.done:
             folder = self.store / f"{len(self.done):03d}"
-            result = train_run(config, folder, resume=False, progress=False, dataset=dataset, log=log)
+            result = train_run(config, folder, resume=False, progress=False, dataset=dataset, log=log,
+                               monitor_for=monitor_for)
             self.done[key] = folder
             steps = result.total_steps
         else:

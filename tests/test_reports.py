@@ -12,7 +12,16 @@ from eggan.data.aus import AU_NAMES
 from reports.figures import build_figures
 from reports.report import build_report
 from reports.results import headline, substitution_notes
-from reports.tables import _tex, ablation_table, expression_table, identity_table, to_latex, to_markdown
+from reports.tables import (
+    _tex,
+    ablation_table,
+    expression_table,
+    ground_truth_table,
+    identity_table,
+    interpolation_table,
+    to_latex,
+    to_markdown,
+)
 
 
 def au_table(mse: float, pcc: float | None, n_aus: int = 17) -> dict:
@@ -192,3 +201,52 @@ def test_reference_rows_are_never_bold_even_when_they_score_best() -> None:
     bold = bold_rows(identity_table(make_results()))  # Real verifies 99 %, the methods 90 and 95 %
     assert bold["Real"] == [] and bold["StarGAN"] == ["Verification acc. (%)", "Mean cosine", "Balanced acc. (%)"]
     assert bold["EGGAN"] == []
+
+
+def with_ground_truth(results: dict) -> dict:
+    """make_results() with ground-truth figures: EGGAN edits best, the Ideal reference best of all."""
+    def truth(edit: float, psnr: float | None) -> dict:
+        metrics = {k: {"value": v, "ci_low": None, "ci_high": None, "n": 16} for k, v in (
+            ("edit", edit), ("damage", 10 * (1 - edit)), ("psnr", psnr), ("ssim", edit), ("recon_psnr", psnr),
+            ("own_projection", edit), ("own_cosine", edit))}
+        return {"n_pairs": 16, "n_no_change": 1, "metrics": metrics,
+                "per_expression": {"happy": {k: m["value"] for k, m in metrics.items()}}}
+
+    for row, edit in zip(results["rows"], (0.0, 0.4, 0.2, None), strict=True):
+        if edit is not None:
+            row["summary"]["ground_truth"] = truth(edit, 20.0 + edit)
+            for seed in row["seeds"].values():
+                seed["ground_truth"] = truth(edit, 20.0 + edit)
+    ideal = {"label": "Ideal", "kind": "reference", "method": None, "seeds": {}, "checkpoint_steps": {},
+             "metadata": None, "summary": {**summary(0.2, 0.9, 0.98), "ground_truth": truth(1.0, None),
+                                           "own_edit": {"gain": 0.8}}}
+    results["rows"].insert(-1, ideal)
+    results["rows"][1]["summary"]["own_edit"] = {"gain": {"mean": 3.5, "std": None}}
+    results["meta"]["ground_truth"] = {"available": True, "change_level": 8.0, "min_changed_pixels": 4}
+    return results
+
+
+def test_ground_truth_table_bolds_the_best_method_never_the_ideal_and_gives_the_gains() -> None:
+    table = ground_truth_table(with_ground_truth(make_results()))
+    assert [label for _, label in table.index] == ["Source (no edit)", "EGGAN", "StarGAN", "Ideal"]
+    bold = bold_rows(table)
+    # EGGAN edits more and damages less (6 grey levels against 8: lower is better there)
+    assert bold["EGGAN"] == table.columns
+    assert bold["StarGAN"] == [] and bold["Ideal"] == [] and bold["Source (no edit)"] == []
+    assert "EGGAN 3.50, Ideal 0.80" in table.caption and "1 of 16 pairs" in table.caption
+    assert table.cells[3][2] == "n/a"  # the Ideal's PSNR to itself is infinite: not a number
+
+
+def test_without_ideal_renders_there_is_no_ground_truth_table_and_table_1_says_why() -> None:
+    results = make_results()
+    results["meta"]["ground_truth"] = {"available": False, "why": "RaFD has no ideal renders"}
+    assert ground_truth_table(results) is None
+    assert "No ground-truth edit table: RaFD has no ideal renders." in expression_table(results).caption
+
+
+def test_group_labels_are_escaped_for_latex() -> None:
+    results = make_results()
+    results["rows"][1]["summary"]["interpolation"] = {"alphas": [0.0, 1.0], "n_pairs": 4, "monotone_share": 1.0,
+                                                      "mean": [0.0, 0.5]}
+    tex = to_latex(interpolation_table(results))
+    assert "Estimator r($\\alpha$)" in tex and "α" not in tex

@@ -90,10 +90,15 @@ class EggAN(Method):
         #   0.19 at 2,000 steps) and verification rose from 75 to 98.5 %;
         # - 10x the paper's E/G/D learning rate (5x C_exp's) at batch 32; C_id pre-trained 8 epochs
         #   (2 reached 39 % accuracy on 368 people); the classifier terms at 0.3 of the paper's
-        #   weights (at 1 the edits' AUs read worse: Avg MSE 0.26 vs 0.18 of the Source row).
-        model = EggANConfig(width=0.5, latent_size=64, classifier_depth=(1, 1, 1, 1, 1), cid_epochs=8, lr=1e-3,
-                            lr_exp=1e-3, classifier_weight_scale=0.3, allow_random_vgg=True, perceptual_width=0.25,
-                            critic_width=0.25, norm="batch")
+        #   weights (at 1 the edits' AUs read worse: Avg MSE 0.26 vs 0.18 of the Source row);
+        # - against the ideal renders (docs/eggan-variants.md, "Presets"; 1,600 steps): an 8x8 latent
+        #   grid of 8 channels (reconstruction 20.2 -> 23.2 dB), moving averages of E and G and C_exp
+        #   reading through a blur of up to 1 px (edit score -0.00 -> 0.08), the perceptual weight at
+        #   5 and the identity weight at 10 (x 0.3): edit score 0.12, reconstruction 24.1 dB.
+        model = EggANConfig(width=0.5, latent_size=512, latent_grid=8, classifier_depth=(1, 1, 1, 1, 1), cid_epochs=8,
+                            lr=1e-3, lr_exp=1e-3, classifier_weight_scale=0.3, allow_random_vgg=True,
+                            perceptual_width=0.25, critic_width=0.25, norm="batch", ema_half_life=100, exp_blur=1.0,
+                            lambda_per=5.0, lambda_id=10.0)
         train.steps = 1600 if name == "quick" else 8000
         return RunConfig(method=cls.name, preset=name, data=data, train=train, model=model)
 
