@@ -10,12 +10,15 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 from method_checks import build, check_resume_is_exact
 
+from baselines.homointerp import N_BRANCH
 from baselines.homointerp_nets import Decoder, LatentCritic, VGGEncoder
 from eggan.core.gan import logistic_critic_loss, logistic_generator_loss, r1_penalty
 from eggan.core.method import DataInfo, Method
 from eggan.core.registry import get_method
+from eggan.core.vgg import imagenet_normalise
 from eggan.data.dataset import FaceDataset, Target
 from eggan.errors import ConfigError
 
@@ -193,6 +196,34 @@ def test_homointerp_trains_and_translates_at_relu3_1_with_moving_averages(tiny_d
     assert "latent at relu3_1" in deviations and "moving averages of E, I and G" in deviations
 
 
+def test_homointerp_r1_is_the_logistic_loss_with_r1_on_real_latents(tiny_dataset: Path) -> None:
+    """With ``adversarial=r1`` the latent critic's step is softplus(-D(f)) + softplus(D(z)) on the
+    mean of its scores, R1 on the *real* latents f (not the interpolated ones), and no penalty on
+    mixed latents."""
+    method, train = build("homointerp", tiny_dataset, overrides=("model.latent_layer=relu3_1",
+                                                                 "model.adversarial=r1", "model.n_discrim=1"))
+    batch = train.batch(torch.arange(4))
+    critic, encoder, interp = (copy.deepcopy(method.nets[name]) for name in ("D", "E", "I"))
+    torch.manual_seed(3)
+    rng = torch.get_rng_state()
+    v, perm = torch.rand(4, N_BRANCH), torch.randperm(4)  # the step's draws, in its order
+    with torch.no_grad():
+        f = encoder(imagenet_normalise(batch.image))
+        z = interp(f, f[perm], v)
+    real = f.clone().requires_grad_(True)
+    real_logit = critic(real)[0].mean(1)
+    (grad,) = torch.autograd.grad(real_logit.sum(), real)
+    fake_logit = critic(z)[0].mean(1)
+    expected_adv = F.softplus(-real_logit).mean() + F.softplus(fake_logit).mean()
+    torch.set_rng_state(rng)
+    losses = method.train_step(batch, step=0)
+    assert {"d_adv", "d_r1", "d_cls"} <= set(losses) and "d_gp" not in losses
+    assert float(losses["d_r1"]) == pytest.approx(float(grad.flatten(1).pow(2).sum(1).mean()), rel=1e-4)
+    assert float(losses["d_adv"]) == pytest.approx(float(expected_adv.detach()), rel=1e-5)
+    deviations = " | ".join(method.metadata()["deviations"])
+    assert "R1 on real latents" in deviations
+
+
 def test_homointerp_refuses_a_latent_too_small_for_the_critic() -> None:
     config = get_method("homointerp").preset("smoke").model
     config.latent_layer = "relu5_1"
@@ -206,4 +237,5 @@ def test_the_paper_presets_keep_every_setting_off() -> None:
         assert model.ema_half_life == 0, name
     star = get_method("stargan").preset("paper").model
     assert (star.adversarial, star.rec_warmup_steps, star.lambda_id, star.lambda_rec) == ("wgan-gp", 0, 0, 10)
-    assert get_method("homointerp").preset("paper").model.latent_layer == "relu5_1"
+    homo = get_method("homointerp").preset("paper").model
+    assert (homo.latent_layer, homo.adversarial) == ("relu5_1", "wgan-gp")
