@@ -24,20 +24,28 @@ VGG_BLOCKS: tuple[tuple[str | tuple[str, int], ...], ...] = (
     (("conv3_2", 256), ("conv3_3", 256), ("conv3_4", 256), "pool", ("conv4_1", 512)),
     (("conv4_2", 512), ("conv4_3", 512), ("conv4_4", 512), "pool", ("conv5_1", 512)),
 )
-VGG_POOLS = 4  # the latent is image_size / 16 on a side
+# The layer the latent is taken at: (VGG blocks run, max-pools before it, channels at width 1). The
+# authors' is relu5_1, whose map is image_size / 16 on a side: 8x8 at their 128 px, but 2x2 at 32 px.
+LATENT_LAYERS = {"relu3_1": (1, 2, 256), "relu4_1": (2, 3, 512), "relu5_1": (3, 4, 512)}
 
 
-def latent_channels(width: float) -> int:
-    return widen(512, width)
+def latent_grid(image_size: int, layer: str = "relu5_1") -> int:
+    """The latent map's side at ``layer`` for ``image_size`` px images."""
+    return image_size // 2 ** LATENT_LAYERS[layer][1]
+
+
+def latent_channels(width: float, layer: str = "relu5_1") -> int:
+    return widen(LATENT_LAYERS[layer][2], width)
 
 
 class VGGEncoder(nn.Module):
-    """relu5_1 features; ``features_1`` alone gives relu3_1 (the perceptual loss's layer)."""
+    """VGG-19 features at ``layer`` (the authors': relu5_1); ``features_1`` alone gives relu3_1
+    (the perceptual loss's layer), so the blocks after it are built only for a deeper latent."""
 
-    def __init__(self, width: float = 1.0) -> None:
+    def __init__(self, width: float = 1.0, layer: str = "relu5_1") -> None:
         super().__init__()
         c_in = 3
-        for index, block in enumerate(VGG_BLOCKS, start=1):
+        for index, block in enumerate(VGG_BLOCKS[: LATENT_LAYERS[layer][0]], start=1):
             layers: OrderedDict[str, nn.Module] = OrderedDict()
             pools = 0
             for item in block:
@@ -59,20 +67,26 @@ class VGGEncoder(nn.Module):
         """The 13 convolutions in forward order (torchvision's ``features[:30]`` order too)."""
         return [m for m in self.modules() if isinstance(m, nn.Conv2d)]
 
+    def blocks(self) -> list[nn.Sequential]:
+        """``features_1``, ``features_2``, ... up to the latent layer, in forward order."""
+        return [getattr(self, f"features_{i}") for i in range(1, len(VGG_BLOCKS) + 1) if hasattr(self, f"features_{i}")]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.beyond_relu3_1(self.features_1(x))
 
     def beyond_relu3_1(self, relu3_1: torch.Tensor) -> torch.Tensor:
-        """relu5_1 from relu3_1 features: lets a caller that needs both compute the first block once."""
-        return self.features_3(self.features_2(relu3_1))
+        """The latent from relu3_1 features: lets a caller that needs both compute the first block once."""
+        for block in self.blocks()[1:]:
+            relu3_1 = block(relu3_1)
+        return relu3_1
 
 
 class Interpolator(nn.Module):
     """z = f_a + sum_k v_k * B_k(f_b - f_a): v = 0 is the identity, v = 1 is trained to reach f_b."""
 
-    def __init__(self, n_branch: int, width: float = 1.0) -> None:
+    def __init__(self, n_branch: int, width: float = 1.0, layer: str = "relu5_1") -> None:
         super().__init__()
-        c = latent_channels(width)
+        c = latent_channels(width, layer)
 
         def branch() -> nn.Sequential:
             return nn.Sequential(
@@ -97,21 +111,27 @@ class Decoder(nn.Module):
     """The authors' ``decoder`` (dec_type v1): conv-BN-ReLU stack with four nearest x2 upsamplings.
 
     The output lives in ImageNet-normalised pixel space (no final activation), like the input.
+    For a latent at a shallower ``layer`` (fewer max-pools) the same layers are kept and only the
+    last upsamplings, one per pool, remain; the first convolution reads that layer's channels.
     """
 
-    def __init__(self, width: float = 1.0) -> None:
+    def __init__(self, width: float = 1.0, layer: str = "relu5_1") -> None:
         super().__init__()
         c512, c256, c128, c64 = (widen(c, width) for c in (512, 256, 128, 64))
-        up = nn.Upsample(scale_factor=2, mode="nearest")
-        layers: list[nn.Module] = _conv_bn_relu(c512, c512)
-        layers += [up, *_conv_bn_relu(c512, c256)]
+        ups = iter([False] * (4 - LATENT_LAYERS[layer][1]) + [True] * LATENT_LAYERS[layer][1])
+
+        def up() -> list[nn.Module]:
+            return [nn.Upsample(scale_factor=2, mode="nearest")] if next(ups) else []
+
+        layers: list[nn.Module] = _conv_bn_relu(latent_channels(width, layer), c512)
+        layers += [*up(), *_conv_bn_relu(c512, c256)]
         for _ in range(3):
             layers += _conv_bn_relu(c256, c256)
-        layers += [up, *_conv_bn_relu(c256, c128)]
+        layers += [*up(), *_conv_bn_relu(c256, c128)]
         for _ in range(3):
             layers += _conv_bn_relu(c128, c128)
-        layers += [up, *_conv_bn_relu(c128, c64), *_conv_bn_relu(c64, c64)]
-        layers += [up, *_conv_bn_relu(c64, c64), nn.Conv2d(c64, 3, 3, 1, 1)]
+        layers += [*up(), *_conv_bn_relu(c128, c64), *_conv_bn_relu(c64, c64)]
+        layers += [*up(), *_conv_bn_relu(c64, c64), nn.Conv2d(c64, 3, 3, 1, 1)]
         self.main = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -127,9 +147,9 @@ class LatentCritic(nn.Module):
     trunk always ends at 1x1; at 128 px it is the authors' network.
     """
 
-    def __init__(self, latent_size: int, n_classes: int, width: float = 1.0) -> None:
+    def __init__(self, latent_size: int, n_classes: int, width: float = 1.0, layer: str = "relu5_1") -> None:
         super().__init__()
-        c, h = latent_channels(width), widen(256, width)
+        c, h = latent_channels(width, layer), widen(256, width)
         downs = log2_int(latent_size, "latent size") - 1
         if downs < 0:
             raise ValueError(f"the latent critic needs a latent of at least 2x2, got {latent_size}")
@@ -149,9 +169,9 @@ class LatentCritic(nn.Module):
 class KGTransform(nn.Module):
     """1x1 conv mapping the fine-tuned encoder's latent onto the frozen teacher's."""
 
-    def __init__(self, width: float = 1.0) -> None:
+    def __init__(self, width: float = 1.0, layer: str = "relu5_1") -> None:
         super().__init__()
-        c = latent_channels(width)
+        c = latent_channels(width, layer)
         self.conv = nn.Conv2d(c, c, 1)
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:

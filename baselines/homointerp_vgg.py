@@ -64,7 +64,7 @@ def gatys_normalise(encoder: VGGEncoder, images: torch.Tensor) -> None:
     """
     h = images
     previous: torch.Tensor | None = None
-    for block in (encoder.features_1, encoder.features_2, encoder.features_3):
+    for block in encoder.blocks():
         for layer in block:
             if isinstance(layer, nn.Conv2d):
                 if previous is not None:

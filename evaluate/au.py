@@ -27,7 +27,7 @@ from eggan.core.checkpoint import load_checkpoint
 from eggan.core.registry import read_run_config
 from eggan.data.aus import AU_COLUMNS, AU_MAX, N_AUS
 from eggan.data.dataset import FaceDataset
-from eggan.data.openface import find_openface, read_openface_dir, run_openface
+from eggan.data.openface import csv_candidates, find_openface, read_openface_dir, run_openface, unique_keys
 from eggan.data.sources import open_dataset
 from eggan.errors import ConfigError, MissingComponentError
 from eggan.io import output_errors
@@ -64,6 +64,10 @@ class AUEstimator(ABC):
     def metadata(self) -> dict[str, Any]:
         """What a table must say about this estimator (name, scale, its own accuracy)."""
 
+    def require(self, keys: Sequence[str]) -> None:
+        """Fail now, in one line, when the images named ``keys`` cannot all be read later (an
+        estimator that reads pixels can read any image)."""
+
 
 # --- OpenFace ------------------------------------------------------------------------------------
 
@@ -93,15 +97,27 @@ class OpenFaceEstimator(AUEstimator):
         self.reads_new_images = self.csv_dir is None
         self.counts = {"no_face": 0, "dropped_rows": 0}
 
+    def require(self, keys: Sequence[str]) -> None:
+        """With a CSV folder: every key's CSV file is there, counted over all of them at once."""
+        if self.csv_dir is None:
+            return
+        if not self.csv_dir.is_dir():
+            raise MissingComponentError("OpenFace CSV folder does not exist", self.csv_dir)
+        unique = unique_keys(keys)
+        missing = [key for key in keys if not any(p.is_file() for p in csv_candidates(self.csv_dir, key, unique))]
+        if missing:
+            raise MissingComponentError(
+                f"{len(missing)} of the {len(keys)} OpenFace CSV files this evaluation reads are missing (first: "
+                f"{missing[0]}.csv); run OpenFace on the images `eggan-bench evaluate --export-images` writes",
+                self.csv_dir)
+
     def estimate(self, images: torch.Tensor, keys: Sequence[str]) -> AUReading:
         if self.csv_dir is not None:
             readout = read_openface_dir(self.csv_dir, list(keys), self.min_confidence)
-            if readout.missing:
+            if readout.missing:  # an evaluation counted all of them first (``require``)
                 raise MissingComponentError(
-                    f"{len(readout.missing)} of {len(keys)} images have no OpenFace CSV (first: "
-                    f"{readout.missing[0]}.csv); run OpenFace on the exported images first",
-                    self.csv_dir,
-                )
+                    f"{len(readout.missing)} of the {len(keys)} OpenFace CSV files asked for are missing (first: "
+                    f"{readout.missing[0]}.csv); run OpenFace on the exported images first", self.csv_dir)
         else:
             with tempfile.TemporaryDirectory(prefix="eggan-openface-") as tmp:
                 paths = save_images(images, keys, Path(tmp) / "images")
@@ -278,6 +294,15 @@ def build_estimator(kind: str, dataset: FaceDataset, openface_csv: str | Path | 
     if kind == "learned":
         return learned_estimator(dataset, device)
     return OpenFaceEstimator(csv_dir=openface_csv)
+
+
+def check_estimator_inputs(kind: str, openface_csv: str | Path | None) -> None:
+    """Before anything is trained: OpenFace's CSV folder exists, or without one its binary is found."""
+    check_estimator(kind)
+    if kind == "openface" and openface_csv is not None and not Path(openface_csv).is_dir():
+        raise MissingComponentError("OpenFace CSV folder does not exist (--openface-csv)", openface_csv)
+    if kind == "openface" and openface_csv is None:
+        find_openface()
 
 
 def check_estimator(kind: str) -> None:

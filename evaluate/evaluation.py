@@ -10,12 +10,19 @@ label = method name or an ablation label such as ``eggan-wtP``). Layout written 
     RUN/results.json                   everything the report needs (the report reads nothing else)
 
 Re-running skips a seed whose ``summary.json`` matches its checkpoint's step and the evaluators.
+Each command here holds the run folder's lock while it works (``eggan.core.lock``): a folder that
+`run` is still training is refused in one line, never scored half-way. results.json is merged, not
+replaced (``evaluate.results_store``): the parts evaluation does not compute (``throughput``,
+``examples``, and any key another command adds) are kept.
 
 results.json schema (``format`` = ``eggan-bench-results/1``)::
 
     {"format": str,
      "meta": {"run": str, "created": ISO time, "environment": {versions, device, torch_threads},
-              "dataset": FaceDataset.describe() + {"labels": what the index labels are},
+              "dataset": FaceDataset.describe() + {"labels": what the index labels are,
+                          "other_data": {"<label> seed <k>": {trained_on, earlier, scored_on}}},
+                          # other_data only for models allowed to be scored on other data
+                          # than they learned from (eggan.core.provenance)
               "protocol": {n_pairs, per_expression_requested, per_expression_used, seed,
                            targets_from, sources_from, source_identities, au_scale, average,
                            na_policy, excluded_rows, ci, verification},
@@ -64,7 +71,6 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
-from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -74,24 +80,25 @@ import pandas as pd
 import torch
 
 from eggan.core.checkpoint import CHECKPOINT_NAME, load_checkpoint
-from eggan.core.config import from_dict
+from eggan.core.lock import READER_ADVICE, locked_dir
 from eggan.core.method import Method
 from eggan.core.runmeta import environment, select_device
 from eggan.data.aus import AU_NAMES
 from eggan.data.config import DataConfig
 from eggan.data.dataset import FaceDataset, Target
 from eggan.data.ideal import IdealRenderer
-from eggan.data.sources import open_dataset
 from eggan.errors import ConfigError, DataError
 from eggan.io import atomic_write_json, atomic_write_text
 from evaluate.au import AUEstimator, build_estimator, check_estimator, save_images
 from evaluate.groundtruth import CHANGE_LEVEL, DEFINITIONS, MIN_CHANGED, ideal_renderer
-from evaluate.identity import Verifier, indomain_verifier, released_verifier
+from evaluate.identity import Verifier, check_verifier_weights, indomain_verifier, released_verifier
 from evaluate.interpolation import interpolation_response
 from evaluate.lightcnn import VARIANTS
 from evaluate.metrics import HIGHER_IS_BETTER
 from evaluate.pairs import calibrate, load_pairs, make_pairs, pairs_description, row_indices, save_pairs
 from evaluate.protocol import prepare_reference, score_ideal, score_real, score_source, score_translation
+from evaluate.results_store import RESULTS_NAME, read_previous, write_results
+from evaluate.run_data import run_dataset
 from evaluate.weights import fetch_weights
 
 FORMAT = "eggan-bench-results/1"
@@ -114,25 +121,13 @@ def find_runs(run_dir: Path) -> dict[str, dict[int, Path]]:
     return runs
 
 
-def data_config(train_dir: Path) -> DataConfig:
-    """The dataset a training run used, from its config.json (no method class needed)."""
-    path = train_dir / "config.json"
-    try:
-        raw = json.loads(path.read_text())["data"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"not a run config ({exc})", path) from None
-    return from_dict(DataConfig, raw)
-
-
-def _dataset_key(config: DataConfig) -> dict[str, Any]:
-    return {k: v for k, v in asdict(config).items() if k != "hflip"}  # hflip: augmentation, not data
-
-
-def build_verifier(kind: str, dataset: FaceDataset, weights: str | Path | None, device: torch.device) -> Verifier:
+def build_verifier(kind: str, dataset: FaceDataset, weights: str | Path | None, device: torch.device,
+                   accept_unverified_weights: bool = False) -> Verifier:
     check_evaluators(verifier=kind)
     if kind == "indomain":
         return indomain_verifier(dataset, device)
-    return released_verifier(kind, str(weights or fetch_weights(kind)), device)
+    path = weights or fetch_weights(kind, accept_unverified=accept_unverified_weights)
+    return released_verifier(kind, str(path), device, accept_unverified_weights)
 
 
 def check_evaluators(estimator: str = "learned", verifier: str = "indomain", batch_size: int = 1) -> None:
@@ -157,29 +152,46 @@ def evaluate_run(
     rounds: int = 1000,
     loader: Loader | None = None,
     log: Callable[[str], None] = lambda _msg: None,
+    allow_other_data: bool = False,
+    accept_unverified_weights: bool = False,
 ) -> dict[str, Any]:
-    """Score every trained run in ``run_dir``; write per-pair files, summaries and results.json."""
+    """Score every trained run in ``run_dir``; write per-pair files, summaries and results.json
+    (merged into the file that is there: ``evaluate.results_store``).
+
+    Models trained on other data than their dataset holds now are refused before anything is
+    written, unless ``allow_other_data`` (then ``meta.dataset.other_data`` and the captions say so);
+    so are verifier weights that are not the released file, unless ``accept_unverified_weights``.
+    """
     check_evaluators(estimator, verifier, batch_size)
     run_dir = Path(run_dir)
-    eval_dir = run_dir / "eval"
-    runs = find_runs(run_dir)
     torch_device = select_device(device)
     if loader is None:
         from eggan.core.train import load_trained as loader
+    with locked_dir(run_dir, log, READER_ADVICE):
+        return _evaluate(run_dir, estimator, openface_csv, verifier, weights, torch_device, batch_size,
+                         per_expression, seed, rounds, loader, log, allow_other_data, accept_unverified_weights)
 
-    config, dataset = run_dataset(runs)
+
+def _evaluate(run_dir: Path, estimator: str, openface_csv: str | Path | None, verifier: str,
+              weights: str | Path | None, torch_device: torch.device, batch_size: int, per_expression: int,
+              seed: int, rounds: int, loader: Loader, log: Callable[[str], None],
+              allow_other_data: bool, accept_unverified_weights: bool) -> dict[str, Any]:
+    eval_dir = run_dir / "eval"
+    runs = find_runs(run_dir)
+    check_verifier_weights(verifier, weights, accept_unverified_weights)
+    config, dataset, other_data = run_dataset(runs, allow_other_data)
     pairs, description = run_pairs(eval_dir, dataset, per_expression, seed)
-    log(f"{len(pairs)} pairs ({description['per_expression_used']} per expression)")
-
     au = build_estimator(estimator, dataset, openface_csv, torch_device)
-    ver = build_verifier(verifier, dataset, weights, torch_device)
+    renderer = ideal_renderer(config, dataset)
+    au.require(image_keys(runs, len(pairs), ideal=renderer is not None))  # every file it will read, before any
+    log(f"{len(pairs)} pairs ({description['per_expression_used']} per expression)")
+    ver = build_verifier(verifier, dataset, weights, torch_device, accept_unverified_weights)
     calibration = calibrate(ver, dataset, seed=seed)  # before any generated image is scored
     log(f"verifier threshold {calibration['threshold']:.4f}, held-out accuracy {calibration['accuracy']:.4f}")
     evaluators = {"estimator": au.metadata(), "verifier": ver.metadata()}
     atomic_write_json(eval_dir / "evaluators.json", evaluators)
     stamp = _evaluator_stamp(evaluators, eval_dir / "pairs.csv")
 
-    renderer = ideal_renderer(config, dataset)
     reference = prepare_reference(dataset, pairs, au, ver, renderer=renderer)
     rows = [_reference_row(SOURCE_ROW, *score_source(dataset, pairs, au, ver, reference, batch_size, rounds),
                            eval_dir / "reference" / "source")]
@@ -191,14 +203,14 @@ def evaluate_run(
                                    eval_dir / "reference" / "ideal"))
     rows.append({"label": REAL_ROW, "kind": "reference", "method": None, "seeds": {}, "checkpoint_steps": {},
                  "metadata": None, "summary": score_real(reference, au, ver, rounds)})
-    throughput = eval_dir / "throughput.json"
     results = {
         "format": FORMAT,
         "meta": {
             "run": str(run_dir),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "environment": environment(torch_device),
-            "dataset": {**dataset.describe(), "labels": _label_kind(config)},
+            "dataset": {**dataset.describe(), "labels": _label_kind(config),
+                        **({"other_data": other_data} if other_data else {})},
             "protocol": {**description, **PROTOCOL_NOTES, "ci": f"95 % bootstrap over pairs, {rounds} rounds"},
             "evaluators": evaluators,
             "ground_truth": ground_truth_note(renderer, dataset),
@@ -206,10 +218,19 @@ def evaluate_run(
         "au_names": list(AU_NAMES),
         "metrics": {name: {"higher_is_better": better} for name, better in HIGHER_IS_BETTER.items()},
         "rows": rows,
-        "throughput": json.loads(throughput.read_text()) if throughput.is_file() else None,
     }
-    atomic_write_json(run_dir / "results.json", results)
-    return results
+    throughput = eval_dir / "throughput.json"  # measured before the first evaluation wrote results.json
+    return write_results(run_dir, results, log,
+                         defaults={"throughput": json.loads(throughput.read_text()) if throughput.is_file() else None})
+
+
+def image_keys(runs: dict[str, dict[int, Path]], n_pairs: int, ideal: bool = False) -> list[str]:
+    """The name of every image an evaluation reads: ``target_<pair>``, ``source_<pair>``, with
+    ``ideal`` (SynthFACS) ``ideal_<pair>``, and ``<label>_seed<k>_<pair>`` (what ``export_images``
+    writes)."""
+    prefixes = ["target", "source", *(["ideal"] if ideal else []),
+                *(f"{label}_seed{k}" for label, seeds in sorted(runs.items()) for k in sorted(seeds))]
+    return [f"{prefix}_{i:04d}" for prefix in prefixes for i in range(n_pairs)]
 
 
 def ground_truth_note(renderer: IdealRenderer | None, dataset: FaceDataset) -> dict[str, Any]:
@@ -221,18 +242,6 @@ def ground_truth_note(renderer: IdealRenderer | None, dataset: FaceDataset) -> d
     return {"available": True, "ideal": "the source's identity, shift, scale and brightness rendered with the "
                                         "target's AU labels (eggan.data.ideal)",
             "change_level": CHANGE_LEVEL, "min_changed_pixels": MIN_CHANGED, "definitions": DEFINITIONS}
-
-
-def run_dataset(runs: dict[str, dict[int, Path]]) -> tuple[DataConfig, FaceDataset]:
-    """The one dataset every training run of the directory used (loaded; SynthFACS rendered if needed)."""
-    first = next(iter(next(iter(runs.values())).values()))
-    config = data_config(first)
-    for label, seeds in runs.items():
-        for k, folder in seeds.items():
-            if _dataset_key(data_config(folder)) != _dataset_key(config):
-                raise ConfigError(f"{label}/seed{k} was trained on other data than {first}; "
-                                  "one evaluation needs one dataset", folder)
-    return config, open_dataset(config)
 
 
 def run_pairs(eval_dir: Path, dataset: FaceDataset, per_expression: int, seed: int
@@ -252,7 +261,8 @@ def run_pairs(eval_dir: Path, dataset: FaceDataset, per_expression: int, seed: i
 
 
 def export_images(run_dir: str | Path, out_dir: str | Path, device: str = "auto", batch_size: int = 32,
-                  per_expression: int = 174, seed: int = 0, loader: Loader | None = None) -> int:
+                  per_expression: int = 174, seed: int = 0, loader: Loader | None = None,
+                  allow_other_data: bool = False) -> int:
     """Write every image the ``openface`` estimator reads, as ``<key>.png`` in ``out_dir``.
 
     Keys: ``target_<pair>``, ``source_<pair>`` (the "Source (no edit)" row), ``ideal_<pair>`` (the
@@ -262,11 +272,17 @@ def export_images(run_dir: str | Path, out_dir: str | Path, device: str = "auto"
     """
     check_evaluators(batch_size=batch_size)
     run_dir, out_dir = Path(run_dir), Path(out_dir)
-    runs = find_runs(run_dir)
     torch_device = select_device(device)
     if loader is None:
         from eggan.core.train import load_trained as loader
-    config, dataset = run_dataset(runs)
+    with locked_dir(run_dir, advice=READER_ADVICE):
+        return _export(run_dir, out_dir, torch_device, batch_size, per_expression, seed, loader, allow_other_data)
+
+
+def _export(run_dir: Path, out_dir: Path, torch_device: torch.device, batch_size: int, per_expression: int,
+            seed: int, loader: Loader, allow_other_data: bool) -> int:
+    runs = find_runs(run_dir)
+    config, dataset, _ = run_dataset(runs, allow_other_data)
     pairs, _ = run_pairs(run_dir / "eval", dataset, per_expression, seed)
     target, source = row_indices(dataset, pairs["target_path"]), row_indices(dataset, pairs["source_path"])
     renderer = ideal_renderer(config, dataset)
@@ -423,14 +439,12 @@ def run_throughput(run_dir: str | Path, device: str = "auto", loader: Loader | N
     torch_device = select_device(device)
     if loader is None:
         from eggan.core.train import load_trained as loader
-    measured = {}
-    for label, seeds in sorted(find_runs(run_dir).items()):
-        method = loader(seeds[min(seeds)] / CHECKPOINT_NAME, torch_device)
-        measured[label] = measure(method)
-    atomic_write_json(run_dir / "eval" / "throughput.json", measured)
-    results_path = run_dir / "results.json"
-    if results_path.is_file():
-        results = json.loads(results_path.read_text())
-        results["throughput"] = measured
-        atomic_write_json(results_path, results)
+    with locked_dir(run_dir, advice=READER_ADVICE):
+        measured = {}
+        for label, seeds in sorted(find_runs(run_dir).items()):
+            method = loader(seeds[min(seeds)] / CHECKPOINT_NAME, torch_device)
+            measured[label] = measure(method)
+        atomic_write_json(run_dir / "eval" / "throughput.json", measured)
+        if read_previous(run_dir / RESULTS_NAME, lambda _msg: None):
+            write_results(run_dir, {"throughput": measured})
     return measured

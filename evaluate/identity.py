@@ -15,6 +15,7 @@ held-out identities (``evaluate.pairs.calibrate``) before any generated image is
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,10 +26,10 @@ from torch import nn
 from eggan.core.checkpoint import load_file
 from eggan.core.method import adam
 from eggan.data.dataset import FaceDataset
-from eggan.errors import CheckpointError
+from eggan.errors import CheckpointError, ConfigError
 from evaluate.indomain import batches, degrade, jitter, load_or_train, pick_device, resize, training_split
 from evaluate.lightcnn import INPUT_SIZE, VARIANTS, build_lightcnn
-from evaluate.weights import sha256, verify_weights
+from evaluate.weights import expected_path, sha256, verify_weights
 
 LUMA = (0.299, 0.587, 0.114)  # what PIL "L" and OpenCV's grayscale read use
 
@@ -116,11 +117,28 @@ class Verifier:
                 "calibration": self.calibration}
 
 
-def released_verifier(variant: str, path: str, device: torch.device | str | None = None) -> Verifier:
-    """A released LightCNN, its file checked against the size/sha256 record first."""
-    record = verify_weights(path, variant)
+def check_verifier_weights(kind: str, weights: str | Path | None, accept_unverified: bool = False) -> None:
+    """Before anything is trained or written: a released verifier's weights file is there, is the
+    released file (or accepted as unverified) and loads as that LightCNN; the in-domain verifier
+    trains its own weights and takes no file."""
+    if kind == "indomain":
+        if weights is not None:
+            raise ConfigError(f"--weights {weights}: the indomain verifier trains its own weights; give a released "
+                              "verifier with --verifier")
+        return
+    path = Path(weights) if weights is not None else expected_path(kind)
+    verify_weights(path, kind, accept_unverified)
+    load_lightcnn(str(path), kind)
+
+
+def released_verifier(variant: str, path: str, device: torch.device | str | None = None,
+                      accept_unverified: bool = False) -> Verifier:
+    """A released LightCNN, its file checked first (``evaluate.weights.verify_weights``): the
+    metadata says whether it is the released file (``weights_verified``), which every caption states."""
+    record = verify_weights(path, variant, accept_unverified)
     net = load_lightcnn(path, variant)
     info = {"name": variant.replace("lightcnn", "LightCNN"), "weights": str(path), "sha256": record["sha256"],
+            "weights_verified": record["verified"], "checked_against": record["checked_against"],
             "alignment": "none (the dataset's own crop, grayscale, resized to 128)", "trained_in_domain": False}
     return Verifier(net, INPUT_SIZE, info, pick_device(device))
 

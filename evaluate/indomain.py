@@ -31,7 +31,7 @@ from eggan.core.imageops import blur
 from eggan.core.runmeta import select_device
 from eggan.data.dataset import FaceDataset
 from eggan.data.sources import cache_root
-from eggan.errors import CheckpointError
+from eggan.errors import CheckpointError, EgganWarning
 from eggan.io import atomic_write
 
 FORMAT = "eggan-bench-evaluator/1"
@@ -76,10 +76,9 @@ def load_or_train(
     """
     path = cache_path(kind, dataset, settings, cache_dir)
     if path.is_file():
-        payload = load_file(path)
-        if not isinstance(payload, dict) or payload.get("format") != FORMAT or payload.get("kind") != kind:
-            raise CheckpointError(f"not a cached {kind} evaluator; delete it to retrain", path)
-        return payload["state_dict"], json.loads(payload["report"]), path
+        cached = _read_cached(path, kind)
+        if cached is not None:
+            return (*cached, path)
     log(f"training the in-domain {kind} on {dataset.name}'s training identities: once per dataset, "
         f"minutes on a CPU, then cached ({path})")
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -93,6 +92,20 @@ def load_or_train(
                 "report": json.dumps(report), "dataset": dataset.fingerprint()}, buffer)
     atomic_write(path, lambda handle: handle.write(buffer.getbuffer()))
     return state, report, path
+
+
+def _read_cached(path: Path, kind: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+    """A cached evaluator's (state_dict, report); None, with a warning, when the file is truncated,
+    corrupt or not one: training again gives the same evaluator (it is seeded), so it is rebuilt."""
+    try:
+        payload = load_file(path)
+        if not isinstance(payload, dict) or payload.get("format") != FORMAT or payload.get("kind") != kind:
+            raise CheckpointError("not an evaluator")
+        return payload["state_dict"], json.loads(payload["report"])
+    except (CheckpointError, KeyError, TypeError, ValueError):
+        warnings.warn(f"{path}: the cached {kind} is truncated, corrupt or not an evaluator; training it again",
+                      EgganWarning, stacklevel=3)
+        return None
 
 
 def resize(images: torch.Tensor, size: int) -> torch.Tensor:

@@ -7,8 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from eggan.core.provenance import describe_other_data
 from eggan.errors import DataError
 from evaluate.evaluation import FORMAT as RESULTS_FORMAT
+from reports.validate import check_results
 
 ABLATION_LABELS = {"no_perceptual": "eggan-wtP", "no_identity": "eggan-wtI", "no_msssim": "eggan-wtS"}
 DISPLAY = {
@@ -23,7 +25,7 @@ DISPLAY = {
 
 
 def load_results(run_dir: str | Path) -> dict[str, Any]:
-    """``RUN/results.json``, checked to be in the suite's results format."""
+    """``RUN/results.json``, checked to be in the suite's results format (``reports.validate``)."""
     path = Path(run_dir) / "results.json"
     if not path.is_file():
         raise DataError("no results.json: run `eggan-bench run` or `eggan-bench evaluate` first", Path(run_dir))
@@ -35,28 +37,6 @@ def load_results(run_dir: str | Path) -> dict[str, Any]:
         raise DataError(f"not an eggan-bench results file (expected an object with format {RESULTS_FORMAT})", path)
     check_results(results, path)
     return results
-
-
-def check_results(results: dict[str, Any], path: Path) -> None:
-    """The keys every table and figure reads (schema in ``evaluate.evaluation``): a file cut short
-    or edited by hand is one line naming what is missing, not a KeyError deep in a table."""
-    for key, kind in (("meta", dict), ("au_names", list), ("metrics", dict), ("rows", list)):
-        if not isinstance(results.get(key), kind):
-            raise DataError(f"missing or malformed key {key!r} (a {kind.__name__})", path)
-    for key in ("dataset", "protocol", "evaluators"):
-        if not isinstance(results["meta"].get(key), dict):
-            raise DataError(f"missing or malformed key 'meta.{key}'", path)
-    if not results["rows"]:
-        raise DataError("'rows' is empty", path)
-    for i, row in enumerate(results["rows"]):
-        label = row.get("label", f"#{i}") if isinstance(row, dict) else f"#{i}"
-        if not isinstance(row, dict) or not {"label", "kind", "summary"} <= set(row):
-            raise DataError(f"row {label} lacks one of the keys label, kind, summary", path)
-        summary = row["summary"]
-        if not isinstance(summary, dict) or not isinstance(summary.get("au"), dict) or not isinstance(
-                summary.get("verification"), dict) or not isinstance(summary["au"].get("vs_labels"), dict):
-            raise DataError(f"row {label!r} has an empty or incomplete summary (needs au.vs_labels and "
-                            "verification)", path)
 
 
 def display_name(label: str) -> str:
@@ -72,14 +52,18 @@ def row_by_label(results: dict[str, Any], label: str) -> dict[str, Any] | None:
 
 
 def data_sentence(results: dict[str, Any]) -> str:
+    """The data, the pairs and the seeds; and, loudly, any model scored on other data than it learned from."""
     meta = results["meta"]
     data, protocol = meta["dataset"], meta["protocol"]
     seeds = {len(row["seeds"]) for row in method_rows(results)} or {1}
-    return (
+    text = (
         f"Data: {data['name']} at {data['image_size']}x{data['image_size']}, {protocol['n_pairs']} (source, target) "
         f"pairs ({protocol['per_expression_used']} targets per expression from the training split, sources from "
         f"held-out identities); {max(seeds)} seed(s)."
     )
+    if data.get("other_data"):
+        text += " " + describe_other_data(data["other_data"])
+    return text
 
 
 def estimator_sentence(results: dict[str, Any]) -> str:
@@ -113,7 +97,7 @@ def verifier_sentence(results: dict[str, Any]) -> str:
     calibration = ver.get("calibration") or {}
     trained = " (not the released weights)" + trained_on_clause(ver.get("trained_on")) if ver.get(
         "trained_in_domain") else ""
-    text = f"Verifier: {ver['name']}{trained}; cosine threshold {ver['threshold']:.3f}"
+    text = f"Verifier: {ver['name']}{trained}{weights_clause(ver)}; cosine threshold {ver['threshold']:.3f}"
     if calibration:
         accuracy = 100 * calibration["accuracy"]
         text += (
@@ -126,6 +110,17 @@ def verifier_sentence(results: dict[str, Any]) -> str:
             text += f"; {accuracy} % with the second face blurred by sigma {' / '.join(blurred)} px"
         text += ")"
     return text + "."
+
+
+def weights_clause(ver: dict[str, Any]) -> str:
+    """Which weights file a released verifier read: the released one (its sha256 matched a published
+    checksum) or, loudly, unverified weights."""
+    if ver.get("trained_in_domain") or "weights_verified" not in ver:
+        return ""
+    if ver["weights_verified"]:
+        return f", the released weights (sha256 {ver['sha256']}, matching {ver['checked_against']})"
+    return (f", unverified weights (sha256 {ver['sha256']} matches no published checksum of the released file; "
+            "accepted with --accept-unverified-weights)")
 
 
 def _walk(node: Any) -> Iterator[dict[str, Any]]:

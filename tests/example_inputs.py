@@ -9,6 +9,7 @@ config for the whole session, copied wherever another example or input needs the
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from collections import OrderedDict
@@ -57,15 +58,16 @@ class Trainings:
 
     def __call__(self, config: RunConfig, out_dir: str | Path, resume: bool = True, progress: bool = False,
                  dataset: Any = None, log: Callable[[str], None] | None = None, until: int | None = None,
-                 monitor_for: Any = None) -> TrainResult:
+                 allow_other_data: bool = False, monitor_for: Any = None) -> TrainResult:
         out = Path(out_dir)
         key = self.key(config)
         if until is not None or (resume and (out / CHECKPOINT_NAME).is_file()):
-            return train_run(config, out, resume, progress, dataset, log, until, monitor_for)
+            return train_run(config, out, resume, progress, dataset, log, until, allow_other_data=allow_other_data,
+                             monitor_for=monitor_for)
         if key not in self.done:
             folder = self.store / f"{len(self.done):03d}"
             result = train_run(config, folder, resume=False, progress=False, dataset=dataset, log=log,
-                               monitor_for=monitor_for)
+                               allow_other_data=allow_other_data, monitor_for=monitor_for)
             self.done[key] = folder
             steps = result.total_steps
         else:
@@ -193,7 +195,9 @@ def lightcnn_weights(variant: str, dest: Path) -> Path:
     torch.manual_seed(0)
     state = OrderedDict((f"module.{k}", v) for k, v in build_lightcnn(variant, num_classes=None).state_dict().items())
     dest.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"epoch": 1, "state_dict": state}, dest)
+    buffer = io.BytesIO()  # one byte string for every path (a file's archive is named after the file)
+    torch.save({"epoch": 1, "state_dict": state}, buffer)
+    dest.write_bytes(buffer.getvalue())
     return dest
 
 

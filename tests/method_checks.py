@@ -63,9 +63,9 @@ def checkpoint_tensors(path: Path) -> dict[str, torch.Tensor]:
     return flat
 
 
-def check_resume_is_exact(name: str, data: Path, tmp: Path, steps: int) -> None:
+def check_resume_is_exact(name: str, data: Path, tmp: Path, steps: int, *overrides: str) -> None:
     """``steps`` straight equals ``steps // 2`` + resume + the rest, for every state tensor."""
-    config = smoke_config(name, data, f"train.steps={steps}")
+    config = smoke_config(name, data, f"train.steps={steps}", *overrides)
     train_run(config, tmp / "straight")
     train_run(config, tmp / "resumed", until=steps // 2)
     assert train_run(config, tmp / "resumed").step == steps

@@ -16,8 +16,9 @@ import torch
 from eggan.core.checkpoint import save_checkpoint
 from eggan.core.config import RunConfig
 from eggan.core.method import Condition, DataInfo, Method
+from eggan.core.provenance import dataset_record
 from eggan.data.config import DataConfig
-from eggan.data.dataset import Batch, Target
+from eggan.data.dataset import Batch, Target, load_dataset
 from evaluate.au import AUEstimator, AUReading
 from evaluate.identity import Verifier
 
@@ -71,13 +72,16 @@ def standin(kind: type[Method], size: int) -> Method:
 def fake_run(root: Path, dataset: Path, labels: dict[str, int]) -> Path:
     """A benchmark directory as `eggan-bench run` lays it out (config.json + checkpoint.pt), with
     ``labels[label]`` seeds per label; ``load_standin`` loads them by the label's name."""
+    fingerprint = load_dataset(dataset, 32).fingerprint()
     for label, seeds in labels.items():
         for k in range(seeds):
             folder = root / "train" / label / f"seed{k}"
             folder.mkdir(parents=True)
-            data = asdict(DataConfig(source=str(dataset), image_size=32))
-            (folder / "config.json").write_text(json.dumps({"method": label, "data": data}))
-            save_checkpoint(folder / "checkpoint.pt", {"method": label, "image_size": 32, "step": 7})
+            config = {"method": label, "data": asdict(DataConfig(source=str(dataset), image_size=32))}
+            (folder / "config.json").write_text(json.dumps(config))
+            # The checkpoint records its config and the fingerprint of the data it learned from.
+            save_checkpoint(folder / "checkpoint.pt", {"method": label, "image_size": 32, "step": 7, "config": config,
+                                                       "dataset": dataset_record(fingerprint, dataset.name)})
     return root
 
 

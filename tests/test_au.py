@@ -102,7 +102,7 @@ def test_openface_csv_folder_gives_aus_and_marks_faces_not_found(tmp_path: Path)
     assert torch.allclose(reading.aus[0], torch.full((17,), 2.5))
     assert torch.isnan(reading.aus[1]).all()
     assert estimator.metadata()["failures"]["no_face"] == 1
-    with pytest.raises(MissingComponentError, match="have no OpenFace CSV"):
+    with pytest.raises(MissingComponentError, match="1 of the 1 OpenFace CSV files asked for are missing"):
         estimator.estimate(torch.zeros(1, 3, 8, 8), ["gen_0002"])
 
 

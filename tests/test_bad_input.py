@@ -128,7 +128,7 @@ def test_the_generic_number_rule_covers_every_method() -> None:
     (["evaluate", "--verifier", "face++"], "unknown verifier 'face++'"),
     (["evaluate", "--device", "tpu"], "unknown device 'tpu'"),
     (["evaluate", "--export-images", "{tmp}/x", "--batch-size", "0"], "--batch-size must be at least 1"),
-    (["run", "--seeds=-1", "--preset", "smoke", "--out", "{tmp}/r"], "--seeds -1: expected distinct integers >= 0"),
+    (["run", "--seeds=-1", "--preset", "smoke", "--out", "{tmp}/r"], "--seeds -1: expected distinct integers from 0"),
     (["run", "--seeds", "0,0", "--preset", "smoke", "--out", "{tmp}/r"], "--seeds 0,0"),
     (["run", "--seeds", "one", "--out", "{tmp}/r"], "--seeds must be integers separated by commas"),
     (["run", "--estimator", "eyeball", "--preset", "smoke", "--out", "{tmp}/r"], "unknown AU estimator"),

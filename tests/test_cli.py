@@ -69,7 +69,7 @@ def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[
 
 def test_ctrl_c_outside_a_training_says_how_to_go_on(capsys: pytest.CaptureFixture[str],
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    def interrupted(_run: object) -> None:
+    def interrupted(_run: object, **_options: object) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr("reports.report.build_report", interrupted)

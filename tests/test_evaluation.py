@@ -10,6 +10,7 @@ import pytest
 import torch
 from standins import fake_run, load_standin
 
+from eggan.core.checkpoint import load_checkpoint, save_checkpoint
 from eggan.data.aus import AU_COLUMNS
 from eggan.errors import ConfigError, DataError
 from evaluate.au import LEARNED_SETTINGS
@@ -97,11 +98,12 @@ def test_export_then_score_with_openface_csvs(tmp_path: Path, tiny_dataset: Path
 
 def test_runs_trained_on_different_data_are_refused(tmp_path: Path, tiny_dataset: Path) -> None:
     run = fake_run(tmp_path / "run", tiny_dataset, {"keep": 1, "paste": 1})
-    config = run / "train" / "paste" / "seed0" / "config.json"
-    raw = json.loads(config.read_text())
-    raw["data"]["image_size"] = 64
-    config.write_text(json.dumps(raw))
-    with pytest.raises(ConfigError, match="other data"):
+    folder = run / "train" / "paste" / "seed0"
+    payload = load_checkpoint(folder / "checkpoint.pt")
+    payload["config"]["data"]["image_size"] = 64
+    save_checkpoint(folder / "checkpoint.pt", payload)
+    (folder / "config.json").write_text(json.dumps(payload["config"]))
+    with pytest.raises(ConfigError, match="paste/seed0 was trained on other data than keep/seed0"):
         evaluate_run(run, device="cpu", loader=load_standin)
 
 

@@ -20,8 +20,10 @@ on a CPU test machine at all, add it to NOT_RUN with the reason.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import glob
+import hashlib
 import json
 import os
 import re
@@ -292,6 +294,13 @@ def environment(tmp_path_factory: pytest.TempPathFactory, inputs: Inputs) -> Ite
     patch.setenv("EGGAN_CACHE", str(tmp_path_factory.mktemp("cache")))
     patch.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch")))  # no ImageNet VGG19: the smoke default
     variants = {entry.drive_id: variant for variant, entry in MANIFEST.items()}
+
+    released = tmp_path_factory.mktemp("released")
+    for variant, entry in MANIFEST.items():  # the test-made files stand in for the released ones
+        if entry.sha256 is not None:
+            made = lightcnn_weights(variant, released / entry.filename)  # the same bytes at any path
+            patch.setitem(MANIFEST, variant, dataclasses.replace(
+                entry, sha256=hashlib.sha256(made.read_bytes()).hexdigest(), size=made.stat().st_size))
 
     def download(id: str, output: str, **_: object) -> str:
         return str(lightcnn_weights(variants[id], Path(output)))

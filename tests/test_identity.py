@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 from pathlib import Path
 
@@ -68,16 +69,23 @@ def test_wrong_shapes_are_refused(tmp_path: Path) -> None:
         load_lightcnn(str(tmp_path / "bad.pt"), "lightcnn-9")
 
 
-def test_released_verifier_checks_the_file_record_before_loading(tmp_path: Path) -> None:
+def test_released_verifier_checks_the_file_before_loading(tmp_path: Path) -> None:
+    """A LightCNN-9 of the right shape with random weights is no released file: refused unless
+    accepted, then recorded, flagged unverified, and still checked against its record."""
     path = _save_like_train_py(_released("lightcnn-9"), tmp_path / "LightCNN_9Layers_checkpoint.pth.tar")
-    verifier = released_verifier("lightcnn-9", str(path), "cpu")
+    with pytest.raises(CheckpointError, match=r"no published checksum .* --accept-unverified-weights"):
+        released_verifier("lightcnn-9", str(path), "cpu")
+    assert not (tmp_path / (path.name + ".json")).exists()
+    verifier = released_verifier("lightcnn-9", str(path), "cpu", accept_unverified=True)
     assert verifier.features(torch.rand(3, 3, 64, 64) * 2 - 1).shape == (3, 256)
-    assert verifier.metadata()["sha256"] and (tmp_path / (path.name + ".json")).is_file()
+    meta = verifier.metadata()
+    assert meta["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest() and meta["weights_verified"] is False
+    assert (tmp_path / (path.name + ".json")).is_file()
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
     with pytest.raises(CheckpointError, match="altered"):
-        released_verifier("lightcnn-9", str(path), "cpu")
+        released_verifier("lightcnn-9", str(path), "cpu", accept_unverified=True)
 
 
 def test_to_gray_uses_luma_weights_and_resizes() -> None:

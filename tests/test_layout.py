@@ -20,7 +20,7 @@ PACKAGES = ("eggan", "baselines", "evaluate", "reports")
 # methods (EGGAN and the baselines) are side by side and may not import each other.
 METHODS = ("eggan.egg", "baselines")
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("eggan", "eggan.errors", "eggan.io"),  # the version, one-line errors, atomic writes
+    ("eggan", "eggan.errors", "eggan.io", "eggan.limits"),  # the version, one-line errors, atomic writes, int limits
     ("eggan.data",),
     ("eggan.core",),
     METHODS,

@@ -83,6 +83,16 @@ Overrides = Annotated[
     list[str] | None,
     typer.Option("--set", help="Config override section.field=value (repeatable), e.g. train.steps=200."),
 ]
+AcceptUnverifiedWeights = Annotated[
+    bool,
+    typer.Option(help="Use a LightCNN file that is not the released one by its sha256 (or has no published checksum); "
+                 "captioned 'unverified weights'. Without it such a file is refused."),
+]
+AllowOtherData = Annotated[
+    bool,
+    typer.Option(help="Use checkpoints trained on other data than the data has now (another fingerprint); said in "
+                 "every caption. Without it they are refused."),
+]
 
 
 @app.command()
@@ -97,6 +107,7 @@ def train(
     device: Device = "auto",
     fresh: Annotated[bool, typer.Option(help="Ignore an existing checkpoint instead of resuming.")] = False,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+    allow_other_data: AllowOtherData = False,
 ) -> None:
     """Train one method (resuming from OUT/checkpoint.pt).
 
@@ -112,7 +123,7 @@ def train(
     from evaluate.monitor import edit_monitor
 
     config = resolve_config(method, preset, data, overrides or [], device)
-    result = train_run(config, out, resume=not fresh, progress=progress,
+    result = train_run(config, out, resume=not fresh, progress=progress, allow_other_data=allow_other_data,
                        log=lambda msg: console.print(msg, markup=False, highlight=False, soft_wrap=True),
                        monitor_for=lambda dataset: edit_monitor(config.data, dataset, config.train.seed))
     if result.rank == 0:
@@ -213,12 +224,15 @@ def evaluate(
     export_images: Annotated[
         Path | None, typer.Option(help="Only write the images OpenFace must read (<key>.png) to this folder.")
     ] = None,
+    allow_other_data: AllowOtherData = False,
+    accept_unverified_weights: AcceptUnverifiedWeights = False,
 ) -> None:
     """Score every trained run of RUN on the protocol's pairs.
 
-    Writes RUN/eval/ and RUN/results.json. With --export-images, write the target, source and
-    generated images named by their keys instead, to run OpenFace on elsewhere and come back with
-    --openface-csv.
+    Writes RUN/eval/ and RUN/results.json (keeping the parts it does not compute: throughput,
+    example images), then rebuilds the tables and figures. With --export-images, write the target,
+    source and generated images named by their keys instead, to run OpenFace on elsewhere and come
+    back with --openface-csv.
 
     \b
     Examples:
@@ -231,15 +245,17 @@ def evaluate(
     from evaluate.evaluation import export_images as export
 
     if export_images is not None:
-        count = export(run, export_images, device=device, batch_size=batch_size)
+        count = export(run, export_images, device=device, batch_size=batch_size, allow_other_data=allow_other_data)
         typer.echo(f"{count} images in {export_images}; run OpenFace's FaceLandmarkImg -fdir on them")
         return
     results = evaluate_run(run, estimator=estimator, openface_csv=openface_csv, verifier=verifier,
-                           weights=weights, device=device, batch_size=batch_size,
-                           log=lambda msg: console.print(msg, highlight=False))
+                           weights=weights, device=device, batch_size=batch_size, log=_log,
+                           allow_other_data=allow_other_data, accept_unverified_weights=accept_unverified_weights)
+    from reports.report import build_report
     from reports.results import headline
 
-    _print_headline(headline(results), f"{run / 'results.json'}; `eggan-bench report {run}` builds the tables")
+    build_report(run, log=_log)
+    _print_headline(headline(results), f"{run / 'results.json'}, {run / 'tables'} and {run / 'figures'}")
 
 
 def _fmt(value: float | None) -> str:
@@ -250,20 +266,23 @@ def _fmt(value: float | None) -> str:
 def weights_fetch(
     variant: Annotated[str, typer.Argument(help="lightcnn-9, lightcnn-29 or lightcnn-29v2.")],
     cache: Annotated[Path | None, typer.Option(help="Weights folder (default: the suite's cache).")] = None,
+    accept_unverified_weights: AcceptUnverifiedWeights = False,
 ) -> None:
     """Download released LightCNN weights, or check them.
 
-    gdown fetches the file into the cache and records its size and sha256; a file already there
-    is checked against that record. Offline, the error says where to put a file downloaded by hand.
+    gdown fetches the file into the cache; it is checked against the released file's sha256 where
+    one is public (LightCNN-29v2), and its size and sha256 are recorded; a file already there is
+    checked again. A file with no published checksum to match is kept only with
+    --accept-unverified-weights. Offline, the error says where to put a file downloaded by hand.
 
     \b
     Examples:
       eggan-bench weights fetch lightcnn-29v2
-      eggan-bench weights fetch lightcnn-9 --cache ~/weights
+      eggan-bench weights fetch lightcnn-9 --cache ~/weights --accept-unverified-weights
     """
     from evaluate.weights import fetch_weights
 
-    typer.echo(f"{variant}: {fetch_weights(variant, cache)}")
+    typer.echo(f"{variant}: {fetch_weights(variant, cache, accept_unverified_weights)}")
 
 
 @app.command()
@@ -322,6 +341,8 @@ def run(
     weights: VerifierWeights = None,
     per_expression: Annotated[int, typer.Option(help="Targets per expression (174 in the paper: 1,392 pairs).")] = 174,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    allow_other_data: AllowOtherData = False,
+    accept_unverified_weights: AcceptUnverifiedWeights = False,
 ) -> None:
     """Run the whole benchmark: train, evaluate and report.
 
@@ -346,7 +367,8 @@ def run(
         openface_csv=None if openface_csv is None else str(openface_csv), verifier=verifier,
         weights=None if weights is None else str(weights), per_expression=per_expression,
     )
-    results = run_benchmark(bench, out, progress=progress, log=console.print)
+    results = run_benchmark(bench, out, progress=progress, log=console.print, allow_other_data=allow_other_data,
+                            accept_unverified_weights=accept_unverified_weights)
     _print_headline(headline(results), f"{out}/tables and {out}/figures")
 
 
@@ -375,5 +397,5 @@ def report(run_dir: Annotated[Path, typer.Argument(help="A run directory with re
     """
     from reports.report import build_report
 
-    for path in build_report(run_dir):
+    for path in build_report(run_dir, log=_log):
         typer.echo(path)

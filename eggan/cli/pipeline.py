@@ -30,16 +30,20 @@ import torch
 from eggan.core.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from eggan.core.config import RunConfig
 from eggan.core.lock import locked_dir
+from eggan.core.provenance import check_config_copy, check_data, restore_config_copy
 from eggan.core.registry import get_method
 from eggan.core.runmeta import environment, select_device
 from eggan.core.train import load_trained, resolve_config, train_run
-from eggan.data.dataset import read_index
+from eggan.data.dataset import FaceDataset, read_index
 from eggan.data.sources import open_dataset
 from eggan.errors import ConfigError, DataError
 from eggan.io import atomic_write_json
+from eggan.limits import MAX_SEED, check_int
+from evaluate.au import check_estimator_inputs
 from evaluate.evaluation import check_evaluators, evaluate_run, find_runs, run_throughput
 from evaluate.examples import collect_examples
 from evaluate.groundtruth import ideal_renderer
+from evaluate.identity import check_verifier_weights
 from evaluate.monitor import edit_monitor
 from reports.report import build_report
 from reports.results import ABLATION_LABELS, load_results
@@ -74,14 +78,17 @@ class Job:
     config: RunConfig
 
 
-def plan(bench: BenchConfig) -> list[Job]:
-    """Every (label, seed) training job, with its config resolved and its requirements checked."""
+def plan(bench: BenchConfig, accept_unverified_weights: bool = False) -> list[Job]:
+    """Every (label, seed) training job, with its config resolved and every input checked: the
+    methods, the data, the evaluators' weights, CSV folder or binary (nothing fails after training)."""
     if not bench.methods:
         raise ConfigError("--methods is empty")
-    if not bench.seeds or min(bench.seeds) < 0 or len(set(bench.seeds)) < len(bench.seeds):
-        raise ConfigError(f"--seeds {','.join(map(str, bench.seeds))}: expected distinct integers >= 0, e.g. 0,1,2")
+    if not bench.seeds or len(set(bench.seeds)) < len(bench.seeds) or not all(0 <= s <= MAX_SEED for s in bench.seeds):
+        seeds = ",".join(map(str, bench.seeds))
+        raise ConfigError(f"--seeds {seeds}: expected distinct integers from 0 to {MAX_SEED}, e.g. 0,1,2")
     if bench.per_expression < 1:
         raise ConfigError(f"--per-expression must be at least 1, got {bench.per_expression}")
+    check_int(bench.per_expression, "--per-expression")
     check_evaluators(bench.estimator, bench.verifier)
     for name in bench.methods:
         get_method(name)  # unknown names fail here, before anything runs
@@ -102,14 +109,8 @@ def plan(bench: BenchConfig) -> list[Job]:
     sizes = {job.config.data.image_size for job in jobs}
     if len(sizes) > 1:
         raise ConfigError(f"the methods' presets use different image sizes {sorted(sizes)}; one protocol needs one")
-    if bench.verifier != "indomain" and bench.weights is None:
-        from evaluate.weights import expected_path
-
-        if not expected_path(bench.verifier).is_file():
-            raise ConfigError(
-                f"verifier {bench.verifier} needs its weights: run `eggan-bench weights fetch {bench.verifier}` "
-                "or pass --weights PATH"
-            )
+    check_verifier_weights(bench.verifier, bench.weights, accept_unverified_weights)
+    check_estimator_inputs(bench.estimator, bench.openface_csv)
     return jobs
 
 
@@ -126,42 +127,65 @@ def _check_same_bench(path: Path, bench: BenchConfig) -> None:
 
 
 def run_benchmark(
-    bench: BenchConfig, out_dir: str | Path, progress: bool = True, log: Callable[[str], None] = print
+    bench: BenchConfig, out_dir: str | Path, progress: bool = True, log: Callable[[str], None] = print,
+    allow_other_data: bool = False, accept_unverified_weights: bool = False,
 ) -> dict[str, Any]:
     """Run (or continue) the benchmark in ``out_dir``; returns the final results.json content.
 
     Everything is checked before the folder is made; it is locked while this process writes it
-    (`eggan.core.lock`). A finished run (results.json holds every job at its last step) is not rescored:
-    only missing or changed report files are written, which for an intact run is none.
+    (`eggan.core.lock`). Checkpoints already there must have learned from the data as it is now
+    and agree with their config.json (`eggan.core.provenance`), else nothing is written
+    (``allow_other_data`` lets them go on, said in the captions). A finished run (results.json
+    holds every job at its last step, on this data) is not rescored: only missing or changed report
+    files are written, which for an intact run is none.
     """
     out = Path(out_dir)
-    jobs = plan(bench)
+    jobs = plan(bench, accept_unverified_weights)
     _check_same_bench(out / "bench.json", bench)
     device = select_device(bench.device)
     with locked_dir(out, log):
-        if _finished(out, jobs):
+        dataset = open_dataset(jobs[0].config.data)
+        _check_trained(out, jobs, dataset.fingerprint(), allow_other_data)
+        if _finished(out, jobs, dataset.fingerprint()):
             log(f"{out}: already finished; nothing to train or score (delete results.json to score again)")
-            build_report(out)
+            build_report(out, log)
             return load_results(out)
-        return _run_stages(bench, jobs, out, device, progress, log)
+        return _run_stages(bench, jobs, out, device, dataset, progress, log, allow_other_data,
+                           accept_unverified_weights)
 
 
-def _run_stages(bench: BenchConfig, jobs: list[Job], out: Path, device: torch.device, progress: bool,
-                log: Callable[[str], None]) -> dict[str, Any]:
+def _check_trained(out: Path, jobs: list[Job], fingerprint: str, allow_other_data: bool) -> None:
+    """Every checkpoint already in the run learned from this data and agrees with its config.json."""
+    for job in jobs:
+        folder = out / "train" / job.label / f"seed{job.seed}"
+        if (folder / CHECKPOINT_NAME).is_file():
+            payload = load_checkpoint(folder / CHECKPOINT_NAME)
+            check_config_copy(folder, payload["config"])
+            check_data(payload, fingerprint, folder / CHECKPOINT_NAME, allow_other_data, "another --out to start again")
+    for job in jobs:  # every check passed: a missing readable copy of a config may be written now
+        folder = out / "train" / job.label / f"seed{job.seed}"
+        if (folder / CHECKPOINT_NAME).is_file() and not (folder / "config.json").is_file():
+            restore_config_copy(folder, load_checkpoint(folder / CHECKPOINT_NAME)["config"])
+
+
+def _run_stages(bench: BenchConfig, jobs: list[Job], out: Path, device: torch.device, dataset: FaceDataset,
+                progress: bool, log: Callable[[str], None], allow_other_data: bool,
+                accept_unverified_weights: bool) -> dict[str, Any]:
     atomic_write_json(out / "bench.json", dataclasses.asdict(bench))
     atomic_write_json(out / "meta.json", {"environment": environment(device), "jobs": len(jobs)})
 
     log(f"[1/6] data: {bench.data} at {jobs[0].config.data.image_size}x{jobs[0].config.data.image_size}")
-    dataset = open_dataset(jobs[0].config.data)
     for i, job in enumerate(jobs, 1):
         log(f"[2/6] train {job.label} seed {job.seed} ({i}/{len(jobs)})")
         train_run(job.config, out / "train" / job.label / f"seed{job.seed}", progress=progress, dataset=dataset,
-                  log=log, monitor_for=lambda data, job=job: edit_monitor(job.config.data, data, job.seed))
+                  log=log, allow_other_data=allow_other_data,
+                  monitor_for=lambda data, job=job: edit_monitor(job.config.data, data, job.seed))
 
     log("[3/6] evaluate on the protocol")
     results = evaluate_run(out, estimator=bench.estimator, openface_csv=bench.openface_csv,
                            verifier=bench.verifier, weights=bench.weights, device=bench.device,
-                           per_expression=bench.per_expression, seed=bench.seeds[0], log=log)
+                           per_expression=bench.per_expression, seed=bench.seeds[0], log=log,
+                           allow_other_data=allow_other_data, accept_unverified_weights=accept_unverified_weights)
 
     log("[4/6] throughput")
     steps = {label: _steps(seeds) for label, seeds in find_runs(out).items()}
@@ -175,19 +199,20 @@ def _run_stages(bench: BenchConfig, jobs: list[Job], out: Path, device: torch.de
     atomic_write_json(out / "results.json", results)
 
     log("[6/6] tables and figures")
-    build_report(out)
+    build_report(out, log)
     return results
 
 
-def _finished(out: Path, jobs: list[Job]) -> bool:
-    """Whether results.json, with its example images (stage 5), scores every job's checkpoint and
-    each checkpoint is at its last step: then there is nothing left to train, score or measure."""
+def _finished(out: Path, jobs: list[Job], fingerprint: str) -> bool:
+    """Whether results.json, with its example images (stage 5), scores every job's checkpoint on
+    the data as it is now and each checkpoint is at its last step: then there is nothing left to
+    train, score or measure."""
     try:
         results = load_results(out)
     except DataError:
         return False
     rows = {row["label"]: row for row in results["rows"]}
-    if not results.get("examples"):
+    if not results.get("examples") or results["meta"]["dataset"].get("fingerprint") != fingerprint:
         return False
     for job in jobs:
         checkpoint = out / "train" / job.label / f"seed{job.seed}" / CHECKPOINT_NAME

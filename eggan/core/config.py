@@ -21,6 +21,7 @@ from typing import Any
 from eggan.data.config import IMAGE_SIZES, DataConfig, SynthConfig
 from eggan.errors import ConfigError
 from eggan.io import atomic_write_json
+from eggan.limits import check_int
 
 PRESETS: tuple[str, ...] = ("smoke", "quick", "standard", "paper")
 
@@ -151,8 +152,9 @@ def validate(config: RunConfig) -> None:
 
 def check_numbers(node: Any, prefix: str) -> None:
     """Every number of a config dataclass (recursively, tuples included) is finite and not
-    negative, and the ``POSITIVE`` fields are above zero: NaN, -1 or a zero learning rate would
-    otherwise fail deep inside torch or train nothing."""
+    negative, integers fit torch and numpy (``eggan.limits``), and the ``POSITIVE`` fields are
+    above zero: NaN, -1, 2**64 or a zero learning rate would otherwise fail deep inside torch or
+    train nothing."""
     for item in dataclasses.fields(node):
         value, key = getattr(node, item.name), f"{prefix}.{item.name}"
         if dataclasses.is_dataclass(value):
@@ -163,6 +165,8 @@ def check_numbers(node: Any, prefix: str) -> None:
                 continue
             if not math.isfinite(number) or number < 0:
                 raise ConfigError(f"{key}={number} must be a finite number, not negative")
+            if isinstance(number, int):
+                check_int(number, key)
             if number == 0 and POSITIVE.fullmatch(item.name):
                 raise ConfigError(f"{key}={number} must be positive")
 

@@ -7,6 +7,11 @@ it; a second process gets a one-line error naming that holder. The kernel drops 
 its process dies, so a lock file left by a killed run is free: it is taken over with a message.
 The new holder also removes the temp files a killed atomic write left (``eggan.io``).
 
+Every command that writes into a run folder takes its lock: `train` and `run` while they train,
+`evaluate`, `throughput --run` and `report` while they write ``results.json`` and the tables, so
+``results.json`` is only ever written, whole, by the one process that holds the folder. A command
+that finds the folder held refuses in one line (``advice`` says what to do instead).
+
 A folder on a read-only mount gets no lock (nobody can write there); the lock is re-entrant within
 a process, so `run` can hold its run folder while the evaluation it calls locks it again. A folder
 the lock created is removed again when the body fails before writing anything into it.
@@ -28,11 +33,14 @@ from eggan.errors import OutputError
 from eggan.io import TEMP_SUFFIX, make_dirs, remove_if_empty
 
 LOCK_NAME = ".eggan-bench.lock"
+WRITER_ADVICE = "wait for it to finish or choose another --out"
+READER_ADVICE = "wait for it to finish (it writes results.json and the tables itself), then run this again"
 _held: set[Path] = set()  # folders this process holds (resolved), for re-entry
 
 
 @contextmanager
-def locked_dir(folder: str | Path, log: Callable[[str], None] | None = None) -> Iterator[Path]:
+def locked_dir(folder: str | Path, log: Callable[[str], None] | None = None,
+               advice: str = WRITER_ADVICE) -> Iterator[Path]:
     """Create ``folder`` if needed and hold its lock for the body; see the module docstring."""
     folder = Path(folder)
     key = folder.resolve()
@@ -41,7 +49,7 @@ def locked_dir(folder: str | Path, log: Callable[[str], None] | None = None) -> 
         return
     created = make_dirs(folder)
     try:
-        fd = _acquire(folder, log or (lambda _msg: None))
+        fd = _acquire(folder, log or (lambda _msg: None), advice)
         _held.add(key)
         try:
             removed = 0 if fd is None else remove_stale_temps(folder)
@@ -57,7 +65,7 @@ def locked_dir(folder: str | Path, log: Callable[[str], None] | None = None) -> 
         raise
 
 
-def _acquire(folder: Path, log: Callable[[str], None]) -> int | None:
+def _acquire(folder: Path, log: Callable[[str], None], advice: str) -> int | None:
     path = folder / LOCK_NAME
     while True:
         try:
@@ -71,7 +79,7 @@ def _acquire(folder: Path, log: Callable[[str], None]) -> int | None:
         except BlockingIOError:
             holder = _describe(_read(fd))
             os.close(fd)
-            raise OutputError(f"in use by {holder}; wait for it to finish or choose another --out", folder) from None
+            raise OutputError(f"in use by {holder}; {advice}", folder) from None
         try:
             same = os.fstat(fd).st_ino == os.stat(path).st_ino
         except FileNotFoundError:

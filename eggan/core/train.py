@@ -30,6 +30,13 @@ from eggan.core.distributed import DistEnv, all_gather, any_true, barrier, ddp_w
 from eggan.core.lock import locked_dir
 from eggan.core.method import DataInfo, Method
 from eggan.core.progress import MetricsLog, TrainProgress
+from eggan.core.provenance import (
+    RESUMABLE_CHANGES,
+    check_config_copy,
+    check_data,
+    dataset_record,
+    restore_config_copy,
+)
 from eggan.core.registry import get_method, read_run_config
 from eggan.core.runmeta import environment, select_device
 from eggan.data.dataset import Batch, FaceDataset, Target
@@ -37,8 +44,6 @@ from eggan.data.sources import open_dataset
 from eggan.errors import ConfigError, EgganError, Interrupted
 from eggan.io import atomic_write, atomic_write_json
 
-# Settings that may change between a run and its resumption without changing the result.
-RESUMABLE_CHANGES = {"checkpoint_every", "sample_every", "log_every", "monitor_every", "device"}
 # A monitor (evaluate.monitor) measures a method while it trains, for learning curves only.
 Monitor = Callable[[Method], dict[str, float | None]]
 
@@ -206,9 +211,15 @@ def train_run(
     dataset: FaceDataset | None = None,
     log: Callable[[str], None] | None = None,
     until: int | None = None,
+    allow_other_data: bool = False,
     monitor_for: Callable[[FaceDataset], Monitor | None] | None = None,
 ) -> TrainResult:
     """Train ``config`` into ``out_dir`` (resuming from its checkpoint unless ``resume=False``).
+
+    A checkpoint trained on other data than ``config``'s (another fingerprint) or whose
+    ``config.json`` was edited is refused in one line, before anything is written
+    (``eggan.core.provenance``); ``allow_other_data`` lets it go on with this data, recorded in the
+    checkpoint.
 
     ``until`` stops early at that step with a checkpoint, as an interruption would; the schedule
     still spans the configured total, so a later call resumes exactly where this one stopped.
@@ -239,23 +250,33 @@ def train_run(
     with locked_dir(out, say) if env.is_main else nullcontext():
         monitor = monitor_for(dataset) if monitor_for is not None and env.is_main else None
         return _train(config, out, env, device, dataset, train, method, order, steps, resume, progress, say, until,
-                      monitor)
+                      allow_other_data, monitor)
 
 
 def _train(config: RunConfig, out: Path, env: DistEnv, device: torch.device, dataset: FaceDataset,
            train: FaceDataset, method: Method, order: DataOrder, steps: int, resume: bool, progress: bool,
-           say: Callable[[str], None], until: int | None, monitor: Monitor | None) -> TrainResult:
+           say: Callable[[str], None], until: int | None, allow_other_data: bool,
+           monitor: Monitor | None) -> TrainResult:
     tc = config.train
     checkpoint = out / CHECKPOINT_NAME
     stop = steps if until is None else min(until, steps)
     start, saved = 0, None  # saved: the step of this run's checkpoint on disk, if any
+    record = dataset_record(dataset.fingerprint(), dataset.name)
     if resume and checkpoint.is_file():
         payload = load_checkpoint(checkpoint, method=config.method, image_size=config.data.image_size)
         _check_same_config(payload["config"], config.to_dict(), checkpoint)
+        check_config_copy(out, payload["config"])
+        note = check_data(payload, dataset.fingerprint(), checkpoint, allow_other_data, "--fresh to start again")
+        if note is not None and note["trained_on"] != note["scored_on"]:
+            say(f"{checkpoint}: trained on data {note['trained_on']}, going on with {note['scored_on']} "
+                "(allowed; recorded in the checkpoint)")
+        record = dataset_record(dataset.fingerprint(), dataset.name, payload)
         method.load_state_dict(payload["method_state"])
         start = saved = payload["step"]
         if start >= stop:
             say(f"{config.method} is already trained to step {start} ({checkpoint})")
+            if env.is_main:
+                restore_config_copy(out, payload["config"])
             return TrainResult(step=start, total_steps=steps, checkpoint=checkpoint, rank=env.rank, method=method)
         states = payload["rng"]
         if len(states) == env.world_size:
@@ -294,6 +315,7 @@ def _train(config: RunConfig, out: Path, env: DistEnv, device: torch.device, dat
                 "method_state": method.state_dict(),
                 "rng": rng,
                 "data": order.state(step),
+                "dataset": record,
             })
         barrier(env)
 

@@ -21,7 +21,7 @@ import hashlib
 import json
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
@@ -30,8 +30,10 @@ import torch
 from PIL import Image
 
 from eggan.data.aus import AU_COLUMNS, AU_MAX, EXPRESSIONS
+from eggan.data.decode import ImageRefused, open_image, rgb8
 from eggan.errors import DataError
 from eggan.io import atomic_write_json, atomic_write_text
+from eggan.limits import check_int
 
 INDEX_NAME = "index.csv"
 # Provenance written next to the index by the real-data readers: source, split rule, skipped files.
@@ -94,6 +96,7 @@ class FaceDataset:
     image_size: int
     images: torch.Tensor  # N x 3 x S x S, uint8
     identities: list[str]
+    _fingerprint: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def aus(self) -> torch.Tensor:
@@ -139,10 +142,16 @@ class FaceDataset:
         )
 
     def fingerprint(self) -> str:
-        """Hash of the index (paths, labels, split) and the working size: the key of every cache."""
-        digest = hashlib.sha256(self.table.to_csv(index=False).encode())
-        digest.update(f"size={self.image_size}".encode())
-        return digest.hexdigest()[:16]
+        """Hash of the index (paths, labels, split), the working size and every decoded pixel: what
+        each checkpoint records of its data (``eggan.core.provenance``) and the key of every cache.
+        The pixels are in it because an image replaced under an unchanged index is other data too.
+        Computed once per object (images and table are not changed in place)."""
+        if self._fingerprint is None:
+            digest = hashlib.sha256(self.table.to_csv(index=False).encode())
+            digest.update(f"size={self.image_size}".encode())
+            digest.update(self.images.contiguous().numpy())  # the buffer itself, no copy
+            self._fingerprint = digest.hexdigest()[:16]
+        return self._fingerprint
 
     def describe(self) -> dict[str, object]:
         """Sizes recorded in every run's metadata."""
@@ -167,7 +176,7 @@ def validate_table(
     """
     missing = [c for c in INDEX_COLUMNS if c not in table.columns]
     if missing:
-        raise DataError(f"missing columns {', '.join(missing)}", source)
+        raise DataError(header_problem([str(c) for c in table.columns], missing), source)
     if table.empty:
         raise DataError("no rows", source)
     table = table.copy()
@@ -198,9 +207,14 @@ def validate_table(
             f"identity {mixed[mixed > 1].index[0]!r} is in both splits; splits must be by identity",
             source,
         )
-    duplicated = table["path"][table["path"].duplicated()]
+    spelled = table["path"].map(lambda p: PurePosixPath(p).as_posix())  # ./images//x.png is images/x.png
+    duplicated = spelled[spelled.duplicated()]
     if not duplicated.empty:
-        raise DataError(f"duplicate image path {duplicated.iloc[0]!r}", source)
+        row = int(duplicated.index[0]) + 1
+        first = int(spelled[spelled == duplicated.iloc[0]].index[0]) + 1
+        raise DataError(f"duplicate image path {table['path'].iloc[row - 1]!r} in data row {row} (data row {first} "
+                        f"names the same file as {table['path'].iloc[first - 1]!r}): one image would carry two "
+                        "label sets", source)
     aus = table[list(AU_COLUMNS)].apply(pd.to_numeric, errors="coerce")
     for column in AU_COLUMNS:
         values = aus[column]
@@ -215,6 +229,26 @@ def validate_table(
     return table[list(INDEX_COLUMNS)].reset_index(drop=True)
 
 
+DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+
+
+def header_problem(header: list[str], missing: list[str]) -> str:
+    """Why an index lacks ``missing`` columns, as exactly as the header shows: another delimiter
+    than the comma, spaces around a name, another case; else the plain list."""
+    if len(header) == 1:
+        found = [name for sep, name in DELIMITERS.items() if sep in header[0]]
+        if found:
+            return f"the header is one column separated by {found[0]}; index.csv must be separated by commas"
+    for column in missing:
+        near = next((name for name in header if name.strip() == column), None)
+        if near is not None:
+            return f"column {near!r} has spaces around its name; expected {column!r}"
+        near = next((name for name in header if name.strip().lower() == column.lower()), None)
+        if near is not None:
+            return f"column {near!r} is not spelled {column!r} (names are case-sensitive)"
+    return f"missing columns {', '.join(missing)}"
+
+
 def _leaves_folder(path: str) -> bool:
     """An index path that is absolute or climbs out with '..' (on POSIX or Windows spelling)."""
     posix, windows = PurePosixPath(path), PureWindowsPath(path)
@@ -222,10 +256,11 @@ def _leaves_folder(path: str) -> bool:
 
 
 def load_image(path: Path, image_size: int | None) -> torch.Tensor:
-    """Decode one image to a 3 x S x S uint8 tensor (centre square crop, antialiased resize to
-    ``image_size``; ``None`` keeps the crop's own size)."""
-    with Image.open(path) as im:
-        im = im.convert("RGB")
+    """Decode one image to a 3 x S x S uint8 tensor (8-bit RGB at the right scale or refused,
+    ``eggan.data.decode``; centre square crop, antialiased resize to ``image_size``; ``None`` keeps
+    the crop's own size)."""
+    with open_image(path) as opened:
+        im = rgb8(opened)
         w, h = im.size
         side = min(w, h)
         if w != h:
@@ -275,6 +310,12 @@ def load_dataset(root: str | Path, image_size: int, min_identities: int = 2) -> 
     there and decode: a missing or broken one is an error naming it and its row, never a hole."""
     root = Path(root)
     table = read_index(root)
+    files: dict[Path, int] = {}
+    for row, rel in enumerate(table["path"], start=1):
+        first = files.setdefault(image_file(root, rel, row), row)
+        if first != row:
+            raise DataError(f"data rows {first} and {row} name the same image file ({table['path'].iloc[first - 1]!r} "
+                            f"and {rel!r}): one image would carry two label sets", root / INDEX_NAME)
     images = [read_face(root, rel, row + 1, image_size) for row, rel in enumerate(table["path"])]
     for split in REQUIRED_SPLITS:
         count = table.loc[table["split"] == split, "identity"].nunique()
@@ -293,25 +334,40 @@ def load_dataset(root: str | Path, image_size: int, min_identities: int = 2) -> 
     )
 
 
-def read_face(root: Path, rel: str, row: int, image_size: int | None) -> torch.Tensor:
-    """The image of data row ``row`` of ``root``'s index, decoded; errors name the file and row."""
+def image_file(root: Path, rel: str, row: int) -> Path:
+    """The file data row ``row`` of ``root``'s index names, resolved: it must exist and, once every
+    symlink is followed, lie inside the dataset folder (an index cannot read files elsewhere)."""
     path = root / rel
     if not path.is_file():
         raise DataError(f"no such image file (data row {row} of {INDEX_NAME})", path)
+    real, inside = path.resolve(), root.resolve()
+    if not real.is_relative_to(inside):
+        raise DataError(f"resolves to {real}, outside the dataset folder {inside} (a symlink?); data row {row} "
+                        f"of {INDEX_NAME}", path)
+    return real
+
+
+def read_face(root: Path, rel: str, row: int, image_size: int | None) -> torch.Tensor:
+    """The image of data row ``row`` of ``root``'s index, decoded; errors name the file and row."""
+    path = image_file(root, rel, row)
     try:
         return load_image(path, image_size)
     except IMAGE_ERRORS as exc:
-        raise unreadable_image(path, exc, f"; data row {row} of {INDEX_NAME}") from None
+        raise unreadable_image(root / rel, exc, f"; data row {row} of {INDEX_NAME}") from None
 
 
 def unreadable_image(path: Path, exc: BaseException, where: str = "") -> DataError:
-    """The one-line error for an image file that does not decode (``IMAGE_ERRORS``)."""
+    """The one-line error for an image file that does not decode, or whose pixels have no known
+    8-bit meaning (``IMAGE_ERRORS``; ``eggan.data.decode.ImageRefused`` says why itself)."""
     reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, ImageRefused):
+        return DataError(f"{reason}{where}", path)
     return DataError(f"not a readable image ({reason}{where})", path)
 
 
 def split_identities(identities: Sequence[str], test_fraction: float, seed: int) -> dict[str, str]:
     """Seeded identity-level split: the same seed and identity set give the same split anywhere."""
+    check_int(seed, "--seed")
     names = sorted(set(identities))
     n_test = round(len(names) * test_fraction)
     if n_test < 1 or n_test >= len(names):

@@ -23,6 +23,7 @@ from PIL import Image
 
 from eggan.data.aus import AU_COLUMNS, EXPRESSIONS
 from eggan.data.dataset import IMAGE_ERRORS, MAX_BAD_IMAGE_FRACTION, split_identities, write_index
+from eggan.data.decode import open_image, rgb8
 from eggan.data.openface import AuReadout, AuVector
 from eggan.data.staging import check_replaceable, replacing_dataset
 from eggan.errors import DataError
@@ -122,9 +123,10 @@ def replace_file(target: Path, data: bytes) -> None:
 
 
 def copy_image(source: Path, target: Path) -> None:
-    """Copy the file byte for byte after checking that it decodes completely."""
-    with Image.open(source) as im:
-        im.load()
+    """Copy the file byte for byte after checking that it decodes completely, to pixels of known
+    8-bit meaning (``eggan.data.decode``)."""
+    with open_image(source) as im:
+        rgb8(im)
     replace_file(target, source.read_bytes())
 
 

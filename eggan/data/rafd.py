@@ -29,6 +29,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from eggan.data.decode import open_image, rgb8
 from eggan.data.ingest import (
     DEFAULT_TEST_FRACTION,
     ImageWriter,
@@ -107,11 +108,11 @@ def crop_writer(box: tuple[int, int, int, int], size: int) -> ImageWriter:
     """Cut ``box`` out of an official 681x1024 frame and resize it to ``size``."""
 
     def write(source: Path, target: Path) -> None:
-        with Image.open(source) as im:
+        with open_image(source) as im:
             if im.size != RAFD_FRAME:
                 raise DataError(f"is {im.size[0]}x{im.size[1]}, not RaFD's 681x1024; the fixed crop "
                                 "does not fit (pass aligned faces)", source)
-            face = im.convert("RGB").crop(box).resize((size, size), Image.Resampling.LANCZOS)
+            face = rgb8(im).crop(box).resize((size, size), Image.Resampling.LANCZOS)
         save_png(face, target)
 
     return write
@@ -127,8 +128,8 @@ def aligned_writer(aligned_dir: Path, size: int) -> ImageWriter:
         found = next((p for p in candidates if p.is_file()), None)
         if found is None:
             raise FileNotFoundError(f"no aligned face for {source.name}")
-        with Image.open(found) as im:
-            face = im.convert("RGB").resize((size, size), Image.Resampling.LANCZOS)
+        with open_image(found) as im:
+            face = rgb8(im).resize((size, size), Image.Resampling.LANCZOS)
         save_png(face, target)
 
     return write
