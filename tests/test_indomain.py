@@ -9,7 +9,6 @@ import torch
 
 from eggan.core.imageops import random_blur
 from eggan.data.dataset import load_dataset
-from eggan.errors import CheckpointError
 from evaluate.indomain import blur, cache_path, degrade, load_or_train, training_split
 
 
@@ -72,13 +71,18 @@ def test_evaluators_learn_from_the_evaluator_split_and_say_so_when_there_is_none
     {"format": "eggan-bench-evaluator/1", "kind": "estimator"},  # another evaluator's file
     {"kind": "verifier"},  # no format tag
 ])
-def test_a_cached_evaluator_with_the_wrong_tags_is_refused(tiny_dataset: Path, tmp_path: Path, payload: dict) -> None:
+def test_a_cached_evaluator_with_the_wrong_tags_is_rebuilt_with_a_warning(tiny_dataset: Path, tmp_path: Path,
+                                                                          payload: dict) -> None:
+    """A cached file of another format version, another evaluator or no tag is never used as this
+    evaluator: it is trained again (seeded, so the same evaluator) and the warning names the file."""
     dataset = load_dataset(tiny_dataset, 32)
     settings = {"width": 0.25}
-    torch.save({**payload, "state_dict": {}, "report": "{}"}, cache_path("verifier", dataset, settings, tmp_path))
+    path = cache_path("verifier", dataset, settings, tmp_path)
+    torch.save({**payload, "state_dict": {}, "report": "{}"}, path)
+    trained = {"w": torch.ones(2)}
 
-    def never() -> None:
-        raise AssertionError("a cached file with the wrong tags was silently retrained over")
-
-    with pytest.raises(CheckpointError, match=r"verifier-.*\.pt: not a cached verifier evaluator; delete it"):
-        load_or_train("verifier", dataset, settings, never, cache_dir=tmp_path)
+    with pytest.warns(UserWarning, match=r"verifier-.*\.pt: the cached verifier is truncated, corrupt or not an "
+                                         r"evaluator; training it again"):
+        state, _, _ = load_or_train("verifier", dataset, settings, lambda: (trained, {}), cache_dir=tmp_path)
+    assert torch.equal(state["w"], trained["w"])
+    assert torch.load(path, weights_only=True)["format"] == "eggan-bench-evaluator/1"
