@@ -66,6 +66,7 @@ TRAIN = "tests/test_train.py"
 SCHEDULES = "tests/test_schedules.py"
 GT = "tests/test_groundtruth.py"
 LEVERS = "tests/test_recipe_levers.py"
+BLEVERS = "tests/test_baseline_levers.py"
 
 MUTANTS: tuple[Mutant, ...] = (
     # --- training steps: EGGAN ----------------------------------------------------------------------
@@ -111,8 +112,8 @@ MUTANTS: tuple[Mutant, ...] = (
            (f"{EGG}::test_critic_step_is_wgan_gp_on_real_vs_edit_and_c_exp_on_real_classes",)),
     Mutant("penalty-batch-norm", "training step", "eggan/core/gan.py", "grad.flatten(1).norm(2, dim=1)",
            "grad.norm(2)", (f"{EGG}::test_the_penalty_pulls_the_critics_gradient_norm_towards_one",)),
-    Mutant("penalty-of-mean-score", "training step", "eggan/core/gan.py", "torch.autograd.grad(score.sum(),",
-           "torch.autograd.grad(score.mean(),",
+    Mutant("penalty-of-mean-score", "training step", "eggan/core/gan.py", "torch.autograd.grad(score.sum(), mixed,",
+           "torch.autograd.grad(score.mean(), mixed,",
            (f"{EGG}::test_the_penalty_pulls_the_critics_gradient_norm_towards_one",)),
     # --- training steps: the baselines -----------------------------------------------------------------
     Mutant("stargan-cls-original-label", "training step", "baselines/stargan.py",
@@ -121,8 +122,11 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("stargan-targets-not-permuted", "training step", "baselines/stargan.py",
            "label_trg = label_org[torch.randperm(len(batch), device=x.device)]", "label_trg = label_org",
            (f"{BASE}::test_stargan_targets_are_a_permutation_of_the_batchs_labels",), required=True),
-    Mutant("stargan-cycle-to-target", "training step", "baselines/stargan.py", "G(x_fake, c_org)",
-           "G(x_fake, c_trg)", (f"{BASE}::test_stargan_generator_step",)),
+    Mutant("stargan-cycle-to-target", "training step", "baselines/stargan.py", "else G(x_fake, c_org)",
+           "else G(x_fake, c_trg)", (f"{BASE}::test_stargan_generator_step",)),
+    Mutant("stargan-identity-to-target", "training step", "baselines/stargan.py", "torch.cat([c_org, c_org])",
+           "torch.cat([c_org, c_trg])",
+           (f"{BLEVERS}::test_stargan_identity_term_is_g_of_the_source_class_against_the_source",)),
     Mutant("stargan-critic-class-on-fake", "training step", "baselines/stargan.py",
            "d_cls = F.cross_entropy(out_cls[:n], label_org)", "d_cls = F.cross_entropy(out_cls[n : 2 * n], label_org)",
            (f"{BASE}::test_stargan_critic_step",)),
@@ -146,7 +150,7 @@ MUTANTS: tuple[Mutant, ...] = (
            "(mask[:, :, :-1, :] - mask[:, :, 1:, :])", "(mask[:, :, :, :-1] - mask[:, :, :, 1:])",
            (f"{BASE}::test_ganimation_generator_step",)),
     Mutant("homointerp-critic-sign", "training step", "baselines/homointerp.py",
-           "d_adv = score_z.mean() - score_f.mean()", "d_adv = score_f.mean() - score_z.mean()",
+           'adv = {"d_adv": score_z.mean() - score_f.mean()}', 'adv = {"d_adv": score_f.mean() - score_z.mean()}',
            (f"{BASE}::test_homointerp_decoder_critic_and_guidance_steps",)),
     Mutant("homointerp-classifier-on-real", "training step", "baselines/homointerp.py",
            'bce_sum(logits[:n], a) if c.classifier_on == "interpolated"',
@@ -159,6 +163,16 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("homointerp-ei-from-step-1", "training step", "baselines/homointerp.py", "if step % c.n_discrim == 0:",
            "if (step + 1) % c.n_discrim == 0:",
            (f"{BASE}::test_homointerp_updates_e_and_i_every_fifth_step_from_step_0",)),
+    Mutant("homointerp-r1-on-fake-latents", "training step", "baselines/homointerp.py",
+           'reg, weight = {"d_r1": r1_penalty(score_f, real)}', 'reg, weight = {"d_r1": r1_penalty(score_z, z)}',
+           (f"{BLEVERS}::test_homointerp_r1_is_the_logistic_loss_with_r1_on_real_latents",)),
+    Mutant("homointerp-logistic-sides-swapped", "training step", "baselines/homointerp.py",
+           "logistic_critic_loss(score_f, score_z)", "logistic_critic_loss(score_z, score_f)",
+           (f"{BLEVERS}::test_homointerp_r1_is_the_logistic_loss_with_r1_on_real_latents",)),
+    Mutant("stargan-r1-on-patch-sum", "training step", "baselines/stargan.py",
+           'reg = {"d_r1": r1_penalty(src_real.flatten(1).mean(1), real)}',
+           'reg = {"d_r1": r1_penalty(src_real.flatten(1).sum(1), real)}',
+           (f"{BLEVERS}::test_stargan_r1_penalises_the_critics_gradient_on_real_images",)),
     # --- schedules, data order, resume, non-finite guards ----------------------------------------------
     Mutant("linear-decay-off-by-one", "schedule", "eggan/core/schedules.py",
            "max(0.0, 1.0 - (step - decay_start) / span)", "max(0.0, 1.0 - (step - decay_start + 1) / span)",

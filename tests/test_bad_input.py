@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -182,7 +183,7 @@ def test_edit_writes_the_format_its_name_asks_for(capsys: pytest.CaptureFixture[
 
 
 @pytest.mark.parametrize(("content", "message"), [
-    (os.urandom(4096), "not a PyTorch checkpoint file"),
+    (random.Random(7).randbytes(4096), "not a PyTorch checkpoint file"),
     (None, "is a folder, not a checkpoint file"),
 ])
 def test_a_file_that_is_no_checkpoint_is_called_so(capsys: pytest.CaptureFixture[str], face: Path, tmp_path: Path,

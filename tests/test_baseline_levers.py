@@ -224,6 +224,13 @@ def test_homointerp_r1_is_the_logistic_loss_with_r1_on_real_latents(tiny_dataset
     assert "R1 on real latents" in deviations
 
 
+def test_homointerp_refuses_an_unknown_adversarial_loss() -> None:
+    config = get_method("homointerp").preset("smoke").model
+    config.latent_layer, config.adversarial = "relu3_1", "hinge"
+    with pytest.raises(ConfigError, match=r"model\.adversarial must be 'wgan-gp' or 'r1', not 'hinge'"):
+        get_method("homointerp")(config, DataInfo(16, 4), 10, torch.device("cpu"))
+
+
 def test_homointerp_refuses_a_latent_too_small_for_the_critic() -> None:
     config = get_method("homointerp").preset("smoke").model
     config.latent_layer = "relu5_1"

@@ -5,9 +5,11 @@ from __future__ import annotations
 import copy
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from unittest import mock
@@ -16,7 +18,7 @@ import pytest
 import torch
 from hang_guard import HANG_GUARD_S
 
-from eggan.core.checkpoint import load_checkpoint
+from eggan.core.checkpoint import load_checkpoint, load_file
 from eggan.core.config import apply_overrides
 from eggan.core.method import Method
 from eggan.core.registry import REGISTRY, get_method
@@ -306,6 +308,20 @@ def test_ctrl_c_is_one_line_and_exit_status_130(tiny_dataset: Path, tmp_path: Pa
         main()
     assert done.value.code == 130
     assert capsys.readouterr().err.strip().splitlines()[-1] == "interrupted at step 1; rerun the same command to resume"
+
+
+def test_arbitrary_bytes_are_called_no_checkpoint_whatever_opcode_they_break_on(tmp_path: Path) -> None:
+    """A non-zip file goes to torch's legacy unpickler, which fails on random bytes with
+    UnpicklingError, IndexError, KeyError or UnicodeDecodeError depending on the first byte
+    it trips on (os.urandom in a CLI test once hit IndexError in CI): every one must end as
+    the same one-line CheckpointError, with no warning printed."""
+    blob = tmp_path / "blob.pt"
+    for seed in range(400):
+        blob.write_bytes(random.Random(seed).randbytes(4096))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with pytest.raises(CheckpointError, match=r"blob\.pt: not a PyTorch checkpoint file \("):
+                load_file(blob)
 
 
 def test_checkpoint_errors(tiny_dataset: Path, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import pickle
 import re
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,9 @@ def load_file(path: str | Path) -> Any:
     if not path.is_file():
         raise CheckpointError("no such checkpoint file", path)
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # garbage read as a legacy pickle names a random protocol
+            warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         culprit = re.search(r"GLOBAL [\w.]+", str(exc))
         if culprit is None:
@@ -52,9 +55,14 @@ def load_file(path: str | Path) -> Any:
             f"({culprit[0]}); re-save its tensors as a plain state dict",
             path,
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CheckpointError(f"corrupt or truncated checkpoint ({first})", path) from None
+    except (IndexError, KeyError, TypeError, AttributeError, ValueError, OverflowError, MemoryError) as exc:
+        # A file that is not a zip archive is read as a legacy (pre-1.6) pickle, the format of
+        # LightCNN's released weights; on arbitrary bytes that unpickler fails with whatever the
+        # first bad opcode happens to break (an empty stack, an unknown memo key, ...).
+        raise CheckpointError(f"not a PyTorch checkpoint file (unreadable: {type(exc).__name__})", path) from None
 
 
 def load_checkpoint(path: str | Path, method: str | None = None, image_size: int | None = None) -> dict[str, Any]:
