@@ -7,9 +7,13 @@ label = method name or an ablation label such as ``eggan-wtP``). Layout written 
     RUN/eval/evaluators.json           estimator and verifier metadata, own held-out accuracies, threshold
     RUN/eval/reference/<row>/pairs.csv per-pair results of "Source (no edit)" (and "Ideal" on SynthFACS)
     RUN/eval/<label>/seed<k>/pairs.csv per-pair results; summary.json beside it
+    RUN/outside/<name>/seed<k>/        a folder of another method's outputs, registered by `score`
+                                       (source.json), scored here like a seed (pairs.csv, summary.json)
     RUN/results.json                   everything the report needs (the report reads nothing else)
 
-Re-running skips a seed whose ``summary.json`` matches its checkpoint's step and the evaluators.
+Re-running skips a seed whose ``summary.json`` matches its checkpoint's step and the evaluators,
+and an outside folder whose summary matches the folder's content hash and the evaluators: the rows
+of outside folders are rebuilt from ``RUN/outside`` at every evaluation, so they stay in the tables.
 Each command here holds the run folder's lock while it works (``eggan.core.lock``): a folder that
 `run` is still training is refused in one line, never scored half-way. results.json is merged, not
 replaced (``evaluate.results_store``): the parts evaluation does not compute (``throughput``,
@@ -37,6 +41,8 @@ results.json schema (``format`` = ``eggan-bench-results/1``)::
     Row = {"label": str, "kind": "reference" | "method", "method": str | null,
            "seeds": {"<k>": Summary}, "checkpoint_steps": {"<k>": int},
            "metadata": Method.metadata() of the first seed | null,
+           "outside": {"<k>": {"outputs": folder, "sha256": str}},  # rows scored from a folder only
+           "examples": {"<pair>": base64 PNG},                        # outside rows: the example pairs' outputs
            "summary": Summary (reference rows) | Aggregate (method rows, over seeds)}
     Summary = {"n_pairs": int, "estimator_failures": int,
                "au": {"vs_estimator": AUTable | null,   # against the estimator's reading of the target
@@ -87,18 +93,27 @@ from eggan.data.aus import AU_NAMES
 from eggan.data.config import DataConfig
 from eggan.data.dataset import FaceDataset, Target
 from eggan.data.ideal import IdealRenderer
-from eggan.errors import ConfigError, DataError
+from eggan.errors import ConfigError
 from eggan.io import atomic_write_json, atomic_write_text
 from evaluate.au import AUEstimator, build_estimator, check_estimator, save_images
+from evaluate.examples import encode_levels, example_pairs
 from evaluate.groundtruth import CHANGE_LEVEL, DEFINITIONS, MIN_CHANGED, ideal_renderer
 from evaluate.identity import Verifier, check_verifier_weights, indomain_verifier, released_verifier
 from evaluate.interpolation import interpolation_response
 from evaluate.lightcnn import VARIANTS
 from evaluate.metrics import HIGHER_IS_BETTER
+from evaluate.outputs import OUTSIDE_DIR, outputs_sha256, read_outputs
 from evaluate.pairs import calibrate, load_pairs, make_pairs, pairs_description, row_indices, save_pairs
-from evaluate.protocol import prepare_reference, score_ideal, score_real, score_source, score_translation
+from evaluate.protocol import (
+    prepare_reference,
+    score_ideal,
+    score_outputs,
+    score_real,
+    score_source,
+    score_translation,
+)
 from evaluate.results_store import RESULTS_NAME, read_previous, write_results
-from evaluate.run_data import run_dataset
+from evaluate.run_data import find_runs, run_dataset
 from evaluate.weights import fetch_weights
 
 FORMAT = "eggan-bench-results/1"
@@ -107,18 +122,7 @@ SOURCE_ROW, IDEAL_ROW, REAL_ROW = "Source (no edit)", "Ideal", "Real"
 # older summary is rescored rather than reused without them (2: reconstructions, ground truth).
 SCORING = 2
 Loader = Callable[[Path, torch.device], Method]
-
-
-def find_runs(run_dir: Path) -> dict[str, dict[int, Path]]:
-    """label -> seed -> training folder, for every ``train/<label>/seed<k>/checkpoint.pt``."""
-    runs: dict[str, dict[int, Path]] = {}
-    for checkpoint in sorted((run_dir / "train").glob(f"*/seed*/{CHECKPOINT_NAME}")):
-        match = re.fullmatch(r"seed(\d+)", checkpoint.parent.name)
-        if match:
-            runs.setdefault(checkpoint.parent.parent.name, {})[int(match.group(1))] = checkpoint.parent
-    if not runs:
-        raise DataError("no trained runs (expected train/<label>/seed<k>/checkpoint.pt)", run_dir)
-    return runs
+EXAMPLE_OUTPUTS = 16  # an outside row keeps its outputs of this many example pairs, for the comparison figure
 
 
 def build_verifier(kind: str, dataset: FaceDataset, weights: str | Path | None, device: torch.device,
@@ -183,7 +187,8 @@ def _evaluate(run_dir: Path, estimator: str, openface_csv: str | Path | None, ve
     pairs, description = run_pairs(eval_dir, dataset, per_expression, seed)
     au = build_estimator(estimator, dataset, openface_csv, torch_device)
     renderer = ideal_renderer(config, dataset)
-    au.require(image_keys(runs, len(pairs), ideal=renderer is not None))  # every file it will read, before any
+    outside = find_outside(run_dir)
+    au.require(image_keys({**runs, **outside}, len(pairs), ideal=renderer is not None))  # every file it reads
     log(f"{len(pairs)} pairs ({description['per_expression_used']} per expression)")
     ver = build_verifier(verifier, dataset, weights, torch_device, accept_unverified_weights)
     calibration = calibrate(ver, dataset, seed=seed)  # before any generated image is scored
@@ -198,6 +203,10 @@ def _evaluate(run_dir: Path, estimator: str, openface_csv: str | Path | None, ve
     for label in sorted(runs):
         rows.append(_method_row(label, runs[label], dataset, pairs, au, ver, reference, stamp, eval_dir,
                                 torch_device, loader, batch_size, rounds, log, renderer))
+    for name in sorted(outside):
+        row = _outside_row(name, outside[name], dataset, pairs, au, ver, reference, stamp, batch_size, rounds, log)
+        if row is not None:
+            rows.append(row)
     if renderer is not None:
         rows.append(_reference_row(IDEAL_ROW, *score_ideal(dataset, pairs, au, ver, reference, batch_size, rounds),
                                    eval_dir / "reference" / "ideal"))
@@ -222,6 +231,69 @@ def _evaluate(run_dir: Path, estimator: str, openface_csv: str | Path | None, ve
     throughput = eval_dir / "throughput.json"  # measured before the first evaluation wrote results.json
     return write_results(run_dir, results, log,
                          defaults={"throughput": json.loads(throughput.read_text()) if throughput.is_file() else None})
+
+
+def find_outside(run_dir: Path) -> dict[str, dict[int, Path]]:
+    """name -> seed -> registration folder, for every ``outside/<name>/seed<k>/source.json``."""
+    found: dict[str, dict[int, Path]] = {}
+    for source in sorted((run_dir / OUTSIDE_DIR).glob("*/seed*/source.json")):
+        match = re.fullmatch(r"seed(\d+)", source.parent.name)
+        if match:
+            found.setdefault(source.parent.parent.name, {})[int(match.group(1))] = source.parent
+    return found
+
+
+def _outside_row(name: str, seeds: dict[int, Path], dataset: FaceDataset, pairs: pd.DataFrame, au: AUEstimator,
+                 ver: Verifier, reference: Any, stamp: dict[str, Any], batch_size: int, rounds: int,
+                 log: Callable[[str], None]) -> dict[str, Any] | None:
+    """The row of a method scored from folders of its outputs (one per seed), rescored where a
+    folder's content changed since its summary was saved or the evaluators did. A folder that is
+    gone keeps the score of the content it had, said in the log; with no saved score it is left out."""
+    pair_ids = [int(p) for p in pairs["pair"]]
+    summaries: dict[str, dict[str, Any]] = {}
+    origins: dict[str, dict[str, str]] = {}
+    examples: dict[str, str] = {}
+    for k, folder in sorted(seeds.items()):
+        registered = json.loads((folder / "source.json").read_text())
+        outputs = Path(registered["outputs"])
+        saved = folder / "summary.json"
+        previous = json.loads(saved.read_text()) if saved.is_file() else None
+        if previous is not None and previous.get("evaluators") != stamp:
+            previous = None
+        if not outputs.is_dir():
+            if previous is None:
+                log(f"{name}/seed{k}: {outputs} is gone and was never scored with these evaluators; left out")
+                continue
+            log(f"{name}/seed{k}: {outputs} is gone; kept the score of its content sha256 {previous['sha256'][:12]}")
+            sha = previous["sha256"]
+        else:
+            try:
+                sha = outputs_sha256(outputs, pair_ids)
+            except OSError:  # a file is missing: read_outputs below names it
+                sha = None
+        if previous is not None and previous["sha256"] == sha:
+            log(f"{name}/seed{k}: up to date (outputs sha256 {sha[:12]}), skipped")
+        else:
+            images = read_outputs(outputs, pair_ids, dataset.image_size)  # whole, or one line naming what is not
+            sha = outputs_sha256(outputs, pair_ids)
+            frame, summary = score_outputs(
+                lambda chunk, _source, _target, images=images: (images[chunk].float().div(127.5).sub(1.0), None),
+                dataset, pairs, au, ver, reference, batch_size, f"{name}_seed{k}", rounds)
+            chosen = example_pairs(pairs, EXAMPLE_OUTPUTS)
+            previous = {"label": name, "seed": k, "outputs": str(outputs), "sha256": sha, "evaluators": stamp,
+                        "summary": summary,
+                        "examples": {str(pair_ids[i]): encode_levels(images[i]) for i in chosen}}
+            _write_pairs(frame, folder)
+            atomic_write_json(saved, previous)
+            log(f"{name}/seed{k}: {summary['n_pairs']} pairs from {outputs} (sha256 {sha[:12]})")
+        summaries[str(k)] = previous["summary"]
+        origins[str(k)] = {"outputs": previous["outputs"], "sha256": previous["sha256"]}
+        examples = examples or previous["examples"]
+    if not summaries:
+        return None
+    return {"label": name, "kind": "method", "method": None, "seeds": summaries, "checkpoint_steps": {},
+            "metadata": None, "outside": origins, "examples": examples,
+            "summary": aggregate(list(summaries.values()))}
 
 
 def image_keys(runs: dict[str, dict[int, Path]], n_pairs: int, ideal: bool = False) -> list[str]:

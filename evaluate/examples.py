@@ -21,8 +21,8 @@ from eggan.core.interpolate import interpolate
 from eggan.core.method import Method
 from eggan.data.dataset import FaceDataset, Target
 from eggan.data.ideal import IdealRenderer
-from evaluate.evaluation import find_runs
 from evaluate.pairs import load_pairs, row_indices
+from evaluate.run_data import find_runs
 
 
 def encode(image: torch.Tensor) -> str:

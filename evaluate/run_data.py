@@ -10,6 +10,7 @@ caller allows it, and then the returned notes say so in the results and the capt
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,21 @@ from eggan.core.provenance import check_config_copy, check_data
 from eggan.data.config import DataConfig
 from eggan.data.dataset import FaceDataset
 from eggan.data.sources import open_dataset
-from eggan.errors import CheckpointError, ConfigError
+from eggan.errors import CheckpointError, ConfigError, DataError
 
 Runs = dict[str, dict[int, Path]]
+
+
+def find_runs(run_dir: Path) -> Runs:
+    """label -> seed -> training folder, for every ``train/<label>/seed<k>/checkpoint.pt``."""
+    runs: Runs = {}
+    for checkpoint in sorted((run_dir / "train").glob(f"*/seed*/{CHECKPOINT_NAME}")):
+        match = re.fullmatch(r"seed(\d+)", checkpoint.parent.name)
+        if match:
+            runs.setdefault(checkpoint.parent.parent.name, {})[int(match.group(1))] = checkpoint.parent
+    if not runs:
+        raise DataError("no trained runs (expected train/<label>/seed<k>/checkpoint.pt)", run_dir)
+    return runs
 
 
 def _dataset_key(config: DataConfig) -> dict[str, Any]:

@@ -61,17 +61,31 @@ def image_grid(columns: list[tuple[str, list[Any]]], path: Path, row_labels: lis
     return _save(fig, path)
 
 
+def generated_examples(results: dict[str, Any]) -> dict[str, list[str]]:
+    """Each compared row's outputs of the example pairs, in the figures' row order: a trained
+    label's from ``examples``, an outside row's from the outputs it keeps (``row["examples"]``)."""
+    examples = results["examples"]
+    ablations = set(ABLATION_LABELS.values())
+    shown = {}
+    for row in method_rows(results):
+        kept = row.get("examples") or {}
+        if row["label"] in ablations:
+            continue
+        if row["label"] in examples["generated"]:
+            shown[row["label"]] = examples["generated"][row["label"]]
+        elif all(str(p) in kept for p in examples["pairs"]):
+            shown[row["label"]] = [kept[str(p)] for p in examples["pairs"]]
+    return shown
+
+
 def comparison_figure(results: dict[str, Any], path: Path) -> Path | None:
     """Fig. 2: rows of source, target, then each compared method's output."""
     examples = results.get("examples")
     if not examples:
         return None
-    ablations = set(ABLATION_LABELS.values())
-    labels = [r["label"] for r in method_rows(results) if r["label"] not in ablations and r["label"] in
-              examples["generated"]]
     columns = [("Source", examples["source"]), ("Target", examples["target"])]
     columns += [("Ideal", examples["ideal"])] if examples.get("ideal") else []
-    columns += [(display_name(label), examples["generated"][label]) for label in labels]
+    columns += [(display_name(label), pngs) for label, pngs in generated_examples(results).items()]
     return image_grid(columns, path, examples.get("target_expressions"))
 
 
@@ -81,13 +95,11 @@ def edit_map_figure(results: dict[str, Any], path: Path) -> Path | None:
     examples = results.get("examples")
     if not examples or not examples.get("ideal"):
         return None
-    ablations = set(ABLATION_LABELS.values())
-    labels = [r["label"] for r in method_rows(results) if r["label"] not in ablations and r["label"] in
-              examples["generated"]]
     sources = [decode(png).astype(np.float64) for png in examples["source"]]
     columns = [("Source", [decode(png) for png in examples["source"]]),
                ("Ideal change", _changes(examples["ideal"], sources))]
-    columns += [(f"{display_name(label)} change", _changes(examples["generated"][label], sources)) for label in labels]
+    columns += [(f"{display_name(label)} change", _changes(pngs, sources))
+                for label, pngs in generated_examples(results).items()]
     return image_grid(columns, path, examples.get("target_expressions"), heat_scale=HEAT_SCALE)
 
 

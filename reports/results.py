@@ -47,6 +47,21 @@ def method_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     return [row for row in results["rows"] if row["kind"] == "method"]
 
 
+def outside_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows scored from a folder of another method's outputs (`eggan-bench score`), not trained here."""
+    return [row for row in results["rows"] if row.get("outside")]
+
+
+def outside_notes(results: dict[str, Any]) -> list[str]:
+    """What each outside row is: where its outputs came from, and what it cannot have."""
+    notes = []
+    for row in outside_rows(results):
+        folders = "; ".join(f"seed {k}: {o['outputs']} (sha256 {o['sha256'][:12]})" for k, o in row["outside"].items())
+        notes.append(f"{display_name(row['label'])} was scored from a folder of its outputs, not trained here "
+                     f"({folders}): no reconstruction, so no own edit, throughput or interpolation (n/a).")
+    return notes
+
+
 def row_by_label(results: dict[str, Any], label: str) -> dict[str, Any] | None:
     return next((row for row in results["rows"] if row["label"] == label), None)
 

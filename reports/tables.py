@@ -25,6 +25,8 @@ from reports.results import (
     display_name,
     estimator_sentence,
     method_rows,
+    outside_notes,
+    outside_rows,
     row_by_label,
     substitution_notes,
     verifier_sentence,
@@ -126,7 +128,7 @@ def expression_table(results: dict[str, Any], side: str = "vs_estimator") -> Tab
         f"bold (ties: all).{ground_truth_absence(results)}"
     )
     return Table(f"expression_{side}", [*au_names, "Avg"], index, cells, best, caption, "Metric",
-                 substitution_notes(results))
+                 substitution_notes(results) + outside_notes(results))
 
 
 def identity_table(results: dict[str, Any]) -> Table:
@@ -152,7 +154,7 @@ def identity_table(results: dict[str, Any]) -> Table:
         f"that are rejected. Real verifies real genuine/impostor pairs. {data_sentence(results)}"
     )
     return Table("identity", [k[1] for k in keys], [("", display_name(r["label"])) for r in rows], cells, best,
-                 caption, notes=substitution_notes(results))
+                 caption, notes=substitution_notes(results) + outside_notes(results))
 
 
 def ablation_table(results: dict[str, Any]) -> Table | None:
@@ -184,18 +186,21 @@ def throughput_table(results: dict[str, Any]) -> Table | None:
     measured = results.get("throughput")
     if not measured:
         return None
-    labels = [r["label"] for r in method_rows(results) if r["label"] in measured]
+    outside = [r["label"] for r in outside_rows(results)]
+    labels = [r["label"] for r in method_rows(results) if r["label"] in measured or r["label"] in outside]
     sizes = sorted({b["batch_size"] for m in measured.values() for b in m["batches"]})
     cells, values = [], []
-    for label in labels:
-        by_size = {b["batch_size"]: b["translations_per_s"] for b in measured[label]["batches"]}
+    for label in labels:  # an outside row's outputs came from elsewhere: nothing here was timed (n/a)
+        by_size = {b["batch_size"]: b["translations_per_s"] for b in measured.get(label, {"batches": []})["batches"]}
         values.append([by_size.get(s) for s in sizes])
         cells.append([_fmt(by_size.get(s), 1) for s in sizes])
-    first = measured[labels[0]] if labels else next(iter(measured.values()))
+    first = next(measured[label] for label in [*labels, *measured] if label in measured)
     caption = (
         f"Test-time throughput (translations per second, median of {first['repeats']} timed calls after "
         f"{first['warmup']} warm-up calls) at {first['image_size']}x{first['image_size']} on "
         f"{first['device']['name']} ({first['device']['type']}, {first['dtype']}, {first['threads']} threads)."
+        + (f" n/a: {', '.join(map(display_name, outside))} scored from a folder of outputs, never run here."
+           if outside else "")
     )
     best = _best_by_column(values, [True] * len(labels), [True] * len(sizes))
     return Table("throughput", [f"batch {s}" for s in sizes], [("", display_name(x)) for x in labels], cells, best,
@@ -208,6 +213,7 @@ def interpolation_table(results: dict[str, Any]) -> Table | None:
     rows = [r for r in method_rows(results) if (r["summary"].get("interpolation") or {}).get("mean")]
     if not rows:
         return None
+    outside = outside_rows(results)
     alphas = rows[0]["summary"]["interpolation"]["alphas"][1:]
     index, cells, best = [], [], []
     measures = [("mean", "Estimator r(α)"), ("ground_truth.mean", "Ground truth r*(α)"),
@@ -223,6 +229,10 @@ def interpolation_table(results: dict[str, Any]) -> Table | None:
             values.append(list(vals))
             index.append((title, display_name(row["label"])))
         best.extend(_best_by_column(values, [True] * len(group), [True] * (len(alphas) + 1)))
+        for row in outside if key == "mean" else []:  # no frames of Eq. 8 came with its folder of outputs
+            cells.append(["n/a"] * (len(alphas) + 1))
+            best.append([False] * (len(alphas) + 1))
+            index.append((title, display_name(row["label"])))
     caption = (
         "Interpolation (Eq. 8): r(α) is the estimator's AU change from the α = 0 frame, projected on the asked "
         "change u_t - u_s and divided by its squared length (1 = the frame moved by exactly the asked change, 0 = "
@@ -231,6 +241,8 @@ def interpolation_table(results: dict[str, Any]) -> Table | None:
         "projection on the pixels: each frame's change from the α = 0 frame against the ideal change ideal - "
         "source, and the edit score compares each frame with the ideal render at its α. "
         f"{estimator_sentence(results)} {gain_sentence(results)}"
+        + (f" n/a: {', '.join(display_name(r['label']) for r in outside)} scored from a folder of outputs, which "
+           "holds no interpolation frames." if outside else "")
     )
     return Table("interpolation", [*(f"α={a:.2f}" for a in alphas), "Monotone (%)"], index, cells, best, caption,
                  "Measure")
@@ -285,7 +297,7 @@ def ground_truth_table(results: dict[str, Any]) -> Table | None:
         f"apply. {gain_sentence(results)}"
     )
     return Table("ground_truth", [title for _k, title, _d in GT_COLUMNS],
-                 [("", display_name(r["label"])) for r, _ in rows], cells, best, caption)
+                 [("", display_name(r["label"])) for r, _ in rows], cells, best, caption, notes=outside_notes(results))
 
 
 def ground_truth_expression_table(results: dict[str, Any]) -> Table | None:

@@ -258,6 +258,67 @@ def evaluate(
     _print_headline(headline(results), f"{run / 'results.json'}, {run / 'tables'} and {run / 'figures'}")
 
 
+@app.command("export-protocol")
+def export_protocol(
+    run: Annotated[Path, typer.Option(help="Benchmark run directory with train/<label>/seed<k>/ inside.")],
+    out: Annotated[Path, typer.Option(help="New folder for the protocol (refused if it holds anything).")],
+    allow_other_data: AllowOtherData = False,
+) -> None:
+    """Write the run's protocol for a method outside this package.
+
+    OUT gets sources/ and targets/ (<pair>.png), pairs.csv (ids, expressions, identities, the 17
+    target and source AU intensities, original paths) and protocol.json (image size, AU order and
+    scale, dataset fingerprint, pairs hash, the output layout that `score` reads).
+
+    \b
+    Examples:
+      eggan-bench export-protocol --run runs/default --out protocol
+    """
+    from evaluate.outside import export_protocol as export
+
+    typer.echo(f"protocol of {run} in {export(run, out, allow_other_data)}; write <pair>.png per pair, then "
+               f"`eggan-bench score --run {run} --outputs DIR --name NAME`")
+
+
+@app.command()
+def score(
+    run: Annotated[Path, typer.Option(help="An evaluated benchmark run directory.")],
+    outputs: Annotated[Path, typer.Option(help="Folder with one <pair>.png per protocol pair and nothing else.")],
+    name: Annotated[str, typer.Option(help="The row's name in every table.")],
+    seed: Annotated[int, typer.Option(help="Which seed of NAME these outputs are (one folder per seed).")] = 0,
+    estimator: Estimator = "learned",
+    openface_csv: OpenFaceCSV = None,
+    verifier: Verifier = "indomain",
+    weights: VerifierWeights = None,
+    device: Device = "auto",
+    batch_size: Annotated[int, typer.Option(help="Pairs per scoring batch.")] = 32,
+    allow_other_data: AllowOtherData = False,
+    accept_unverified_weights: AcceptUnverifiedWeights = False,
+) -> None:
+    """Score a folder of another method's outputs as a row of every table.
+
+    The folder is checked whole first (every missing, extra, wrongly sized or unreadable file is
+    named in one line, and nothing is written). It is then scored with the run's evaluators on the
+    run's pairs and stays a row across `evaluate` and `report`; a folder changed since is rescored.
+
+    \b
+    Examples:
+      eggan-bench score --run runs/default --outputs my_outputs --name mine
+      eggan-bench score --run runs/default --outputs my_outputs_seed1 --name mine --seed 1
+    """
+    from eggan.limits import check_int
+    from evaluate.outside import score_folder
+    from reports.report import build_report
+    from reports.results import headline
+
+    check_int(seed, "--seed")
+    results = score_folder(run, outputs, name, seed, log=_log, allow_other_data=allow_other_data,
+                           estimator=estimator, openface_csv=openface_csv, verifier=verifier, weights=weights,
+                           device=device, batch_size=batch_size, accept_unverified_weights=accept_unverified_weights)
+    build_report(run, log=_log)
+    _print_headline(headline(results), f"{run / 'results.json'}, {run / 'tables'} and {run / 'figures'}")
+
+
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
