@@ -31,6 +31,7 @@ from eggan.data.rafd import RAFD_CROP_BOX, RAFD_FRAME
 from eggan.data.sources import open_dataset
 from evaluate.evaluation import export_images
 from evaluate.lightcnn import build_lightcnn
+from evaluate.outside import export_protocol
 
 SMOKE_STEPS = "train.steps=1"  # what every documented training is cut to (tests/test_examples.py)
 # People in test-made RaFD: a 10 % identity split of 15 leaves the two test identities a loaded
@@ -224,6 +225,14 @@ def scored_run(dest: Path, inputs: Inputs) -> None:
     run_benchmark(bench, dest, progress=False, log=lambda _msg: None)
 
 
+def outside_outputs(dest: Path, inputs: Inputs) -> None:
+    """A folder of another method's outputs for the sandbox's runs/default: its targets pasted."""
+    protocol = dest.parent / ".protocol-for-outputs"
+    export_protocol(dest.parent / "runs" / "default", protocol)
+    shutil.copytree(protocol / "targets", dest)
+    shutil.rmtree(protocol)
+
+
 def exported_csvs(dest: Path, inputs: Inputs) -> None:
     """OpenFace's CSVs of the images `evaluate --export-images RUN/images` writes, as if run elsewhere."""
     images = dest.parent / "images"
@@ -262,6 +271,7 @@ INPUTS: dict[str, Recipe] = {
     "c.pt": checkpoint_file,
     "runs/quick": lambda dest, inputs: inputs.trainings.run_folder(dest, ("eggan",)),
     "runs/default": scored_run,
+    "my_outputs": outside_outputs,
     # evaluate --help's RaFD run: trained on the smoke SynthFACS (the evaluators are the point)
     "runs/rafd": lambda dest, inputs: inputs.trainings.run_folder(dest, ("eggan",)),
     "runs/rafd/openface": exported_csvs,

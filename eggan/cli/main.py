@@ -304,7 +304,6 @@ def score(
     \b
     Examples:
       eggan-bench score --run runs/default --outputs my_outputs --name mine
-      eggan-bench score --run runs/default --outputs my_outputs_seed1 --name mine --seed 1
     """
     from eggan.limits import check_int
     from evaluate.outside import score_folder
