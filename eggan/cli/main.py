@@ -264,7 +264,7 @@ def export_protocol(
     out: Annotated[Path, typer.Option(help="New folder for the protocol (refused if it holds anything).")],
     allow_other_data: AllowOtherData = False,
 ) -> None:
-    """Write the run's protocol for a method outside this package.
+    """Export the protocol as plain files.
 
     OUT gets sources/ and targets/ (<pair>.png), pairs.csv (ids, expressions, identities, the 17
     target and source AU intensities, original paths) and protocol.json (image size, AU order and
@@ -295,7 +295,7 @@ def score(
     allow_other_data: AllowOtherData = False,
     accept_unverified_weights: AcceptUnverifiedWeights = False,
 ) -> None:
-    """Score a folder of another method's outputs as a row of every table.
+    """Score a folder of outputs as a table row.
 
     The folder is checked whole first (every missing, extra, wrongly sized or unreadable file is
     named in one line, and nothing is written). It is then scored with the run's evaluators on the
