@@ -88,6 +88,7 @@ import torch
 from eggan.core.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from eggan.core.lock import READER_ADVICE, locked_dir
 from eggan.core.method import Method
+from eggan.core.registry import plugin_record
 from eggan.core.runmeta import environment, select_device
 from eggan.data.aus import AU_NAMES
 from eggan.data.config import DataConfig
@@ -444,10 +445,12 @@ def _method_row(label: str, seeds: dict[int, Path], dataset: FaceDataset, pairs:
             summary["interpolation"] = {"skipped": f"the {au.name} estimator reads only the exported "
                                                    "translations; the interpolation frames were never exported"}
             log(f"{label}/seed{k}: interpolation response skipped ({summary['interpolation']['skipped']})")
-        metadata = metadata or method.metadata()
+        plugin = plugin_record(method.name)  # a method of another package: its name and version
+        fresh = {**method.metadata(), **({"plugin": plugin} if plugin else {})}
+        metadata = metadata or fresh
         _write_pairs(frame, folder)
         atomic_write_json(saved, {"label": label, "seed": k, "checkpoint": str(checkpoint), "checkpoint_step": step,
-                                  "evaluators": stamp, "metadata": method.metadata(), "summary": summary})
+                                  "evaluators": stamp, "metadata": fresh, "summary": summary})
         log(f"{label}/seed{k}: {summary['n_pairs']} pairs in {summary['seconds']} s")
         summaries[str(k)], steps[str(k)] = summary, step
     return {"label": label, "kind": "method", "method": (metadata or {}).get("method"), "seeds": summaries,
