@@ -54,7 +54,9 @@ def test_an_installed_plugin_trains_and_is_scored_through_methods(installed: Non
 def test_a_builtin_name_wins_a_clash_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
     clash = importlib.metadata.EntryPoint("eggan", "somewhere:Fake", registry.PLUGIN_GROUP)
     mine = importlib.metadata.EntryPoint("mine", "tests_nowhere:Mine", registry.PLUGIN_GROUP)
-    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [clash, mine])
+    real = importlib.metadata.entry_points
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda **select: [clash, mine] if select.get(
+        "group") == registry.PLUGIN_GROUP else real(**select))
     with pytest.warns(EgganWarning, match=r"plug-in method 'eggan' .* ignored: the built-in method of that name wins"):
         assert list(registry.plugins()) == ["mine"]
     assert registry.get_method("eggan").__module__ == "eggan.egg.model"  # the built-in, plug-ins not even read
