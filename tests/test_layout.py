@@ -92,6 +92,17 @@ def test_no_module_imports_itself_back() -> None:
             visit(name, [name])
 
 
+def test_plugin_methods_live_outside_and_use_only_the_interface() -> None:
+    """A method of another package (entry-point group ``eggan_bench.methods``, ``eggan.core.registry``)
+    is allowed outside eggan.egg/baselines: it sees the suite through the Method interface (the core
+    and the data layer) only, and nothing in the suite imports it."""
+    known = modules()
+    plugin = ROOT / "examples" / "plugin-identity" / "eggan_plugin_identity" / "__init__.py"
+    used = imports(plugin, known)
+    assert used and all(place(name)[0] <= LAYERS.index(("eggan.core",)) for name in used), used
+    assert not any("eggan_plugin_identity" in path.read_text() for path in known.values())
+
+
 def test_every_method_lives_in_a_method_package() -> None:
     for name, entry in REGISTRY.items():
         module = entry.partition(":")[0]
