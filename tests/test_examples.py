@@ -81,6 +81,10 @@ NOT_RUN: dict[str, str] = {
     "pytest --benchmark-only --benchmark-autosave": "the timing benchmarks (tests/benchmarks/), minutes long",
     "pytest --benchmark-only --benchmark-compare": "the timing benchmarks (tests/benchmarks/), minutes long",
     "pytest --benchmark-only -k speedups --benchmark-group-by=group": "the speed-up benchmarks, minutes long",
+    "pip install --no-deps -e examples/plugin-identity":
+        "installs a package into the venv: tests/test_plugins.py runs it as written, then uninstalls it",
+    "eggan-bench run --methods eggan,identity --out runs/mine":
+        "needs the plug-in installed: tests/test_plugins.py runs it as written after the line above",
     "eggan-bench data disfa disfa_list.txt ~/DISFA/aligned --out data/disfa-authors --image-level-split":
         "the authors' split takes the first 20,000 lines as test: it needs their full list (tests/test_disfa.py "
         "checks the split on a short list)",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from hang_guard import HANG_GUARD_S
+from test_examples import APPENDED
 
 from eggan.core import registry
 from eggan.errors import ConfigError, EgganWarning
@@ -20,13 +22,16 @@ from eggan.errors import ConfigError, EgganWarning
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "plugin-identity"
 PIP = [sys.executable, "-m", "pip"]
+README_INSTALL = "pip install --no-deps -e examples/plugin-identity"
+README_RUN = "eggan-bench run --methods eggan,identity --out runs/mine"
 
 
 @pytest.fixture(scope="module")
 def installed() -> Iterator[None]:
     """The example package installed into this venv (offline, editable), uninstalled afterwards."""
-    done = subprocess.run([*PIP, "install", "-q", "--no-deps", "--no-build-isolation", "--no-index", "-e",
-                           str(EXAMPLE)], capture_output=True, text=True, timeout=HANG_GUARD_S)
+    assert README_INSTALL in (ROOT / "README.md").read_text()
+    done = subprocess.run([sys.executable, "-m", *shlex.split(README_INSTALL), "-q", "--no-build-isolation",
+                           "--no-index"], cwd=ROOT, capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert done.returncode == 0, done.stderr
     try:
         yield
@@ -36,15 +41,16 @@ def installed() -> Iterator[None]:
 
 
 def test_an_installed_plugin_trains_and_is_scored_through_methods(installed: None, tmp_path: Path) -> None:
-    out = tmp_path / "run"
-    done = subprocess.run([sys.executable, "-m", "eggan", "run", "--methods", "identity", "--preset", "smoke",
-                           "--set", "train.steps=2", "--per-expression", "2", "--device", "cpu", "--no-progress",
-                           "--out", str(out)], capture_output=True, text=True, timeout=HANG_GUARD_S,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    """README's line as written, with the smoke options tests/test_examples.py appends to every `run`."""
+    assert README_RUN in (ROOT / "README.md").read_text()
+    argv = [*shlex.split(README_RUN)[1:], *APPENDED["run"], "--device", "cpu"]
+    done = subprocess.run([sys.executable, "-m", "eggan", *argv], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=HANG_GUARD_S, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    out = tmp_path / "runs" / "mine"
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
     row = next(r for r in results["rows"] if r["label"] == "identity")
-    assert row["kind"] == "method" and row["checkpoint_steps"] == {"0": 2}
+    assert row["kind"] == "method" and row["checkpoint_steps"] == {"0": 1}
     assert row["metadata"]["plugin"] == {"package": "eggan-plugin-identity", "version": "0.1.0",
                                          "entry_point": "identity = eggan_plugin_identity:Identity",
                                          "group": "eggan_bench.methods"}
