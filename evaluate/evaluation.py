@@ -257,6 +257,11 @@ def _outside_row(name: str, seeds: dict[int, Path], dataset: FaceDataset, pairs:
     for k, folder in sorted(seeds.items()):
         registered = json.loads((folder / "source.json").read_text())
         outputs = Path(registered["outputs"])
+        if registered.get("pairs_sha256") != stamp["pairs_sha256"]:  # outputs of other pairs: never scored on these
+            log(f"{name}/seed{k}: {outputs} was made for another pair list (sha256 "
+                f"{str(registered.get('pairs_sha256'))[:12]}, now {stamp['pairs_sha256'][:12]}); left out, "
+                "score it again")
+            continue
         saved = folder / "summary.json"
         previous = json.loads(saved.read_text()) if saved.is_file() else None
         if previous is not None and previous.get("evaluators") != stamp:
