@@ -89,7 +89,7 @@ from eggan.data.dataset import FaceDataset, Target
 from eggan.data.ideal import IdealRenderer
 from eggan.errors import ConfigError, DataError
 from eggan.io import atomic_write_json, atomic_write_text
-from evaluate.au import AUEstimator, build_estimator, check_estimator, save_images
+from evaluate.au import AUEstimator, build_estimator, check_estimator, check_estimator_inputs, save_images
 from evaluate.groundtruth import CHANGE_LEVEL, DEFINITIONS, MIN_CHANGED, ideal_renderer
 from evaluate.identity import Verifier, check_verifier_weights, indomain_verifier, released_verifier
 from evaluate.interpolation import interpolation_response
@@ -110,15 +110,47 @@ Loader = Callable[[Path, torch.device], Method]
 
 
 def find_runs(run_dir: Path) -> dict[str, dict[int, Path]]:
-    """label -> seed -> training folder, for every ``train/<label>/seed<k>/checkpoint.pt``."""
+    """label -> seed -> training folder, for every ``train/<label>/seed<k>/checkpoint.pt``.
+
+    ``run_dir`` may also be what ``eggan-bench train --out`` wrote (``checkpoint.pt`` and
+    ``config.json`` directly inside): that folder is then the one run, labelled by its method and
+    seed from config.json, so ``train`` then ``evaluate`` works without building a benchmark tree.
+    """
+    if (run_dir / CHECKPOINT_NAME).is_file():
+        return _single_run(run_dir)
     runs: dict[str, dict[int, Path]] = {}
     for checkpoint in sorted((run_dir / "train").glob(f"*/seed*/{CHECKPOINT_NAME}")):
         match = re.fullmatch(r"seed(\d+)", checkpoint.parent.name)
         if match:
             runs.setdefault(checkpoint.parent.parent.name, {})[int(match.group(1))] = checkpoint.parent
     if not runs:
-        raise DataError("no trained runs (expected train/<label>/seed<k>/checkpoint.pt)", run_dir)
+        raise DataError("no trained runs: expected checkpoint.pt (a `train --out` folder) or "
+                        "train/<label>/seed<k>/checkpoint.pt (a `run --out` folder)", run_dir)
     return runs
+
+
+def run_folder(run: Path | None, checkpoint: Path | None) -> Path:
+    """The folder `evaluate` scores: ``run``, or the `train --out` folder holding ``checkpoint``."""
+    if (run is None) == (checkpoint is None):
+        raise ConfigError("give exactly one of --run and --checkpoint")
+    if run is not None:
+        return run
+    if checkpoint.name != CHECKPOINT_NAME or not checkpoint.is_file():
+        raise DataError(f"--checkpoint must be an existing {CHECKPOINT_NAME} written by `eggan-bench train`",
+                        checkpoint)
+    return checkpoint.parent
+
+
+def _single_run(folder: Path) -> dict[str, dict[int, Path]]:
+    """{method: {seed: folder}} of one `train --out` folder, read from its config.json."""
+    path = folder / "config.json"
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return {str(raw["method"]): {int(raw["train"]["seed"]): folder}}
+    except FileNotFoundError:
+        raise DataError("has checkpoint.pt but no config.json (not written by `eggan-bench train`)", folder) from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"unreadable run config ({type(exc).__name__}: {exc})", path) from None
 
 
 def build_verifier(kind: str, dataset: FaceDataset, weights: str | Path | None, device: torch.device,
@@ -163,6 +195,7 @@ def evaluate_run(
     so are verifier weights that are not the released file, unless ``accept_unverified_weights``.
     """
     check_evaluators(estimator, verifier, batch_size)
+    check_estimator_inputs(estimator, openface_csv)  # a missing OpenFace is said before the run is read
     run_dir = Path(run_dir)
     torch_device = select_device(device)
     if loader is None:
