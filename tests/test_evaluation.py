@@ -14,7 +14,7 @@ from eggan.core.checkpoint import load_checkpoint, save_checkpoint
 from eggan.data.aus import AU_COLUMNS
 from eggan.errors import ConfigError, DataError
 from evaluate.au import LEARNED_SETTINGS
-from evaluate.evaluation import SOURCE_ROW, aggregate, evaluate_run, export_images, run_throughput
+from evaluate.evaluation import SOURCE_ROW, aggregate, evaluate_run, export_images, run_folder, run_throughput
 from evaluate.identity import INDOMAIN_SETTINGS
 from evaluate.metrics import au_agreement, verification
 
@@ -61,6 +61,27 @@ def test_evaluate_run_writes_every_file_and_the_rows_make_sense(tmp_path: Path, 
 def test_a_directory_without_trained_runs_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no trained runs"):
         evaluate_run(tmp_path, device="cpu")
+
+
+def test_a_train_out_folder_is_evaluated_as_its_one_run(tmp_path: Path, tiny_dataset: Path, cache) -> None:
+    """`train --out F` then `evaluate --checkpoint F/checkpoint.pt` (or `--run F`): F is the one run."""
+    fake_run(tmp_path / "bench", tiny_dataset, {"keep": 1})
+    folder = tmp_path / "bench" / "train" / "keep" / "seed0"
+    config = json.loads((folder / "config.json").read_text())
+    config["train"] = {"seed": 3}  # what `train` writes: the seed lives in the config, not the folder name
+    (folder / "config.json").write_text(json.dumps(config))
+    payload = load_checkpoint(folder / "checkpoint.pt")
+    save_checkpoint(folder / "checkpoint.pt", {**payload, "config": config})
+    out = folder.rename(tmp_path / "eggan-quick")
+    results = evaluate_run(run_folder(None, out / "checkpoint.pt"), device="cpu", rounds=20,
+                           loader=lambda path, device: load_standin(tmp_path / "train" / "keep" / "x", device))
+    assert [r["label"] for r in results["rows"]] == [SOURCE_ROW, "keep", "Real"]
+    assert list(results["rows"][1]["seeds"]) == ["3"]
+    assert (out / "results.json").is_file() and (out / "eval" / "keep" / "seed3" / "pairs.csv").is_file()
+    with pytest.raises(ConfigError, match="exactly one of --run and --checkpoint"):
+        run_folder(out, out / "checkpoint.pt")
+    with pytest.raises(DataError, match="--checkpoint must be an existing checkpoint.pt"):
+        run_folder(None, out / "config.json")
 
 
 def test_throughput_of_a_run_lands_in_results(tmp_path: Path, tiny_dataset: Path) -> None:
