@@ -80,7 +80,7 @@ def test_a_train_out_folder_is_evaluated_as_its_one_run(tmp_path: Path, tiny_dat
     assert (out / "results.json").is_file() and (out / "eval" / "keep" / "seed3" / "pairs.csv").is_file()
     with pytest.raises(ConfigError, match="exactly one of --run and --checkpoint"):
         run_folder(out, out / "checkpoint.pt")
-    with pytest.raises(DataError, match="--checkpoint must be an existing checkpoint.pt"):
+    with pytest.raises(DataError, match=r"--checkpoint must be an existing checkpoint\.pt"):
         run_folder(None, out / "config.json")
 
 

@@ -33,6 +33,7 @@ from eggan.data.ingest import (
 )
 from eggan.data.openface import AuReadout, best_face, read_openface_csv, read_openface_dir
 from eggan.errors import DataError
+from eggan.limits import MAX_BAD_IMAGE_FRACTION
 
 SESSION_XML = "session.xml"
 
@@ -114,6 +115,7 @@ def ingest_mmi(
     test_fraction: float = DEFAULT_TEST_FRACTION,
     min_confidence: float = 0.0,
     force: bool = False,
+    max_failed: float = MAX_BAD_IMAGE_FRACTION,
 ) -> IngestReport:
     """Copy MMI frames with their OpenFace AUs into a dataset folder, split by subject."""
     src, au_csv_dir = Path(src), Path(au_csv_dir)
@@ -133,4 +135,4 @@ def ingest_mmi(
         record.name = f"frames/{record.name}"
     return write_dataset(records, out, copy_image, SplitRule("identity", test_fraction, seed),
                          reader="mmi", source=src, extra={"every": every, "aus": per_frame.summary()},
-                         force=force)
+                         force=force, max_failed=max_failed)
