@@ -245,7 +245,9 @@ def _evaluate(run_dir: Path, estimator: str, openface_csv: str | Path | None, ve
             "dataset": {**dataset.describe(), "labels": _label_kind(config),
                         **({"other_data": other_data} if other_data else {})},
             "protocol": {**description, **PROTOCOL_NOTES, "ci": f"95 % bootstrap over pairs, {rounds} rounds"},
-            "evaluators": evaluators,
+            # The estimator's counts as they stand after scoring (evaluators.json keeps the stamp
+            # written before it); the excluded pairs per row are in reports.results.excluded_pairs.
+            "evaluators": {**evaluators, "estimator": au.metadata()},
             "ground_truth": ground_truth_note(renderer, dataset),
         },
         "au_names": list(AU_NAMES),

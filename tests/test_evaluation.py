@@ -17,6 +17,8 @@ from evaluate.au import LEARNED_SETTINGS
 from evaluate.evaluation import SOURCE_ROW, aggregate, evaluate_run, export_images, run_folder, run_throughput
 from evaluate.identity import INDOMAIN_SETTINGS
 from evaluate.metrics import au_agreement, verification
+from reports.results import excluded_sentence
+from reports.tables import expression_table
 
 
 @pytest.fixture
@@ -109,10 +111,18 @@ def test_export_then_score_with_openface_csvs(tmp_path: Path, tiny_dataset: Path
     for i, png in enumerate(sorted(images.glob("*.png"))):
         value = 0.5 + (i * 7 % 9) / 2
         (csvs / f"{png.stem}.csv").write_text(f"{header}\n0, 0.9, " + ", ".join([f"{value:.2f}"] * 17) + "\n")
+    for key in ("keep_seed0_0003", "keep_seed0_0010"):  # OpenFace found no face: a header and no row
+        (csvs / f"{key}.csv").write_text(f"{header}\n")
     results = evaluate_run(run, estimator="openface", openface_csv=csvs, device="cpu", rounds=20, loader=load_standin)
-    assert results["meta"]["evaluators"]["estimator"]["kind"] == "openface"
+    estimator = results["meta"]["evaluators"]["estimator"]
+    assert estimator["kind"] == "openface" and estimator["failures"]["no_face"] == 2  # counted after scoring, not 0
     keep = next(r for r in results["rows"] if r["label"] == "keep")["seeds"]["0"]
-    assert keep["estimator_failures"] == 0 and keep["au"]["vs_estimator"]["n_used"] == 32
+    assert keep["estimator_failures"] == 2 and keep["au"]["vs_estimator"]["n_used"] == 30
+    caption = expression_table(results).caption
+    assert "Pairs excluded because the estimator read no face in an image (summed over seeds): keep 2;" in caption
+    clean = {"rows": [{"label": "keep", "seeds": {"0": {"estimator_failures": 0}}},
+                      {"label": "Real", "seeds": {}, "summary": {"estimator_failures": 0}}]}
+    assert excluded_sentence(clean) == "No pair was excluded for an image the estimator could not read."
     # the CSVs cover the exported translations only: Eq. 8's frames cannot be read, and the summary says so
     assert "never exported" in keep["interpolation"]["skipped"]
 

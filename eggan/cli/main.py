@@ -241,9 +241,9 @@ def evaluate(
 
     RUN is a `run --out` folder (every trained run in it), or a `train --out` folder; --checkpoint
     names that folder's checkpoint.pt. Writes RUN/eval/ and RUN/results.json (keeping the parts it
-    does not compute: throughput, example images), then rebuilds the tables and figures. With --export-images, write the target,
-    source and generated images named by their keys instead, to run OpenFace on elsewhere and come
-    back with --openface-csv.
+    does not compute: throughput, example images), then rebuilds the tables and figures. With
+    --export-images, write the target, source and generated images named by their keys instead, to
+    run OpenFace on elsewhere and come back with --openface-csv.
 
     \b
     Examples:
