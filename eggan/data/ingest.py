@@ -217,10 +217,11 @@ def write_dataset(
             first = (unreadable or no_aus)[0]
             raise DataError(
                 f"{bad} of {len(records)} images are unusable ({len(unreadable)} unreadable, "
-                f"{len(no_aus)} without AUs, e.g. OpenFace success=0; first: {first}); at most "
+                f"{len(no_aus)} without AUs; first: {first}); at most "
                 f"{max_failed:.2%} may be skipped (--max-failed, default {MAX_BAD_IMAGE_FRACTION}): pass "
                 f"--max-failed {rounded_up_share(bad, len(records))} "
-                "to keep the rest, each skipped file listed in dataset.json", source)
+                "to keep the rest (no AUs: no usable AU row, e.g. OpenFace success=0 or low confidence), "
+                "each skipped file listed in dataset.json", source)
         table = pd.DataFrame({
             "path": [r.name for r in usable],
             "identity": [r.identity for r in usable],
