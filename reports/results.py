@@ -118,7 +118,8 @@ def verifier_sentence(results: dict[str, Any]) -> str:
     calibration = ver.get("calibration") or {}
     trained = " (not the released weights)" + trained_on_clause(ver.get("trained_on")) if ver.get(
         "trained_in_domain") else ""
-    text = f"Verifier: {ver['name']}{trained}{weights_clause(ver)}; cosine threshold {ver['threshold']:.3f}"
+    text = (f"Verifier: {ver['name']}{trained}{weights_clause(ver)}{alignment_clause(ver)}; "
+            f"cosine threshold {ver['threshold']:.3f}")
     if calibration:
         accuracy = 100 * calibration["accuracy"]
         text += (
@@ -131,6 +132,13 @@ def verifier_sentence(results: dict[str, Any]) -> str:
             text += f"; {accuracy} % with the second face blurred by sigma {' / '.join(blurred)} px"
         text += ")"
     return text + "."
+
+
+def alignment_clause(ver: dict[str, Any]) -> str:
+    """How faces were prepared for the verifier, said either way: LightCNN's authors align faces by
+    5 landmarks, and a crop that skips it is a different input from theirs."""
+    alignment = ver.get("alignment")
+    return f"; face alignment: {alignment}" if alignment else ""
 
 
 def weights_clause(ver: dict[str, Any]) -> str:
