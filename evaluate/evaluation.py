@@ -1,7 +1,8 @@
 """Evaluate every trained run of a benchmark directory on one pair list with one pair of evaluators.
 
 Layout read: ``RUN/train/<label>/seed<k>/{config.json, checkpoint.pt}`` (``eggan.core.train.train_run``;
-label = method name or an ablation label such as ``eggan-wtP``). Layout written (atomically):
+label = method name or an ablation label such as ``eggan-wtP``), or one ``train --out`` folder with
+``config.json`` and ``checkpoint.pt`` directly inside (``find_runs``). Layout written (atomically):
 
     RUN/eval/pairs.csv                 the (source, target, impostor) pairs, identical for all rows
     RUN/eval/evaluators.json           estimator and verifier metadata, own held-out accuracies, threshold
