@@ -12,7 +12,8 @@ were extracted to image files, in either of two layouts:
 
 AUs come from OpenFace: one CSV per frame (``<stem>.csv``, flat or mirroring the tree) or, since a
 session is one person, one ``FeatureExtraction`` CSV per session (``<session>.csv`` or
-``<subject>/<session>.csv``) whose ``frame`` k is the k-th frame in sorted file-name order (the
+``<subject>/<session>.csv``, or named after the session's video as FeatureExtraction names it:
+``<id>.csv`` for ``<id>.avi`` in the session folder) whose ``frame`` k is the k-th frame in sorted file-name order (the
 order OpenFace reads an image folder in). MMI has no per-frame expression label: ``expression``
 is empty. ``every`` keeps every k-th frame of a session. Split: seeded, by subject.
 """
@@ -88,7 +89,9 @@ def read_session_csvs(csv_dir: Path, src: Path, records: list[Record], min_confi
         rel = session.relative_to(src)
         # <session>.csv flat only when no other subject has a session of that name
         flat = [csv_dir / f"{session.name}.csv"] if session_names.count(session.name) == 1 else []
-        csv = next((p for p in (csv_dir / f"{rel}.csv", *flat) if p.is_file()), None)
+        # FeatureExtraction names its CSV after the video (<id>.avi -> <id>.csv), not the folder
+        videos = [csv_dir / rel.parent / f"{v.stem}.csv" for v in sorted(session.glob("*.avi"))]
+        csv = next((p for p in (csv_dir / f"{rel}.csv", *flat, *videos) if p.is_file()), None)
         if csv is None:
             readout.missing += [r.name for r in members]
             continue
