@@ -14,6 +14,10 @@ import re
 from eggan.errors import ConfigError
 
 MAX_SEED = 2**32 - 1
+# Default share of unusable source images (unreadable, or no face found) above which a reader
+# refuses to write a dataset; `--max-failed` changes it (here, not in eggan.data, so the CLI can
+# show it without importing torch).
+MAX_BAD_IMAGE_FRACTION = 0.01
 MAX_INT = 2**63 - 1
 SEED_NAME = re.compile(r"(\w+_)?seeds?")
 

@@ -84,6 +84,10 @@ def save_images(images: torch.Tensor, keys: Sequence[str], folder: Path) -> list
     return paths
 
 
+# What `evaluate` and `run` accept instead of the binary (both have --openface-csv).
+CSV_HINT = "or run OpenFace elsewhere and pass its CSVs, named <key>.csv, with --openface-csv"
+
+
 class OpenFaceEstimator(AUEstimator):
     """OpenFace's static AU models, per image; or its CSVs from ``csv_dir`` (``<key>.csv``)."""
 
@@ -93,7 +97,7 @@ class OpenFaceEstimator(AUEstimator):
                  min_confidence: float = 0.0) -> None:
         self.csv_dir = None if csv_dir is None else Path(csv_dir)
         self.min_confidence = min_confidence
-        self.binary = None if self.csv_dir is not None else find_openface(binary)  # absent: one-line error
+        self.binary = None if self.csv_dir is not None else find_openface(binary, CSV_HINT)  # absent: one-line error
         self.reads_new_images = self.csv_dir is None
         self.counts = {"no_face": 0, "dropped_rows": 0}
 
@@ -302,7 +306,7 @@ def check_estimator_inputs(kind: str, openface_csv: str | Path | None) -> None:
     if kind == "openface" and openface_csv is not None and not Path(openface_csv).is_dir():
         raise MissingComponentError("OpenFace CSV folder does not exist (--openface-csv)", openface_csv)
     if kind == "openface" and openface_csv is None:
-        find_openface()
+        find_openface(otherwise=CSV_HINT)
 
 
 def check_estimator(kind: str) -> None:

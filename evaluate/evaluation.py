@@ -1,7 +1,8 @@
 """Evaluate every trained run of a benchmark directory on one pair list with one pair of evaluators.
 
 Layout read: ``RUN/train/<label>/seed<k>/{config.json, checkpoint.pt}`` (``eggan.core.train.train_run``;
-label = method name or an ablation label such as ``eggan-wtP``). Layout written (atomically):
+label = method name or an ablation label such as ``eggan-wtP``), or one ``train --out`` folder with
+``config.json`` and ``checkpoint.pt`` directly inside (``find_runs``). Layout written (atomically):
 
     RUN/eval/pairs.csv                 the (source, target, impostor) pairs, identical for all rows
     RUN/eval/evaluators.json           estimator and verifier metadata, own held-out accuracies, threshold
@@ -94,9 +95,9 @@ from eggan.data.aus import AU_NAMES
 from eggan.data.config import DataConfig
 from eggan.data.dataset import FaceDataset, Target
 from eggan.data.ideal import IdealRenderer
-from eggan.errors import ConfigError
+from eggan.errors import ConfigError, DataError
 from eggan.io import atomic_write_json, atomic_write_text
-from evaluate.au import AUEstimator, build_estimator, check_estimator, save_images
+from evaluate.au import AUEstimator, build_estimator, check_estimator, check_estimator_inputs, save_images
 from evaluate.examples import encode_levels, example_pairs
 from evaluate.groundtruth import CHANGE_LEVEL, DEFINITIONS, MIN_CHANGED, ideal_renderer
 from evaluate.identity import Verifier, check_verifier_weights, indomain_verifier, released_verifier
@@ -124,6 +125,19 @@ SOURCE_ROW, IDEAL_ROW, REAL_ROW = "Source (no edit)", "Ideal", "Real"
 SCORING = 2
 Loader = Callable[[Path, torch.device], Method]
 EXAMPLE_OUTPUTS = 16  # an outside row keeps its outputs of this many example pairs, for the comparison figure
+
+
+def run_folder(run: Path | None, checkpoint: Path | None) -> Path:
+    """The folder `evaluate` scores: ``run``, or the `train --out` folder holding ``checkpoint``."""
+    if (run is None) == (checkpoint is None):
+        raise ConfigError("give exactly one of --run and --checkpoint")
+    if run is not None:
+        return run
+    if checkpoint.name != CHECKPOINT_NAME or not checkpoint.is_file():
+        raise DataError(f"--checkpoint must be an existing {CHECKPOINT_NAME} written by `eggan-bench train`",
+                        checkpoint)
+    return checkpoint.parent
+
 
 
 def build_verifier(kind: str, dataset: FaceDataset, weights: str | Path | None, device: torch.device,
@@ -168,6 +182,7 @@ def evaluate_run(
     so are verifier weights that are not the released file, unless ``accept_unverified_weights``.
     """
     check_evaluators(estimator, verifier, batch_size)
+    check_estimator_inputs(estimator, openface_csv)  # a missing OpenFace is said before the run is read
     run_dir = Path(run_dir)
     torch_device = select_device(device)
     if loader is None:
@@ -222,7 +237,9 @@ def _evaluate(run_dir: Path, estimator: str, openface_csv: str | Path | None, ve
             "dataset": {**dataset.describe(), "labels": _label_kind(config),
                         **({"other_data": other_data} if other_data else {})},
             "protocol": {**description, **PROTOCOL_NOTES, "ci": f"95 % bootstrap over pairs, {rounds} rounds"},
-            "evaluators": evaluators,
+            # The estimator's counts as they stand after scoring (evaluators.json keeps the stamp
+            # written before it); the excluded pairs per row are in reports.results.excluded_pairs.
+            "evaluators": {**evaluators, "estimator": au.metadata()},
             "ground_truth": ground_truth_note(renderer, dataset),
         },
         "au_names": list(AU_NAMES),

@@ -10,6 +10,7 @@ caller allows it, and then the returned notes say so in the results and the capt
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import asdict
 from pathlib import Path
@@ -27,15 +28,35 @@ Runs = dict[str, dict[int, Path]]
 
 
 def find_runs(run_dir: Path) -> Runs:
-    """label -> seed -> training folder, for every ``train/<label>/seed<k>/checkpoint.pt``."""
+    """label -> seed -> training folder, for every ``train/<label>/seed<k>/checkpoint.pt``.
+
+    ``run_dir`` may also be what ``eggan-bench train --out`` wrote (``checkpoint.pt`` and
+    ``config.json`` directly inside): that folder is then the one run, labelled by its method and
+    seed from config.json, so ``train`` then ``evaluate`` works without building a benchmark tree.
+    """
+    if (run_dir / CHECKPOINT_NAME).is_file():
+        return _single_run(run_dir)
     runs: Runs = {}
     for checkpoint in sorted((run_dir / "train").glob(f"*/seed*/{CHECKPOINT_NAME}")):
         match = re.fullmatch(r"seed(\d+)", checkpoint.parent.name)
         if match:
             runs.setdefault(checkpoint.parent.parent.name, {})[int(match.group(1))] = checkpoint.parent
     if not runs:
-        raise DataError("no trained runs (expected train/<label>/seed<k>/checkpoint.pt)", run_dir)
+        raise DataError("no trained runs: expected checkpoint.pt (a `train --out` folder) or "
+                        "train/<label>/seed<k>/checkpoint.pt (a `run --out` folder)", run_dir)
     return runs
+
+
+def _single_run(folder: Path) -> Runs:
+    """{method: {seed: folder}} of one `train --out` folder, read from its config.json."""
+    path = folder / "config.json"
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return {str(raw["method"]): {int(raw["train"]["seed"]): folder}}
+    except FileNotFoundError:
+        raise DataError("has checkpoint.pt but no config.json (not written by `eggan-bench train`)", folder) from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"unreadable run config ({type(exc).__name__}: {exc})", path) from None
 
 
 def _dataset_key(config: DataConfig) -> dict[str, Any]:

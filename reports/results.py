@@ -95,7 +95,28 @@ def estimator_sentence(results: dict[str, Any]) -> str:
     if blurred:
         mse = " / ".join(f"{value['mse']:.3f}" for value in blurred.values())
         text += f" (MSE {mse} on the same faces blurred by sigma {' / '.join(blurred)} px)"
-    return text + trained_on_clause(est.get("trained_on")) + "."
+    return text + trained_on_clause(est.get("trained_on")) + ". " + excluded_sentence(results)
+
+
+def excluded_pairs(results: dict[str, Any]) -> dict[str, int]:
+    """Row label -> pairs left out because the estimator read no face (OpenFace success=0, or a
+    CSV with no row): a method's count is summed over its seeds. Read from the rows themselves, so
+    a seed reused from an earlier evaluation is counted too."""
+    counts = {}
+    for row in results["rows"]:
+        summaries = list(row["seeds"].values()) if row["seeds"] else [row["summary"]]
+        counts[row["label"]] = sum(int(s.get("estimator_failures") or 0) for s in summaries)
+    return counts
+
+
+def excluded_sentence(results: dict[str, Any]) -> str:
+    """The caption's count of excluded pairs, said even when it is zero (a silent exclusion reads as none)."""
+    counts = {label: n for label, n in excluded_pairs(results).items() if n}
+    if not counts:
+        return "No pair was excluded for an image the estimator could not read."
+    listed = ", ".join(f"{display_name(label)} {n}" for label, n in counts.items())
+    return (f"Pairs excluded because the estimator read no face in an image (summed over seeds): {listed}; "
+            "the AU figures are over the remaining pairs.")
 
 
 def trained_on_clause(trained_on: dict[str, Any] | None) -> str:
@@ -112,7 +133,8 @@ def verifier_sentence(results: dict[str, Any]) -> str:
     calibration = ver.get("calibration") or {}
     trained = " (not the released weights)" + trained_on_clause(ver.get("trained_on")) if ver.get(
         "trained_in_domain") else ""
-    text = f"Verifier: {ver['name']}{trained}{weights_clause(ver)}; cosine threshold {ver['threshold']:.3f}"
+    text = (f"Verifier: {ver['name']}{trained}{weights_clause(ver)}{alignment_clause(ver)}; "
+            f"cosine threshold {ver['threshold']:.3f}")
     if calibration:
         accuracy = 100 * calibration["accuracy"]
         text += (
@@ -125,6 +147,13 @@ def verifier_sentence(results: dict[str, Any]) -> str:
             text += f"; {accuracy} % with the second face blurred by sigma {' / '.join(blurred)} px"
         text += ")"
     return text + "."
+
+
+def alignment_clause(ver: dict[str, Any]) -> str:
+    """How faces were prepared for the verifier, said either way: LightCNN's authors align faces by
+    5 landmarks, and a crop that skips it is a different input from theirs."""
+    alignment = ver.get("alignment")
+    return f"; face alignment: {alignment}" if alignment else ""
 
 
 def weights_clause(ver: dict[str, Any]) -> str:

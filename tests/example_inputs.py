@@ -269,6 +269,7 @@ INPUTS: dict[str, Recipe] = {
     "runs/q": trained("eggan"),
     "runs/s": trained("stargan"),
     "c.pt": checkpoint_file,
+    "runs/eggan-quick/checkpoint.pt": lambda dest, inputs: trained("eggan")(dest.parent, inputs),  # evaluate --help
     "runs/quick": lambda dest, inputs: inputs.trainings.run_folder(dest, ("eggan",)),
     "runs/default": scored_run,
     "my_outputs": outside_outputs,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import warnings
@@ -82,13 +83,42 @@ def test_an_error_is_printed_verbatim(capsys: pytest.CaptureFixture[str], tmp_pa
         2, [f"error: {odd}: no results.json: run `eggan-bench run` or `eggan-bench evaluate` first"])
 
 
-def test_the_suites_warnings_are_one_line_once_per_process(capsys: pytest.CaptureFixture[str]) -> None:
-    others: list[type[Warning]] = []
+def test_every_warning_is_one_line_without_source_path(capsys: pytest.CaptureFixture[str]) -> None:
     with warnings.catch_warnings():
-        warnings.showwarning = lambda message, category, *args, **kwargs: others.append(category)
         show_warnings_as_lines()
         for _ in range(3):  # e.g. one random VGG19 per trained EGGAN of a benchmark
             warnings.warn("a random VGG19 stands in for ImageNet weights (test)", EgganWarning, stacklevel=1)
-        warnings.warn("another package's warning (test)", UserWarning, stacklevel=1)
-    assert capsys.readouterr().err.splitlines() == ["warning: a random VGG19 stands in for ImageNet weights (test)"]
-    assert others == [UserWarning]  # shown as Python shows it, with its source line
+        warnings.warn("another package's\nwarning (test)", UserWarning, stacklevel=1)
+    err = capsys.readouterr().err
+    assert err.splitlines() == ["warning: a random VGG19 stands in for ImageNet weights (test)",
+                                "warning: UserWarning: another package's warning (test)"]
+    assert "test_cli.py" not in err and "warnings.warn" not in err  # no source path, no source line
+
+
+def _options(command: list[str]) -> set[str]:
+    """Every option name the typer command really has (e.g. {'--run', '--checkpoint', ...})."""
+    group = typer.main.get_command(app)
+    for name in command:
+        group = group.commands[name]
+    return {opt for param in group.params for opt in param.opts + param.secondary_opts if opt.startswith("--")}
+
+
+@pytest.mark.parametrize("command, args", [
+    (["evaluate"], ["--estimator", "openface", "--run", "{tmp}"]),
+    (["evaluate"], ["--estimator", "openface", "--checkpoint", "{tmp}/checkpoint.pt"]),
+    (["evaluate"], []),
+    (["evaluate"], ["--checkpoint", "{tmp}/model.pt"]),
+    (["run"], ["--estimator", "openface", "--preset", "smoke", "--out", "{tmp}/out"]),
+    (["data", "openface"], ["{tmp}", "--out", "{tmp}/csv"]),
+    (["throughput"], []),
+])
+def test_every_error_hint_names_options_the_command_has(command: list[str], args: list[str], tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no OpenFace binary anywhere
+    (tmp_path / "face.png").write_bytes(b"")
+    code, lines = run_main(capsys, *command, *(a.replace("{tmp}", str(tmp_path)) for a in args))
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ")
+    named = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", lines[0]))
+    assert named, lines[0]  # each of these errors tells the user which option to use
+    assert named <= _options(command), (lines[0], named - _options(command))

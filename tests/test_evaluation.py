@@ -14,9 +14,11 @@ from eggan.core.checkpoint import load_checkpoint, save_checkpoint
 from eggan.data.aus import AU_COLUMNS
 from eggan.errors import ConfigError, DataError
 from evaluate.au import LEARNED_SETTINGS
-from evaluate.evaluation import SOURCE_ROW, aggregate, evaluate_run, export_images, run_throughput
+from evaluate.evaluation import SOURCE_ROW, aggregate, evaluate_run, export_images, run_folder, run_throughput
 from evaluate.identity import INDOMAIN_SETTINGS
 from evaluate.metrics import au_agreement, verification
+from reports.results import excluded_sentence
+from reports.tables import expression_table
 
 
 @pytest.fixture
@@ -63,6 +65,27 @@ def test_a_directory_without_trained_runs_is_refused(tmp_path: Path) -> None:
         evaluate_run(tmp_path, device="cpu")
 
 
+def test_a_train_out_folder_is_evaluated_as_its_one_run(tmp_path: Path, tiny_dataset: Path, cache) -> None:
+    """`train --out F` then `evaluate --checkpoint F/checkpoint.pt` (or `--run F`): F is the one run."""
+    fake_run(tmp_path / "bench", tiny_dataset, {"keep": 1})
+    folder = tmp_path / "bench" / "train" / "keep" / "seed0"
+    config = json.loads((folder / "config.json").read_text())
+    config["train"] = {"seed": 3}  # what `train` writes: the seed lives in the config, not the folder name
+    (folder / "config.json").write_text(json.dumps(config))
+    payload = load_checkpoint(folder / "checkpoint.pt")
+    save_checkpoint(folder / "checkpoint.pt", {**payload, "config": config})
+    out = folder.rename(tmp_path / "eggan-quick")
+    results = evaluate_run(run_folder(None, out / "checkpoint.pt"), device="cpu", rounds=20,
+                           loader=lambda path, device: load_standin(tmp_path / "train" / "keep" / "x", device))
+    assert [r["label"] for r in results["rows"]] == [SOURCE_ROW, "keep", "Real"]
+    assert list(results["rows"][1]["seeds"]) == ["3"]
+    assert (out / "results.json").is_file() and (out / "eval" / "keep" / "seed3" / "pairs.csv").is_file()
+    with pytest.raises(ConfigError, match="exactly one of --run and --checkpoint"):
+        run_folder(out, out / "checkpoint.pt")
+    with pytest.raises(DataError, match=r"--checkpoint must be an existing checkpoint\.pt"):
+        run_folder(None, out / "config.json")
+
+
 def test_throughput_of_a_run_lands_in_results(tmp_path: Path, tiny_dataset: Path) -> None:
     run = fake_run(tmp_path / "run", tiny_dataset, {"keep": 1})
     (run / "results.json").write_text(json.dumps({"rows": [], "throughput": None}))
@@ -88,10 +111,18 @@ def test_export_then_score_with_openface_csvs(tmp_path: Path, tiny_dataset: Path
     for i, png in enumerate(sorted(images.glob("*.png"))):
         value = 0.5 + (i * 7 % 9) / 2
         (csvs / f"{png.stem}.csv").write_text(f"{header}\n0, 0.9, " + ", ".join([f"{value:.2f}"] * 17) + "\n")
+    for key in ("keep_seed0_0003", "keep_seed0_0010"):  # OpenFace found no face: a header and no row
+        (csvs / f"{key}.csv").write_text(f"{header}\n")
     results = evaluate_run(run, estimator="openface", openface_csv=csvs, device="cpu", rounds=20, loader=load_standin)
-    assert results["meta"]["evaluators"]["estimator"]["kind"] == "openface"
+    estimator = results["meta"]["evaluators"]["estimator"]
+    assert estimator["kind"] == "openface" and estimator["failures"]["no_face"] == 2  # counted after scoring, not 0
     keep = next(r for r in results["rows"] if r["label"] == "keep")["seeds"]["0"]
-    assert keep["estimator_failures"] == 0 and keep["au"]["vs_estimator"]["n_used"] == 32
+    assert keep["estimator_failures"] == 2 and keep["au"]["vs_estimator"]["n_used"] == 30
+    caption = expression_table(results).caption
+    assert "Pairs excluded because the estimator read no face in an image (summed over seeds): keep 2;" in caption
+    clean = {"rows": [{"label": "keep", "seeds": {"0": {"estimator_failures": 0}}},
+                      {"label": "Real", "seeds": {}, "summary": {"estimator_failures": 0}}]}
+    assert excluded_sentence(clean) == "No pair was excluded for an image the estimator could not read."
     # the CSVs cover the exported translations only: Eq. 8's frames cannot be read, and the summary says so
     assert "never exported" in keep["interpolation"]["skipped"]
 

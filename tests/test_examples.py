@@ -100,13 +100,20 @@ def dataset_files(p: dict[str, Any]) -> list[str]:
     return [f"{p['out']}/index.csv", f"{p['out']}/dataset.json"]
 
 
+def evaluate_files(p: dict[str, Any]) -> list[str]:
+    """`evaluate` writes into --run, or beside --checkpoint (a `train --out` folder)."""
+    if p["export_images"]:
+        return [f"{p['export_images']}/*.png"]
+    folder = p["run"] or Path(p["checkpoint"]).parent
+    return [f"{folder}/results.json", f"{folder}/eval/evaluators.json"]
+
+
 # Command -> the files it must have written, from its parsed options (glob patterns allowed).
 OUTPUTS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "train": lambda p: [f"{p['out']}/checkpoint.pt", f"{p['out']}/config.json", f"{p['out']}/meta.json"],
     "edit": lambda p: [str(p["out"])],
     "interpolate": lambda p: [str(p["out"])],
-    "evaluate": lambda p: ([f"{p['export_images']}/*.png"] if p["export_images"] else
-                           [f"{p['run']}/results.json", f"{p['run']}/eval/evaluators.json"]),
+    "evaluate": lambda p: evaluate_files(p),
     "throughput": lambda p: [f"{p['run']}/eval/throughput.json"] if p["run"] else [],
     "run": run_dir_files("out"),
     "report": lambda p: [*run_dir_files("run_dir")(p)[1:], f"{p['run_dir']}/figures/per_au.png"],

@@ -105,6 +105,37 @@ def test_one_corrupt_image_in_more_than_a_hundred_is_skipped_and_counted(tmp_pat
         ingest_folders(src, csvs, out, force=True)
 
 
+def test_failed_faces_are_kept_out_up_to_max_failed_and_listed(tmp_path: Path) -> None:
+    """OpenFace success=0 (e.g. profile faces) or a row under --min-confidence leaves an image with
+    no AUs: refused above the default 1 % with a message naming --max-failed, accepted below the
+    user's --max-failed with every dropped file listed in dataset.json."""
+    from typer.testing import CliRunner
+
+    from eggan.cli.main import app
+
+    src, csvs, out = tmp_path / "faces", tmp_path / "aus", tmp_path / "out"
+    written = stargan_tree(src, csvs, range(3), range(3, 5), name="plain")  # 40 images
+    failed = [written[1], written[17], written[30]]
+    for rel in failed[:2]:  # what OpenFace writes when it finds no face
+        (csvs / rel).with_suffix(".csv").write_bytes(openface_csv([au_row(0, success=0, confidence=0.0)]))
+    (csvs / failed[2]).with_suffix(".csv").write_bytes(openface_csv([au_row(0, confidence=0.3)]))
+    base = ["data", "folders", str(src), "--au-csv-dir", str(csvs), "--out", str(out),
+            "--identity-pattern", r"^(person\d+)-", "--min-confidence", "0.5"]
+    refused = CliRunner().invoke(app, base)
+    assert refused.exit_code != 0 and not out.exists()
+    message = str(refused.exception)
+    # 3 of 40 = 7.5 %: over the default 1 %; the message names the option, its default and a value that works
+    assert "3 of 40 images are unusable" in message and "--max-failed, default 0.01" in message, message
+    assert "pass --max-failed 0.08" in message, message
+    too_low = CliRunner().invoke(app, [*base, "--max-failed", "0.07"])
+    assert too_low.exit_code != 0 and not out.exists()
+    result = CliRunner().invoke(app, [*base, "--max-failed", "0.08"])
+    assert result.exit_code == 0, result.output
+    provenance = json.loads((out / PROVENANCE_NAME).read_text())
+    assert sorted(provenance["skipped_no_aus"]) == sorted(failed) and provenance["max_failed"] == 0.08
+    assert set(read_index(out)["path"]) == set(written) - set(failed)
+
+
 def test_cli_data_folders(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 

@@ -62,6 +62,22 @@ def test_session_folders_with_session_xml_and_one_csv_per_session(tmp_path: Path
     assert row[list(AU_COLUMNS)].to_numpy(float) == pytest.approx([au_row(37)[c] for c in AU_COLUMNS], abs=1e-4)
 
 
+def test_session_csv_named_after_the_video_as_feature_extraction_names_it(tmp_path: Path) -> None:
+    """Sessions/<n>/ holds <id>.avi; FeatureExtraction -f <id>.avi writes <id>.csv, not <n>.csv."""
+    src, csvs = tmp_path / "Sessions", tmp_path / "aus"
+    csvs.mkdir()
+    for k, subject in enumerate(("1", "2", "3", "4")):
+        session = src / f"{200 + k}"
+        frames(session, 5, colour=k)
+        session_xml(session, subject)
+        (session / f"S00{k}-take.avi").write_bytes(b"RIFF")  # only its name matters here
+        (csvs / f"S00{k}-take.csv").write_bytes(openface_csv([au_row(10 * k + f) for f in range(1, 6)], layout="2.2"))
+    report = ingest_mmi(src, csvs, tmp_path / "out", test_fraction=0.25)
+    assert (report.images, report.no_aus) == (20, [])
+    row = read_index(tmp_path / "out").set_index("path").loc["frames/202/0004.png"]
+    assert row[list(AU_COLUMNS)].to_numpy(float) == pytest.approx([au_row(24)[c] for c in AU_COLUMNS], abs=1e-4)
+
+
 def test_layout_errors(tmp_path: Path) -> None:
     src = tmp_path / "mmi"
     frames(src / "100", 2)

@@ -214,7 +214,7 @@ def test_feature_extraction_gets_static_models_per_image() -> None:
 def test_missing_binary_says_how_to_install_or_pass_csvs(monkeypatch: pytest.MonkeyPatch,
                                                          tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(MissingComponentError, match=r"install OpenFace 2\.x.*--au-csv-dir") as info:
+    with pytest.raises(MissingComponentError, match=r"install OpenFace 2\.x.*--binary") as info:
         find_openface()
     assert "\n" not in str(info.value)
     with pytest.raises(MissingComponentError, match="OpenFace binary /nope/FaceLandmarkImg not found"):

@@ -113,6 +113,19 @@ def test_seeds_are_reported_as_mean_and_std() -> None:
     assert "Source (no edit)" not in [label for _, label in table.index]
 
 
+def test_table_2_says_the_verifiers_weights_sha256_and_alignment() -> None:
+    results = make_results()
+    results["meta"]["evaluators"]["verifier"] = {
+        "name": "LightCNN-29v2", "trained_in_domain": False, "threshold": 0.5, "sha256": "ab12" * 16,
+        "weights_verified": False, "checked_against": None,
+        "alignment": "none (the dataset's own crop, grayscale, resized to 128)"}
+    caption = identity_table(results).caption
+    assert f"unverified weights (sha256 {'ab12' * 16} " in caption
+    assert "face alignment: none (the dataset's own crop, grayscale, resized to 128);" in caption
+    del results["meta"]["evaluators"]["verifier"]["alignment"]  # older results: nothing invented
+    assert "face alignment" not in identity_table(results).caption
+
+
 def test_latex_is_booktabs_and_escaped() -> None:
     tex = to_latex(ablation_table(make_results(ablations=True)))
     for rule in ("\\toprule", "\\midrule", "\\bottomrule"):

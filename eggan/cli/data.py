@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from eggan.errors import ConfigError
+from eggan.limits import MAX_BAD_IMAGE_FRACTION
 
 data_app = typer.Typer(help="Render SynthFACS, look at a dataset, ingest real datasets.", no_args_is_help=True)
 Force = Annotated[bool, typer.Option(help="Replace OUT when it is already a dataset (else refused).")]
@@ -77,7 +78,14 @@ AuSource = Annotated[
     typer.Option("--au-csv-dir", help="OpenFace CSVs: a folder of per-image CSVs or one CSV with a name column."),
 ]
 MinConfidence = Annotated[
-    float, typer.Option(help="Drop OpenFace rows below this confidence (counted in dataset.json).")
+    float,
+    typer.Option(help="Drop OpenFace rows below this confidence; an image left with no row is skipped, listed in "
+                 "dataset.json and counted against --max-failed."),
+]
+MaxFailed = Annotated[
+    float,
+    typer.Option(help="Largest share of images that may be skipped (unreadable, or no face: OpenFace success=0 or "
+                 "below --min-confidence) before the dataset is refused; each is listed in dataset.json."),
 ]
 DatasetOut = Annotated[Path, typer.Option(help="Dataset folder to write.")]
 SplitSeed = Annotated[int, typer.Option(help="Seed of the split by identity (person or subject).")]
@@ -102,6 +110,7 @@ def data_rafd(
     ] = None,
     min_confidence: MinConfidence = 0.0,
     force: Force = False,
+    max_failed: MaxFailed = MAX_BAD_IMAGE_FRACTION,
 ) -> None:
     """Turn RaFD into a dataset folder.
 
@@ -124,7 +133,7 @@ def data_rafd(
         raise ConfigError(f"--crop-box {crop_box!r} needs four numbers: left,top,right,bottom")
     report = ingest_rafd(src, au_csv_dir, out, angles=chosen, seed=seed, test_fraction=test_fraction,
                          size=size, crop_box=box, aligned_dir=aligned_dir, min_confidence=min_confidence,
-                         force=force)
+                         force=force, max_failed=max_failed)
     typer.echo(report.line())
 
 
@@ -138,6 +147,7 @@ def data_folders(
     ] = None,
     min_confidence: MinConfidence = 0.0,
     force: Force = False,
+    max_failed: MaxFailed = MAX_BAD_IMAGE_FRACTION,
 ) -> None:
     """Turn a StarGAN-layout folder into a dataset folder.
 
@@ -151,7 +161,7 @@ def data_folders(
     from eggan.data.folders import RAFD_IDENTITY_PATTERN, ingest_folders
 
     report = ingest_folders(src, au_csv_dir, out, identity_pattern or RAFD_IDENTITY_PATTERN,
-                            min_confidence=min_confidence, force=force)
+                            min_confidence=min_confidence, force=force, max_failed=max_failed)
     typer.echo(report.line())
 
 
@@ -166,6 +176,7 @@ def data_disfa(
     seed: SplitSeed = 0,
     test_fraction: TestFraction = 0.1,
     force: Force = False,
+    max_failed: MaxFailed = MAX_BAD_IMAGE_FRACTION,
 ) -> None:
     """Turn DISFA into a dataset folder.
 
@@ -179,7 +190,7 @@ def data_disfa(
     from eggan.data.disfa import ingest_disfa
 
     report = ingest_disfa(list_file, images, out, image_level_split=image_level_split, seed=seed,
-                          test_fraction=test_fraction, force=force)
+                          test_fraction=test_fraction, force=force, max_failed=max_failed)
     typer.echo(report.line())
 
 
@@ -193,6 +204,7 @@ def data_mmi(
     test_fraction: TestFraction = 0.1,
     min_confidence: MinConfidence = 0.0,
     force: Force = False,
+    max_failed: MaxFailed = MAX_BAD_IMAGE_FRACTION,
 ) -> None:
     """Turn MMI frames with their OpenFace AUs into a dataset folder.
 
@@ -204,7 +216,7 @@ def data_mmi(
     from eggan.data.mmi import ingest_mmi
 
     report = ingest_mmi(src, au_csv_dir, out, every=every, seed=seed, test_fraction=test_fraction,
-                        min_confidence=min_confidence, force=force)
+                        min_confidence=min_confidence, force=force, max_failed=max_failed)
     typer.echo(report.line())
 
 

@@ -49,22 +49,26 @@ def main() -> None:
 
 
 def show_warnings_as_lines() -> None:
-    """Print each of the suite's own warnings once per process, as one line like an error.
+    """Print every warning as one line like an error, the suite's own once per process.
 
-    Python's default display adds the file and the source line that warned, which tells a user
-    nothing; other packages' warnings keep that display (it helps to report them).
+    Python's default display adds the file path, line number and source line that warned, which
+    tells a user of the command nothing; another package's warning keeps its category name so it
+    can still be reported upstream.
     """
-    default = warnings.showwarning
 
     def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
              file: TextIO | None = None, line: str | None = None) -> None:
-        if issubclass(category, EgganWarning):
-            console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
-        else:
-            default(message, category, filename, lineno, file, line)
+        console.print(f"[yellow]warning:[/] {escape(warning_line(message, category))}", highlight=False,
+                      soft_wrap=True)
 
     warnings.showwarning = show
     warnings.filterwarnings("once", category=EgganWarning)
+
+
+def warning_line(message: Warning | str, category: type[Warning]) -> str:
+    """One line: the message with its newlines folded, prefixed by the category unless it is ours."""
+    text = " ".join(str(message).split())
+    return text if issubclass(category, EgganWarning) else f"{category.__name__}: {text}"
 
 
 # --- training -------------------------------------------------------------------------------
@@ -214,7 +218,13 @@ def _log(message: str) -> None:
 
 @app.command()
 def evaluate(
-    run: Annotated[Path, typer.Option(help="Benchmark run directory with train/<label>/seed<k>/ inside.")],
+    run: Annotated[
+        Path | None,
+        typer.Option(help="A `run --out` folder (train/<label>/seed<k>/ inside) or a `train --out` folder."),
+    ] = None,
+    checkpoint: Annotated[
+        Path | None, typer.Option(help="A `train --out` folder's checkpoint.pt (results are written beside it).")
+    ] = None,
     estimator: Estimator = "learned",
     openface_csv: OpenFaceCSV = None,
     verifier: Verifier = "indomain",
@@ -227,23 +237,26 @@ def evaluate(
     allow_other_data: AllowOtherData = False,
     accept_unverified_weights: AcceptUnverifiedWeights = False,
 ) -> None:
-    """Score every trained run of RUN on the protocol's pairs.
+    """Score trained models on the protocol's pairs.
 
-    Writes RUN/eval/ and RUN/results.json (keeping the parts it does not compute: throughput,
-    example images), then rebuilds the tables and figures. With --export-images, write the target,
-    source and generated images named by their keys instead, to run OpenFace on elsewhere and come
-    back with --openface-csv.
+    RUN is a `run --out` folder (every trained run in it), or a `train --out` folder; --checkpoint
+    names that folder's checkpoint.pt. Writes RUN/eval/ and RUN/results.json (keeping the parts it
+    does not compute: throughput, example images), then rebuilds the tables and figures. With
+    --export-images, write the target, source and generated images named by their keys instead, to
+    run OpenFace on elsewhere and come back with --openface-csv.
 
     \b
     Examples:
       eggan-bench evaluate --run runs/quick
+      eggan-bench evaluate --checkpoint runs/eggan-quick/checkpoint.pt
       eggan-bench evaluate --run runs/rafd --export-images runs/rafd/images
       eggan-bench evaluate --run runs/rafd --estimator openface --openface-csv runs/rafd/openface
       eggan-bench evaluate --run runs/rafd --verifier lightcnn-29v2 --weights LightCNN_29Layers_V2_checkpoint.pth.tar
     """
-    from evaluate.evaluation import evaluate_run
+    from evaluate.evaluation import evaluate_run, run_folder
     from evaluate.evaluation import export_images as export
 
+    run = run_folder(run, checkpoint)
     if export_images is not None:
         count = export(run, export_images, device=device, batch_size=batch_size, allow_other_data=allow_other_data)
         typer.echo(f"{count} images in {export_images}; run OpenFace's FaceLandmarkImg -fdir on them")

@@ -44,8 +44,6 @@ META_COLUMNS: tuple[str, ...] = ("path", "identity", "expression", "split")
 INDEX_COLUMNS: tuple[str, ...] = META_COLUMNS + AU_COLUMNS
 SPLITS = ("train", "test", "evaluator")
 REQUIRED_SPLITS = ("train", "test")  # "evaluator" is optional (SynthFACS renders it; real datasets rarely have it)
-# Share of unreadable source images above which a reader refuses to write a dataset.
-MAX_BAD_IMAGE_FRACTION = 0.01
 # What decoding a broken file raises (a text file named .png, a truncated or corrupt image).
 IMAGE_ERRORS = (OSError, ValueError, SyntaxError, zlib.error, Image.DecompressionBombError)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from eggan.data.aus import AU_COLUMNS, AU_MAX
 from eggan.data.ingest import DEFAULT_TEST_FRACTION, IngestReport, Record, SplitRule, copy_image, write_dataset
 from eggan.errors import DataError
+from eggan.limits import MAX_BAD_IMAGE_FRACTION
 
 AUTHORS_SEED = 1234
 AUTHORS_TEST_LINES = 20_000
@@ -70,6 +71,7 @@ def ingest_disfa(
     test_fraction: float = DEFAULT_TEST_FRACTION,
     test_lines: int = AUTHORS_TEST_LINES,
     force: bool = False,
+    max_failed: float = MAX_BAD_IMAGE_FRACTION,
 ) -> IngestReport:
     """Copy the listed images with their AUs into a dataset folder.
 
@@ -87,4 +89,4 @@ def ingest_disfa(
     rule = (SplitRule("image", seed=AUTHORS_SEED, test_count=test_lines) if image_level_split
             else SplitRule("identity", test_fraction, seed))
     return write_dataset(records, out, copy_image, rule, reader="disfa", source=list_path,
-                         extra={"images_folder": str(images)}, force=force)
+                         extra={"images_folder": str(images)}, force=force, max_failed=max_failed)

@@ -36,6 +36,7 @@ from eggan.data.ingest import (
 )
 from eggan.data.openface import read_au_source
 from eggan.errors import DataError
+from eggan.limits import MAX_BAD_IMAGE_FRACTION
 
 RAFD_IDENTITY_PATTERN = r"^Rafd\d{3}_0*(?P<identity>\d+)_"
 
@@ -82,10 +83,12 @@ def ingest_folders(
     identity_pattern: str = RAFD_IDENTITY_PATTERN,
     min_confidence: float = 0.0,
     force: bool = False,
+    max_failed: float = MAX_BAD_IMAGE_FRACTION,
 ) -> IngestReport:
     """Copy a StarGAN-layout folder with its OpenFace AUs into a suite dataset folder."""
     records = index_folders(src, identity_pattern)
     readout = read_au_source(au_source, [r.name for r in records], min_confidence)
     attach_aus(records, readout)
     return write_dataset(records, out, copy_image, SplitRule("given"), reader="folders", source=src,
-                         extra={"identity_pattern": identity_pattern, "aus": readout.summary()}, force=force)
+                         extra={"identity_pattern": identity_pattern, "aus": readout.summary()},
+                         force=force, max_failed=max_failed)

@@ -12,6 +12,7 @@ run leaves no partial folder and the previous dataset as it was (replaced only w
 from __future__ import annotations
 
 import io
+import math
 import os
 import random
 from collections.abc import Callable, Sequence
@@ -22,12 +23,13 @@ import pandas as pd
 from PIL import Image
 
 from eggan.data.aus import AU_COLUMNS, EXPRESSIONS
-from eggan.data.dataset import IMAGE_ERRORS, MAX_BAD_IMAGE_FRACTION, split_identities, write_index
+from eggan.data.dataset import IMAGE_ERRORS, split_identities, write_index
 from eggan.data.decode import open_image, rgb8
 from eggan.data.openface import AuReadout, AuVector
 from eggan.data.staging import check_replaceable, replacing_dataset
-from eggan.errors import DataError
+from eggan.errors import ConfigError, DataError
 from eggan.io import TEMP_SUFFIX, output_errors
+from eggan.limits import MAX_BAD_IMAGE_FRACTION
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 DEFAULT_TEST_FRACTION = 0.1  # StarGAN's RaFD.md suggests a 90/10 split
@@ -163,6 +165,11 @@ def assign_splits(records: Sequence[Record], rule: SplitRule, source: Path) -> l
     return [by_identity[r.identity] for r in records]
 
 
+def rounded_up_share(count: int, total: int) -> float:
+    """count / total rounded up to a hundredth: the smallest --max-failed that accepts ``count``."""
+    return math.ceil(100 * count / total) / 100
+
+
 def write_dataset(
     records: Sequence[Record],
     out: str | Path,
@@ -172,11 +179,18 @@ def write_dataset(
     source: str | Path,
     extra: dict[str, object] | None = None,
     force: bool = False,
+    max_failed: float = MAX_BAD_IMAGE_FRACTION,
 ) -> IngestReport:
-    """Write images and index for ``records``; refuse when too many are unusable. The folder is
-    written whole or not at all, and replaces an existing dataset only with ``force``
-    (``replacing_dataset``)."""
+    """Write images and index for ``records``; refuse when more than ``max_failed`` of them are
+    unusable. The folder is written whole or not at all, and replaces an existing dataset only with
+    ``force`` (``replacing_dataset``).
+
+    ``max_failed`` is the user's choice (``--max-failed``): a RaFD export whose profile faces
+    OpenFace missed is usable with a higher share, and every file left out is listed in
+    dataset.json, so the choice is visible in what was written."""
     out, source = Path(out), Path(source)
+    if not 0.0 <= max_failed <= 1.0:
+        raise ConfigError(f"--max-failed must be a fraction from 0 to 1, got {max_failed}")
     if not records:
         raise DataError("no images found", source)
     names = pd.Series([r.name for r in records])
@@ -199,12 +213,15 @@ def write_dataset(
                 continue
             usable.append(record)
         bad = len(no_aus) + len(unreadable)
-        if bad > MAX_BAD_IMAGE_FRACTION * len(records):
+        if bad > max_failed * len(records):
             first = (unreadable or no_aus)[0]
             raise DataError(
                 f"{bad} of {len(records)} images are unusable ({len(unreadable)} unreadable, "
-                f"{len(no_aus)} without AUs; first: {first}); at most {MAX_BAD_IMAGE_FRACTION:.0%} "
-                "may be skipped", source)
+                f"{len(no_aus)} without AUs; first: {first}); at most "
+                f"{max_failed:.2%} may be skipped (--max-failed, default {MAX_BAD_IMAGE_FRACTION}): pass "
+                f"--max-failed {rounded_up_share(bad, len(records))} "
+                "to keep the rest (no AUs: no usable AU row, e.g. OpenFace success=0 or low confidence), "
+                "each skipped file listed in dataset.json", source)
         table = pd.DataFrame({
             "path": [r.name for r in usable],
             "identity": [r.identity for r in usable],
@@ -218,6 +235,6 @@ def write_dataset(
         provenance = {"reader": reader, "source": str(source), "split": rule.describe(),
                       "images": report.images, "identities": report.identities,
                       "per_split": report.per_split, "skipped_unreadable": unreadable,
-                      "skipped_no_aus": no_aus, **(extra or {})}
+                      "skipped_no_aus": no_aus, "max_failed": max_failed, **(extra or {})}
         write_index(table, staging, provenance)
     return report

@@ -12,7 +12,8 @@ were extracted to image files, in either of two layouts:
 
 AUs come from OpenFace: one CSV per frame (``<stem>.csv``, flat or mirroring the tree) or, since a
 session is one person, one ``FeatureExtraction`` CSV per session (``<session>.csv`` or
-``<subject>/<session>.csv``) whose ``frame`` k is the k-th frame in sorted file-name order (the
+``<subject>/<session>.csv``, or named after the session's video as FeatureExtraction names it:
+``<id>.csv`` for ``<id>.avi`` in the session folder) whose ``frame`` k is the k-th frame in sorted file-name order (the
 order OpenFace reads an image folder in). MMI has no per-frame expression label: ``expression``
 is empty. ``every`` keeps every k-th frame of a session. Split: seeded, by subject.
 """
@@ -33,6 +34,7 @@ from eggan.data.ingest import (
 )
 from eggan.data.openface import AuReadout, best_face, read_openface_csv, read_openface_dir
 from eggan.errors import DataError
+from eggan.limits import MAX_BAD_IMAGE_FRACTION
 
 SESSION_XML = "session.xml"
 
@@ -87,7 +89,9 @@ def read_session_csvs(csv_dir: Path, src: Path, records: list[Record], min_confi
         rel = session.relative_to(src)
         # <session>.csv flat only when no other subject has a session of that name
         flat = [csv_dir / f"{session.name}.csv"] if session_names.count(session.name) == 1 else []
-        csv = next((p for p in (csv_dir / f"{rel}.csv", *flat) if p.is_file()), None)
+        # FeatureExtraction names its CSV after the video (<id>.avi -> <id>.csv), not the folder
+        videos = [csv_dir / rel.parent / f"{v.stem}.csv" for v in sorted(session.glob("*.avi"))]
+        csv = next((p for p in (csv_dir / f"{rel}.csv", *flat, *videos) if p.is_file()), None)
         if csv is None:
             readout.missing += [r.name for r in members]
             continue
@@ -114,6 +118,7 @@ def ingest_mmi(
     test_fraction: float = DEFAULT_TEST_FRACTION,
     min_confidence: float = 0.0,
     force: bool = False,
+    max_failed: float = MAX_BAD_IMAGE_FRACTION,
 ) -> IngestReport:
     """Copy MMI frames with their OpenFace AUs into a dataset folder, split by subject."""
     src, au_csv_dir = Path(src), Path(au_csv_dir)
@@ -133,4 +138,4 @@ def ingest_mmi(
         record.name = f"frames/{record.name}"
     return write_dataset(records, out, copy_image, SplitRule("identity", test_fraction, seed),
                          reader="mmi", source=src, extra={"every": every, "aus": per_frame.summary()},
-                         force=force)
+                         force=force, max_failed=max_failed)

@@ -38,9 +38,10 @@ META_COLUMNS: tuple[str, ...] = ("name", "frame", "face", "face_id", "timestamp"
 BINARIES: tuple[str, ...] = ("FaceLandmarkImg", "FeatureExtraction")
 INSTALL_HINT = (
     "install OpenFace 2.x (github.com/TadasBaltrusaitis/OpenFace/wiki, Unix installation, then "
-    "download_models.sh) and put FaceLandmarkImg on PATH or pass --binary, or run OpenFace "
-    "elsewhere and pass its per-image CSVs with --au-csv-dir"
+    "download_models.sh) and put FaceLandmarkImg on PATH"
 )
+# What `data openface` accepts instead of PATH; commands that read CSVs pass their own option.
+BINARY_HINT = "or pass --binary"
 
 AuVector = tuple[float, ...]
 
@@ -234,9 +235,12 @@ def read_au_source(source: str | Path, names: Sequence[str], min_confidence: flo
 # --- running the binary ---------------------------------------------------------------------
 
 
-def find_openface(binary: str | Path | None = None) -> Path:
+def find_openface(binary: str | Path | None = None, otherwise: str = BINARY_HINT) -> Path:
     """The OpenFace executable: ``binary`` (a path or a name on PATH), else FaceLandmarkImg, else
-    FeatureExtraction on PATH. FaceLandmarkImg is preferred: it always uses the static AU models."""
+    FeatureExtraction on PATH. FaceLandmarkImg is preferred: it always uses the static AU models.
+
+    ``otherwise`` ends the error with what the calling command offers instead (its own option
+    names: a hint naming another command's option is a dead end)."""
     candidates = [str(binary)] if binary is not None else list(BINARIES)
     for candidate in candidates:
         path = Path(candidate)
@@ -246,7 +250,7 @@ def find_openface(binary: str | Path | None = None) -> Path:
         if found is not None:
             return Path(found)
     what = f"OpenFace binary {binary}" if binary is not None else "OpenFace (FaceLandmarkImg or FeatureExtraction)"
-    raise MissingComponentError(f"{what} not found; {INSTALL_HINT}")
+    raise MissingComponentError(f"{what} not found; {INSTALL_HINT}, {otherwise}")
 
 
 def openface_command(

@@ -43,6 +43,7 @@ from eggan.data.ingest import (
 )
 from eggan.data.openface import read_au_source
 from eggan.errors import ConfigError, DataError
+from eggan.limits import MAX_BAD_IMAGE_FRACTION
 
 RAFD_FRAME = (681, 1024)  # width, height of every official RaFD image
 RAFD_CROP_BOX = (90, 150, 590, 650)  # left, top, right, bottom; see the module docstring
@@ -147,6 +148,7 @@ def ingest_rafd(
     aligned_dir: str | Path | None = None,
     min_confidence: float = 0.0,
     force: bool = False,
+    max_failed: float = MAX_BAD_IMAGE_FRACTION,
 ) -> IngestReport:
     """Index RaFD, join OpenFace AUs (per-image CSV folder or one CSV with a name column),
     crop faces, split by identity and write the dataset folder."""
@@ -164,6 +166,7 @@ def ingest_rafd(
         "aligned_dir": str(aligned_dir)}
     return write_dataset(
         records, out, writer, SplitRule("identity", test_fraction, seed), reader="rafd", source=src,
-        extra={"angles": list(angles), "size": size, "face": face, "aus": readout.summary()}, force=force,
+        extra={"angles": list(angles), "size": size, "face": face, "aus": readout.summary()},
+        force=force, max_failed=max_failed,
     )
 
