@@ -76,7 +76,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -115,7 +114,7 @@ from evaluate.protocol import (
     score_translation,
 )
 from evaluate.results_store import RESULTS_NAME, read_previous, write_results
-from evaluate.run_data import find_runs, run_dataset
+from evaluate.run_data import find_runs, run_dataset, seed_folders
 from evaluate.weights import fetch_weights
 
 FORMAT = "eggan-bench-results/1"
@@ -253,12 +252,7 @@ def _evaluate(run_dir: Path, estimator: str, openface_csv: str | Path | None, ve
 
 def find_outside(run_dir: Path) -> dict[str, dict[int, Path]]:
     """name -> seed -> registration folder, for every ``outside/<name>/seed<k>/source.json``."""
-    found: dict[str, dict[int, Path]] = {}
-    for source in sorted((run_dir / OUTSIDE_DIR).glob("*/seed*/source.json")):
-        match = re.fullmatch(r"seed(\d+)", source.parent.name)
-        if match:
-            found.setdefault(source.parent.parent.name, {})[int(match.group(1))] = source.parent
-    return found
+    return seed_folders(run_dir / OUTSIDE_DIR, "source.json")
 
 
 def _outside_row(name: str, seeds: dict[int, Path], dataset: FaceDataset, pairs: pd.DataFrame, au: AUEstimator,
@@ -298,7 +292,7 @@ def _outside_row(name: str, seeds: dict[int, Path], dataset: FaceDataset, pairs:
             log(f"{name}/seed{k}: up to date (outputs sha256 {sha[:12]}), skipped")
         else:
             images = read_outputs(outputs, pair_ids, dataset.image_size)  # whole, or one line naming what is not
-            sha = outputs_sha256(outputs, pair_ids)
+            sha = sha or outputs_sha256(outputs, pair_ids)
             frame, summary = score_outputs(
                 lambda chunk, _source, _target, images=images: (images[chunk].float().div(127.5).sub(1.0), None),
                 dataset, pairs, au, ver, reference, batch_size, f"{name}_seed{k}", rounds)

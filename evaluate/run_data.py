@@ -27,6 +27,17 @@ from eggan.errors import CheckpointError, ConfigError, DataError
 Runs = dict[str, dict[int, Path]]
 
 
+def seed_folders(root: Path, marker: str) -> Runs:
+    """label -> seed -> folder, for every ``root/<label>/seed<k>/<marker>``: the layout of trained
+    runs (marker checkpoint.pt) and of registered outside outputs (marker source.json)."""
+    found: Runs = {}
+    for path in sorted(root.glob(f"*/seed*/{marker}")):
+        match = re.fullmatch(r"seed(\d+)", path.parent.name)
+        if match:
+            found.setdefault(path.parent.parent.name, {})[int(match.group(1))] = path.parent
+    return found
+
+
 def find_runs(run_dir: Path) -> Runs:
     """label -> seed -> training folder, for every ``train/<label>/seed<k>/checkpoint.pt``.
 
@@ -36,11 +47,7 @@ def find_runs(run_dir: Path) -> Runs:
     """
     if (run_dir / CHECKPOINT_NAME).is_file():
         return _single_run(run_dir)
-    runs: Runs = {}
-    for checkpoint in sorted((run_dir / "train").glob(f"*/seed*/{CHECKPOINT_NAME}")):
-        match = re.fullmatch(r"seed(\d+)", checkpoint.parent.name)
-        if match:
-            runs.setdefault(checkpoint.parent.parent.name, {})[int(match.group(1))] = checkpoint.parent
+    runs = seed_folders(run_dir / "train", CHECKPOINT_NAME)
     if not runs:
         raise DataError("no trained runs: expected checkpoint.pt (a `train --out` folder) or "
                         "train/<label>/seed<k>/checkpoint.pt (a `run --out` folder)", run_dir)
