@@ -54,3 +54,10 @@ def test_an_error_of_the_sink_is_not_blamed_on_the_video(tmp_path: Path) -> None
 
     with pytest.raises(OSError, match="No space left"):
         decode_frames(video, [2], full_disk)
+
+
+def test_none_wanted_hands_on_every_frame_in_order(tmp_path: Path) -> None:
+    seen: list[tuple[int, int]] = []
+    video = write_avi(tmp_path / "clip.avi", 6)
+    count = decode_frames(video, None, lambda k, image: seen.append((k, frame_number(image))))
+    assert count == 6 and seen == [(k, k) for k in range(1, 7)]

@@ -132,6 +132,16 @@ def copy_image(source: Path, target: Path) -> None:
     replace_file(target, source.read_bytes())
 
 
+def move_image(source: Path, target: Path) -> None:
+    """Move a file this run extracted (a video frame) into the dataset after checking that it
+    decodes like ``copy_image`` does: thousands of full frames are not written twice."""
+    with open_image(source) as im:
+        rgb8(im)
+    with output_errors(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+
+
 def save_png(image: Image.Image, target: Path) -> None:
     """Write an image as PNG (lossless: crops are not re-compressed)."""
     buffer = io.BytesIO()

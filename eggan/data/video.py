@@ -23,14 +23,14 @@ from eggan.errors import DataError
 FrameSink = Callable[[int, Image.Image], None]
 
 
-def decode_frames(path: str | Path, wanted: Iterable[int], sink: FrameSink) -> int:
-    """Decode ``path`` to its end, hand each wanted frame (numbered from 1) to ``sink``, and return
-    the number of frames the video has.
+def decode_frames(path: str | Path, wanted: Iterable[int] | None, sink: FrameSink) -> int:
+    """Decode ``path`` to its end, hand each wanted frame (numbered from 1; None: every frame) to
+    ``sink``, and return the number of frames the video has.
 
     An unreadable file, a file without a video stream, or a video that ends before the last wanted
     frame is a one-line ``DataError`` naming the file (nothing is handed on after the error)."""
     path = Path(path)
-    todo = sorted(set(wanted))
+    todo = [] if wanted is None else sorted(set(wanted))
     if todo and todo[0] < 1:
         raise DataError(f"frame {todo[0]} asked for; frames are numbered from 1", path)
     remaining = set(todo)
@@ -51,7 +51,7 @@ def decode_frames(path: str | Path, wanted: Iterable[int], sink: FrameSink) -> i
             except (av.FFmpegError, OSError, ValueError) as exc:
                 raise DataError(f"frame {count + 1} is not readable ({' '.join(str(exc).split())})", path) from None
             count += 1
-            if count in remaining:
+            if wanted is None or count in remaining:
                 remaining.discard(count)
                 sink(count, frame.to_image())
     if remaining:
