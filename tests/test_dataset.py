@@ -51,7 +51,7 @@ def test_valid_table_is_normalised() -> None:
     ({"split_at0": "val"}, "unknown split 'val'"),
     ({"identity_at2": "a"}, "identity 'a' is in both splits"),
     ({"path_at3": "images/0.png"}, "duplicate image path 'images/0.png'"),
-    ({"AU12_r_at2": float("nan")}, "AU12_r is NaN or not a number in data row 3"),
+    ({"AU12_r_at2": float("nan")}, "AU12_r is empty in data row 3 but has values in other rows"),
     ({"AU45_r_at1": 5.01}, "AU45_r = 5.01 in data row 2 is outside 0-5"),
     ({"AU01_r_at0": -0.5}, "AU01_r = -0.5 in data row 1 is outside 0-5"),
 ])

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from openface_files import tiny_image
 
-from eggan.data.aus import AU_COLUMNS
+from eggan.data.aus import AU_COLUMNS, DISFA_CODED_AUS
 from eggan.data.dataset import PROVENANCE_NAME, load_dataset, read_index, validate_table
 from eggan.data.disfa import ingest_disfa, read_disfa_list
 from eggan.errors import DataError
@@ -23,7 +23,8 @@ def disfa(tmp_path: Path, subjects: int = 5, frames: int = 6) -> tuple[Path, Pat
         for f in range(frames):
             name = f"SN{s:03d}_{f:04d}.png"
             tiny_image(images / name, colour=s)
-            values = [round((s + f + k) % 6 * 0.8, 2) for k in range(len(AU_COLUMNS))]
+            values = [round((s + f + k) % 6 * 0.8, 2) if c in DISFA_CODED_AUS else 0.0
+                      for k, c in enumerate(AU_COLUMNS)]  # the list's 0 where DISFA codes nothing
             lines.append(name + "\t" + " ".join(map(str, values)))
     listing = tmp_path / "list.txt"
     listing.write_text("\n".join(lines) + "\n")
@@ -42,7 +43,7 @@ def test_list_format_and_identity_split(tmp_path: Path) -> None:
     assert table.loc[table["split"] == "test", "identity"].nunique() == 2
     assert sorted(table["identity"].unique()) == [f"SN{s:03d}" for s in range(1, 6)]
     assert set(table["expression"]) == {""}
-    assert table.loc[7, list(AU_COLUMNS)].to_numpy(float).tolist() == pytest.approx(list(entries[7][1]))
+    assert table.loc[7, list(AU_COLUMNS)].to_numpy(float).tolist() == pytest.approx(list(entries[7][1]), nan_ok=True)
 
 
 def test_authors_image_level_split_is_explicit_and_reproduced(tmp_path: Path) -> None:
@@ -67,16 +68,25 @@ def test_authors_image_level_split_is_explicit_and_reproduced(tmp_path: Path) ->
         ingest_disfa(listing, images, tmp_path / "x", image_level_split=True)
 
 
+def list_line(name: str, **values: str) -> str:
+    """A list line: 1 for each coded AU, 0 for the five DISFA does not code, unless ``values``
+    (e.g. AU01_r="5.1") says otherwise."""
+    default = {c: "1" if c in DISFA_CODED_AUS else "0" for c in AU_COLUMNS}
+    return " ".join([name, *({**default, **values}[c] for c in AU_COLUMNS)])
+
+
 @pytest.mark.parametrize(("line", "message"), [
     ("SN001_9.png 1 2 3", "line 2 has 4 fields"),
-    ("SN001_9.png " + " ".join(["0.5"] * 16) + " x", "line 2 has a value that is not a number"),
-    ("SN001_9.png " + " ".join(["0.5"] * 16) + " nan", "AU45_r = nan on line 2 is not in 0-5"),
-    ("SN001_9.png 5.1 " + " ".join(["0.5"] * 16), "AU01_r = 5.1 on line 2 is not in 0-5"),
-    ("SN001_9.png -1 " + " ".join(["0.5"] * 16), "AU01_r = -1.0 on line 2 is not in 0-5"),
+    (list_line("SN001_9.png", AU26_r="x"), "line 2 has a value that is not a number"),
+    (list_line("SN001_9.png", AU45_r="nan"), "AU45_r = nan on line 2 is not in 0-5"),
+    (list_line("SN001_9.png", AU01_r="5.1"), "AU01_r = 5.1 on line 2 is not in 0-5"),
+    (list_line("SN001_9.png", AU01_r="-1"), "AU01_r = -1.0 on line 2 is not in 0-5"),
+    (list_line("SN001_9.png", AU07_r="0.5"), r"AU07_r = 0.5 on line 2: DISFA does not code AU07, so the list "
+                                             "must hold 0 there"),
 ])
 def test_bad_lines_name_file_and_line(tmp_path: Path, line: str, message: str) -> None:
     listing = tmp_path / "list.txt"
-    listing.write_text("SN001_0.png " + " ".join(["1"] * 17) + "\n" + line + "\n")
+    listing.write_text(list_line("SN001_0.png") + "\n" + line + "\n")
     with pytest.raises(DataError, match=f"list.txt: {message}"):
         read_disfa_list(listing)
 
@@ -92,7 +102,7 @@ def test_bad_inputs(tmp_path: Path) -> None:
         read_disfa_list(tmp_path / "empty.txt")
     with pytest.raises(DataError, match="no such image folder"):
         ingest_disfa(listing, tmp_path / "nowhere", tmp_path / "out")
-    (tmp_path / "noprefix.txt").write_text("frame1.png " + " ".join(["1"] * 17))
+    (tmp_path / "noprefix.txt").write_text(list_line("frame1.png"))
     with pytest.raises(DataError, match=r"'frame1\.png' has no subject prefix"):
         ingest_disfa(tmp_path / "noprefix.txt", images, tmp_path / "out")
     (images / "SN003_0002.png").unlink()  # a listed image that is missing: 1 of 30 > 1 %

@@ -16,6 +16,9 @@ AU_IDS: tuple[int, ...] = (1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 17, 20, 23, 25, 
 AU_NAMES: tuple[str, ...] = tuple(f"AU{n:02d}" for n in AU_IDS)
 AU_COLUMNS: tuple[str, ...] = tuple(f"{name}_r" for name in AU_NAMES)
 N_AUS = len(AU_IDS)
+# The 12 AUs DISFA codes (dataset paper; OpenFace's DISFA scripts list the same). Its other five
+# (7, 10, 14, 23, 45) are not coded: missing, never 0.
+DISFA_CODED_AUS: tuple[str, ...] = tuple(f"AU{n:02d}_r" for n in (1, 2, 4, 5, 6, 9, 12, 15, 17, 20, 25, 26))
 AU_MAX = 5.0
 
 AU_DESCRIPTIONS: dict[str, str] = {

@@ -3,7 +3,9 @@
 A dataset is a folder with images and an ``index.csv`` with the columns
 ``path, identity, expression, split, AU01_r ... AU45_r``: image path relative to the folder,
 identity name, one of the eight expressions (empty when unknown), the split (by identity), and the
-17 AU intensities on OpenFace's 0-5 scale. Methods train on ``train``; protocol targets come from
+17 AU intensities on OpenFace's 0-5 scale. An AU the dataset does not code (DISFA codes 12) is an
+empty column, missing and never 0; ``dataset.json`` then lists the coded ones as ``coded_aus``, and
+``FaceDataset.aus`` holds the coded columns only. Methods train on ``train``; protocol targets come from
 ``train`` and sources from ``test``; the optional ``evaluator`` split holds identities that only the
 in-domain evaluators learn from, so no scored face belongs to a person the evaluators have seen.
 SynthFACS and every real-data reader write this file, so the trainers and evaluators never know
@@ -53,7 +55,7 @@ class Batch:
     """A batch of faces: images in [-1, 1], AUs on 0-5, identity and expression indices."""
 
     image: torch.Tensor  # B x 3 x H x W, float
-    aus: torch.Tensor  # B x 17, float, 0-5
+    aus: torch.Tensor  # B x len(coded_aus), float, 0-5 (17 on SynthFACS)
     identity: torch.Tensor  # B, long, index into the dataset's identity list
     expression: torch.Tensor  # B, long, 0..7 or -1 when the dataset has no expression labels
 
@@ -72,7 +74,7 @@ class Target:
     from the target image, so no method is special-cased outside its own module.
     """
 
-    aus: torch.Tensor | None = None  # B x 17 on 0-5
+    aus: torch.Tensor | None = None  # B x len(coded_aus) on 0-5
     expression: torch.Tensor | None = None  # B, long
     image: torch.Tensor | None = None  # B x 3 x H x W in [-1, 1]
 
@@ -98,7 +100,15 @@ class FaceDataset:
 
     @property
     def aus(self) -> torch.Tensor:
-        return torch.tensor(self.table[list(AU_COLUMNS)].to_numpy(np.float32))
+        """N x len(coded_aus) intensities on 0-5: the coded AUs only, so a method is trained and
+        conditioned on labels the dataset has, never on an uncoded AU's missing value."""
+        return torch.tensor(self.table[list(self.coded_aus)].to_numpy(np.float32))
+
+    @property
+    def coded_aus(self) -> tuple[str, ...]:
+        """The AU columns this dataset codes, in ``AU_COLUMNS`` order (the index guarantees each
+        column is coded in every row or in none)."""
+        return tuple(c for c in AU_COLUMNS if self.table[c].notna().all())
 
     @property
     def identity_index(self) -> torch.Tensor:
@@ -165,12 +175,18 @@ class FaceDataset:
 
 
 def validate_table(
-    table: pd.DataFrame, source: str | Path, image_level_split: bool = False
+    table: pd.DataFrame, source: str | Path, image_level_split: bool = False,
+    coded_aus: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Check an index table and return it normalised; every problem is a one-line DataError.
 
     ``image_level_split`` lets an identity appear in both splits; only a split recorded as
     image-level in ``dataset.json`` (an explicit, labelled choice) is allowed to do that.
+
+    An AU column is either coded (a number in 0-5 in every row) or not coded by the dataset
+    (empty in every row: DISFA codes 12 of the 17 AUs). A column empty in some rows only is an
+    error, never a 0: a missing label read as "AU absent" would become ground truth in every table.
+    ``coded_aus`` (what ``dataset.json`` records) must then be exactly the coded columns.
     """
     missing = [c for c in INDEX_COLUMNS if c not in table.columns]
     if missing:
@@ -215,16 +231,49 @@ def validate_table(
                         "label sets", source)
     aus = table[list(AU_COLUMNS)].apply(pd.to_numeric, errors="coerce")
     for column in AU_COLUMNS:
-        values = aus[column]
-        if values.isna().any():
-            row = int(values.isna().to_numpy().argmax())
-            raise DataError(f"{column} is NaN or not a number in data row {row + 1}", source)
+        values, blank = aus[column], table[column].isna()  # blank: an empty cell, or NaN in memory
+        text = values.isna() & ~blank
+        if text.any():
+            row = int(text.to_numpy().argmax())
+            raise DataError(f"{column} is not a number in data row {row + 1}", source)
+        if blank.any() and not blank.all():
+            row = int(blank.to_numpy().argmax())
+            raise DataError(f"{column} is empty in data row {row + 1} but has values in other rows; an AU is "
+                            "either coded in every row or empty in every row (not coded by the dataset)", source)
         outside = (values < 0) | (values > AU_MAX)
         if outside.any():
             row = int(outside.to_numpy().argmax())
             raise DataError(f"{column} = {values.iloc[row]} in data row {row + 1} is outside 0-5", source)
+    coded = tuple(c for c in AU_COLUMNS if aus[c].notna().all())
+    if not coded:
+        raise DataError("no AU column has values; at least one AU must be coded", source)
+    if coded_aus is not None and coded != tuple(coded_aus):
+        raise DataError(f"the coded AUs ({au_list(coded)}) are not the ones {PROVENANCE_NAME} records "
+                        f"({au_list(coded_aus)})", source)
     table[list(AU_COLUMNS)] = aus.astype(np.float32)
     return table[list(INDEX_COLUMNS)].reset_index(drop=True)
+
+
+def au_list(columns: Sequence[str]) -> str:
+    """AU columns as a short list for a message or a caption: "AU01, AU02, AU04"."""
+    return ", ".join(c.removesuffix("_r") for c in columns) or "none"
+
+
+def check_coded_aus(columns: object, source: str | Path) -> tuple[str, ...]:
+    """A coded-AU list (from ``dataset.json`` or a reader) as AU columns in ``AU_COLUMNS`` order;
+    an unknown, repeated or misordered name is an error: a list that means something else than it
+    says would change which AUs every table averages."""
+    if not isinstance(columns, list | tuple) or not all(isinstance(c, str) for c in columns):
+        raise DataError(f"coded_aus must be a list of AU column names (e.g. AU01_r), got {columns!r}", source)
+    unknown = [c for c in columns if c not in AU_COLUMNS]
+    if unknown:
+        raise DataError(f"coded_aus names {unknown[0]!r}, not one of the 17 AU columns "
+                        f"({AU_COLUMNS[0]} ... {AU_COLUMNS[-1]})", source)
+    ordered = tuple(c for c in AU_COLUMNS if c in columns)
+    if ordered != tuple(columns):
+        raise DataError(f"coded_aus {list(columns)} repeats an AU or is not in the AU order {au_list(AU_COLUMNS)}",
+                        source)
+    return ordered
 
 
 DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
@@ -286,17 +335,41 @@ def read_index(root: str | Path) -> pd.DataFrame:
                             keep_default_na=False, na_values={c: ["", "nan", "NaN"] for c in AU_COLUMNS})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataError(f"not a readable CSV ({str(exc).splitlines()[0]})", index) from None
-    return validate_table(table, index, image_level_split=split_level(root) == "image")
+    return validate_table(table, index, image_level_split=split_level(root) == "image",
+                          coded_aus=recorded_coded_aus(root))
+
+
+def read_provenance(root: str | Path) -> dict[str, object] | None:
+    """``root/dataset.json`` as a dict, or None when the folder has none (SynthFACS, hand-made)."""
+    path = Path(root) / PROVENANCE_NAME
+    if not path.is_file():
+        return None
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        raise DataError("not a dataset provenance file (not readable JSON)", path) from None
+    if not isinstance(payload, dict):
+        raise DataError("not a dataset provenance file (expected a JSON object)", path)
+    return payload
+
+
+def recorded_coded_aus(root: str | Path) -> tuple[str, ...] | None:
+    """The coded AUs ``dataset.json`` records (``coded_aus``), or None when it records none."""
+    provenance = read_provenance(root)
+    if provenance is None or "coded_aus" not in provenance:
+        return None
+    return check_coded_aus(provenance["coded_aus"], Path(root) / PROVENANCE_NAME)
 
 
 def split_level(root: str | Path) -> str:
     """How the folder's split was made: "identity" (the default) or "image" (from dataset.json)."""
-    path = Path(root) / PROVENANCE_NAME
-    if not path.is_file():
+    provenance = read_provenance(root)
+    if provenance is None:
         return "identity"
+    path = Path(root) / PROVENANCE_NAME
     try:
-        level = json.loads(path.read_text())["split"]["level"]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+        level = provenance["split"]["level"]  # type: ignore[index]
+    except (KeyError, TypeError):
         raise DataError("not a dataset provenance file (expected split.level)", path) from None
     if level not in ("identity", "image", "given"):
         raise DataError(f"unknown split level {level!r}; expected identity, image or given", path)
@@ -389,7 +462,9 @@ def write_index(
     root = Path(root)
     split = (provenance or {}).get("split")
     image_level = isinstance(split, dict) and split.get("level") == "image"
-    table = validate_table(table, root / INDEX_NAME, image_level_split=image_level)
+    coded = (provenance or {}).get("coded_aus")
+    table = validate_table(table, root / INDEX_NAME, image_level_split=image_level,
+                           coded_aus=None if coded is None else check_coded_aus(coded, root / PROVENANCE_NAME))
     if provenance is not None:
         atomic_write_json(root / PROVENANCE_NAME, provenance)
     target = root / INDEX_NAME

@@ -1,7 +1,12 @@
 """DISFA as the EGGAN authors' code reads it: one list file and one folder of aligned faces.
 
 The list has no header; each line is ``filename v1 ... v17``, whitespace separated, the 17 AU
-intensities in the paper's order (``AU_COLUMNS``) on the 0-5 scale. Identity = the file-name
+intensities in the paper's order (``AU_COLUMNS``) on the 0-5 scale. DISFA codes 12 of them
+(``DISFA_CODED_AUS``); the list holds 0 for the other five (AU 7, 10, 14, 23, 45), which are written
+to the dataset as missing (empty cells, ``coded_aus`` in dataset.json), never as 0: the list's
+zeros are a placeholder, not an observation, and as ground truth they would reward a method for
+leaving those AUs off. A non-zero value there means the list is not in this layout and is refused.
+Identity = the file-name
 prefix before the first ``_`` (DISFA subjects ``SN001`` ... ``SN032``). Images are copied
 unchanged (the authors' faces are already aligned; the loader resizes them).
 
@@ -17,7 +22,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from eggan.data.aus import AU_COLUMNS, AU_MAX
+from eggan.data.aus import AU_COLUMNS, AU_MAX, DISFA_CODED_AUS
 from eggan.data.ingest import DEFAULT_TEST_FRACTION, IngestReport, Record, SplitRule, copy_image, write_dataset
 from eggan.errors import DataError
 from eggan.limits import MAX_BAD_IMAGE_FRACTION
@@ -27,7 +32,8 @@ AUTHORS_TEST_LINES = 20_000
 
 
 def read_disfa_list(path: str | Path) -> list[tuple[str, tuple[float, ...]]]:
-    """(file name, 17 AU intensities) per non-blank line; any malformed line names its number."""
+    """(file name, 17 AU intensities) per non-blank line, NaN for the five AUs DISFA does not code
+    (the list's 0 there is a placeholder); any malformed line names its number."""
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -48,7 +54,12 @@ def read_disfa_list(path: str | Path) -> list[tuple[str, tuple[float, ...]]]:
         for column, value in zip(AU_COLUMNS, values, strict=True):
             if math.isnan(value) or not 0 <= value <= AU_MAX:
                 raise DataError(f"{column} = {value} on line {number} is not in 0-5", path)
-        entries.append((fields[0], values))
+            if column not in DISFA_CODED_AUS and value != 0:
+                raise DataError(f"{column} = {value} on line {number}: DISFA does not code "
+                                f"{column.removesuffix('_r')}, so the list must hold 0 there (is it in "
+                                "another AU order?)", path)
+        entries.append((fields[0], tuple(v if c in DISFA_CODED_AUS else math.nan
+                                         for c, v in zip(AU_COLUMNS, values, strict=True))))
     if not entries:
         raise DataError("the DISFA list is empty", path)
     return entries
@@ -89,4 +100,5 @@ def ingest_disfa(
     rule = (SplitRule("image", seed=AUTHORS_SEED, test_count=test_lines) if image_level_split
             else SplitRule("identity", test_fraction, seed))
     return write_dataset(records, out, copy_image, rule, reader="disfa", source=list_path,
-                         extra={"images_folder": str(images)}, force=force, max_failed=max_failed)
+                         extra={"images_folder": str(images)}, force=force, max_failed=max_failed,
+                         coded_aus=DISFA_CODED_AUS)

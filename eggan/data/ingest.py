@@ -23,7 +23,7 @@ import pandas as pd
 from PIL import Image
 
 from eggan.data.aus import AU_COLUMNS, EXPRESSIONS
-from eggan.data.dataset import IMAGE_ERRORS, split_identities, write_index
+from eggan.data.dataset import IMAGE_ERRORS, au_list, check_coded_aus, split_identities, write_index
 from eggan.data.decode import open_image, rgb8
 from eggan.data.openface import AuReadout, AuVector
 from eggan.data.staging import check_replaceable, replacing_dataset
@@ -46,7 +46,8 @@ class Record:
     name: str  # its relative path in the output folder (posix), also the key of its AUs
     identity: str
     expression: str = ""  # one of EXPRESSIONS, or "" when the dataset has no expression labels
-    aus: AuVector | None = None  # 17 intensities on 0-5; None = no AU readout (skipped)
+    # 17 intensities on 0-5, NaN for an AU the dataset does not code; None = no AU readout (skipped)
+    aus: AuVector | None = None
     split: str | None = None  # a split the dataset itself gives (StarGAN folders), else None
 
 
@@ -190,10 +191,15 @@ def write_dataset(
     extra: dict[str, object] | None = None,
     force: bool = False,
     max_failed: float = MAX_BAD_IMAGE_FRACTION,
+    coded_aus: Sequence[str] | None = None,
 ) -> IngestReport:
     """Write images and index for ``records``; refuse when more than ``max_failed`` of them are
     unusable. The folder is written whole or not at all, and replaces an existing dataset only with
     ``force`` (``replacing_dataset``).
+
+    ``coded_aus`` (AU columns, ``AU_COLUMNS`` order; None = all 17) are the AUs the dataset codes:
+    every record holds a number for each of them and NaN for every other AU, whose index.csv cells
+    are left empty. The list is written to dataset.json, so every table can say what it averages.
 
     ``max_failed`` is the user's choice (``--max-failed``): a RaFD export whose profile faces
     OpenFace missed is usable with a higher share, and every file left out is listed in
@@ -206,6 +212,14 @@ def write_dataset(
     names = pd.Series([r.name for r in records])
     if names.duplicated().any():
         raise DataError(f"duplicate image path {names[names.duplicated()].iloc[0]!r}", source)
+    coded = check_coded_aus(AU_COLUMNS if coded_aus is None else list(coded_aus), source)
+    for record in records:
+        if record.aus is not None:
+            has = tuple(c for c, v in zip(AU_COLUMNS, record.aus, strict=True) if not math.isnan(v))
+            if has != coded:
+                raise DataError(f"{record.name} has values for {au_list(has)}, but the dataset codes "
+                                f"{au_list(coded)}: a coded AU needs a value, an uncoded one is missing (NaN)",
+                                source)
     check_replaceable(out, force, source)
     # Splits are drawn over every record, so a skipped image never moves anyone else's.
     split_of = dict(zip(names, assign_splits(records, rule, source), strict=True))
@@ -245,6 +259,7 @@ def write_dataset(
         provenance = {"reader": reader, "source": str(source), "split": rule.describe(),
                       "images": report.images, "identities": report.identities,
                       "per_split": report.per_split, "skipped_unreadable": unreadable,
-                      "skipped_no_aus": no_aus, "max_failed": max_failed, **(extra or {})}
+                      "skipped_no_aus": no_aus, "max_failed": max_failed, **(extra or {}),
+                      "coded_aus": list(coded)}
         write_index(table, staging, provenance)
     return report
