@@ -1,4 +1,5 @@
-"""Test-made stand-ins for what the documented examples read: a user's face, RaFD, DISFA, MMI and
+"""Test-made stand-ins for what the documented examples read: a user's face, RaFD, DISFA (its tree
+as distributed and the authors' list), MMI (Sessions/ as distributed, and extracted frames) and
 StarGAN-layout folders with their OpenFace CSVs, released LightCNN weights, trained runs.
 
 ``INPUTS`` maps a path as an example writes it (``~`` is the sandbox's home) to the function that
@@ -20,6 +21,7 @@ from typing import Any
 import torch
 from openface_files import au_row, install_fake_openface, openface_csv, tiny_image
 from PIL import Image
+from real_layouts import disfa_tree, mmi_session
 
 from eggan.cli.pipeline import BenchConfig, run_benchmark
 from eggan.core.checkpoint import CHECKPOINT_NAME
@@ -100,6 +102,11 @@ class Inputs:
     def rafd(self, people: int = INGESTIBLE) -> Path:
         """Test-made RaFD images of ``people`` people."""
         return self.once(f"RaFD-{people}", lambda path: rafd_folder(path, people))
+
+    def mmi(self, sessions: int, subjects_in_xml: bool) -> Path:
+        """MMI's Sessions/ (``<folder>/Sessions``) with FeatureExtraction's CSVs (``<folder>/openface``)."""
+        return self.once(f"MMI-{sessions}-{subjects_in_xml}",
+                         lambda path: mmi_sessions(path, sessions, subjects_in_xml))
 
 
 
@@ -191,6 +198,19 @@ def mmi_csvs(dest: Path, inputs: Inputs) -> None:
         csv.write_bytes(openface_csv([au_row(k)]))
 
 
+def mmi_sessions(dest: Path, sessions: int, subjects_in_xml: bool) -> None:
+    """``sessions`` 16-frame sessions, one subject each (P01 ...), two coded apexes each (frames 5 and
+    12); their session.xml names the subject only when ``subjects_in_xml``."""
+    for n in range(1, sessions + 1):
+        mmi_session(dest / "Sessions", dest / "openface", n, f"P{n:02d}" if subjects_in_xml else None,
+                    [(12, 2, 5, 9), (6, 3, 5, 8), (1, 10, 12, 14)])
+
+
+def mmi_subject_map(dest: Path, inputs: Inputs) -> None:
+    """The user's session,subject CSV for every test-made session."""
+    dest.write_text("session,subject\n" + "".join(f"{n},P{n:02d}\n" for n in range(1, TRAINABLE + 1)))
+
+
 def lightcnn_weights(variant: str, dest: Path) -> Path:
     """A randomly initialised LightCNN in the released files' layout ('module.' keys, no classifier)."""
     torch.manual_seed(0)
@@ -260,6 +280,15 @@ INPUTS: dict[str, Recipe] = {
         dest, stems(inputs.rafd()) + [Path(n).stem for n in PERSON_NAMES], aligned=True),
     "disfa_list.txt": disfa_list,
     "~/DISFA/aligned": disfa_faces,
+    "disfa_aligned": disfa_faces,
+    "DISFA_DIR": lambda dest, inputs: disfa_tree(dest, subjects=TRAINABLE, frames=12),  # README: ingested, trained on
+    "~/DISFA": lambda dest, inputs: disfa_tree(dest, subjects=INGESTIBLE, frames=12),
+    "MMI_DIR/Sessions": lambda dest, inputs: shutil.copytree(inputs.mmi(TRAINABLE, False) / "Sessions", dest),
+    "mmi_openface": lambda dest, inputs: shutil.copytree(inputs.mmi(TRAINABLE, False) / "openface", dest),
+    "mmi_subjects.csv": mmi_subject_map,
+    "~/MMI/Sessions": lambda dest, inputs: shutil.copytree(inputs.mmi(INGESTIBLE, True) / "Sessions", dest),
+    "mmi-aus": lambda dest, inputs: shutil.copytree(inputs.mmi(INGESTIBLE, True) / "openface", dest),
+    "subjects.csv": mmi_subject_map,
     "~/MMI/frames": mmi_frames,
     "~/MMI/openface": mmi_csvs,
     "~/OpenFace/build/bin/FaceLandmarkImg": lambda dest, inputs: install_fake_openface(dest),

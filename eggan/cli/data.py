@@ -167,11 +167,25 @@ def data_folders(
 
 @data_app.command("disfa")
 def data_disfa(
-    list_file: Annotated[Path, typer.Argument(help="The authors' list: 'filename v1 ... v17' per line.")],
-    images: Annotated[Path, typer.Argument(help="Folder with the aligned DISFA faces.")],
+    source: Annotated[Path, typer.Argument(
+        help="The DISFA root as distributed (ActionUnit_Labels/, Videos_LeftCamera/), or the EGGAN authors' list "
+             "file ('filename v1 ... v17' per line).")],
+    images: Annotated[
+        Path | None, typer.Argument(help="With the authors' list only: the folder of their aligned faces.")
+    ] = None,
+    *,
     out: DatasetOut,
+    cameras: Annotated[
+        str | None, typer.Option(help="DISFA root: left, or both (both cameras, one identity per subject). "
+                                      "Default left.")
+    ] = None,
+    every: Annotated[
+        int | None, typer.Option(help="DISFA root: keep every k-th labelled frame (default 10: 485 of a "
+                                      "subject's 4,845 frames per camera).")
+    ] = None,
     image_level_split: Annotated[
-        bool, typer.Option(help="The authors' split: seed 1234 shuffle, first 20,000 lines test (subjects leak).")
+        bool, typer.Option(help="The authors' list only: their split (seed 1234 shuffle, first 20,000 lines "
+                                "test; subjects leak).")
     ] = False,
     seed: SplitSeed = 0,
     test_fraction: TestFraction = 0.1,
@@ -180,43 +194,78 @@ def data_disfa(
 ) -> None:
     """Turn DISFA into a dataset folder.
 
-    DISFA as the EGGAN authors' code reads it: their list file and the aligned faces.
+    Given the DISFA root, its labelled video frames are extracted (AUs from ActionUnit_Labels, the
+    5 AUs DISFA does not code left missing); given the EGGAN authors' list file and their aligned
+    faces, those are copied.
 
     \b
     Examples:
+      eggan-bench data disfa ~/DISFA --out data/disfa-tree
+      eggan-bench data disfa ~/DISFA --cameras both --every 20 --out data/disfa-both
       eggan-bench data disfa disfa_list.txt ~/DISFA/aligned --out data/disfa
       eggan-bench data disfa disfa_list.txt ~/DISFA/aligned --out data/disfa-authors --image-level-split
     """
-    from eggan.data.disfa import ingest_disfa
+    if source.is_dir():
+        from eggan.data.disfa_tree import DEFAULT_EVERY, ingest_disfa_tree
 
-    report = ingest_disfa(list_file, images, out, image_level_split=image_level_split, seed=seed,
-                          test_fraction=test_fraction, force=force, max_failed=max_failed)
+        if images is not None or image_level_split:
+            raise ConfigError(f"{source} is a DISFA root: it takes no IMAGES folder and no --image-level-split "
+                              "(those are for the authors' list file)")
+        report = ingest_disfa_tree(source, out, cameras=cameras or "left",
+                                   every=DEFAULT_EVERY if every is None else every, seed=seed,
+                                   test_fraction=test_fraction, force=force, max_failed=max_failed)
+    else:
+        from eggan.data.disfa import ingest_disfa
+
+        if images is None:
+            raise ConfigError(f"{source} is not a DISFA root folder; the authors' list file needs its IMAGES "
+                              "folder after it")
+        if cameras is not None or every is not None:
+            raise ConfigError("--cameras and --every apply to a DISFA root, not to the authors' list")
+        report = ingest_disfa(source, images, out, image_level_split=image_level_split, seed=seed,
+                              test_fraction=test_fraction, force=force, max_failed=max_failed)
     typer.echo(report.line())
 
 
 @data_app.command("mmi")
 def data_mmi(
-    src: Annotated[Path, typer.Argument(help="Frames in SRC/<subject>/<session>/ or SRC/<session>/ + session.xml.")],
-    au_csv_dir: Annotated[Path, typer.Option(help="OpenFace CSVs: per frame, or one per session.")],
+    src: Annotated[Path, typer.Argument(
+        help="MMI's Sessions/ as distributed (<n>/<id>.avi, <id>-oao_aucs.xml, session.xml), or extracted frames "
+             "in SRC/<subject>/<session>/ or SRC/<session>/ + session.xml.")],
+    au_csv_dir: Annotated[
+        Path, typer.Option(help="OpenFace CSVs: FeatureExtraction's <id>.csv per video, or per frame / per session.")
+    ],
     out: DatasetOut,
-    every: Annotated[int, typer.Option(help="Keep every k-th frame of a session.")] = 1,
+    frames: Annotated[
+        str, typer.Option(help="Videos: apex (each coded AU event's apex frame, from <id>-oao_aucs.xml) or all "
+                               "(every --every-th frame).")
+    ] = "apex",
+    every: Annotated[
+        int, typer.Option(help="Keep every k-th frame of a session (extracted frames, or --frames all).")
+    ] = 1,
+    subjects: Annotated[
+        Path | None, typer.Option(help="CSV with header session,subject: who is in each session (else session.xml).")
+    ] = None,
     seed: SplitSeed = 0,
     test_fraction: TestFraction = 0.1,
     min_confidence: MinConfidence = 0.0,
     force: Force = False,
     max_failed: MaxFailed = MAX_BAD_IMAGE_FRACTION,
 ) -> None:
-    """Turn MMI frames with their OpenFace AUs into a dataset folder.
+    """Turn MMI sessions or frames with their OpenFace AUs into a dataset folder.
 
     \b
     Examples:
+      eggan-bench data mmi ~/MMI/Sessions --au-csv-dir mmi-aus --subjects subjects.csv --out data/mmi-apex
+      eggan-bench data mmi ~/MMI/Sessions --au-csv-dir mmi-aus --frames all --every 5 --out data/mmi-all
       eggan-bench data mmi ~/MMI/frames --au-csv-dir ~/MMI/openface --out data/mmi
       eggan-bench data mmi ~/MMI/frames --au-csv-dir ~/MMI/openface --out data/mmi-every5 --every 5
     """
     from eggan.data.mmi import ingest_mmi
 
     report = ingest_mmi(src, au_csv_dir, out, every=every, seed=seed, test_fraction=test_fraction,
-                        min_confidence=min_confidence, force=force, max_failed=max_failed)
+                        min_confidence=min_confidence, force=force, max_failed=max_failed, frames=frames,
+                        subjects=subjects)
     typer.echo(report.line())
 
 
