@@ -25,7 +25,7 @@ from torch import nn
 
 from eggan.core.checkpoint import load_checkpoint
 from eggan.core.registry import read_run_config
-from eggan.data.aus import AU_COLUMNS, AU_MAX, N_AUS
+from eggan.data.aus import AU_COLUMNS, AU_MAX, N_AUS, coded_names, expand_coded
 from eggan.data.dataset import FaceDataset
 from eggan.data.openface import csv_candidates, find_openface, read_openface_dir, run_openface, unique_keys
 from eggan.data.sources import open_dataset
@@ -48,7 +48,7 @@ from evaluate.weights import sha256
 
 @dataclass
 class AUReading:
-    aus: torch.Tensor  # N x 17 on 0-5; NaN where ok is false
+    aus: torch.Tensor  # N x 17 on 0-5; NaN where ok is false, and for an AU the estimator does not read
     ok: torch.Tensor  # N, bool
 
 
@@ -146,12 +146,13 @@ class OpenFaceEstimator(AUEstimator):
 
 
 class AURegressor(nn.Module):
-    """Four conv stages (two 3x3 convs each, BN, ReLU, 2x pooling) and a linear head to 17 AUs.
+    """Four conv stages (two 3x3 convs each, BN, ReLU, 2x pooling) and a linear head to the
+    ``n_aus`` AUs its dataset codes (17, or DISFA's 12: an AU without labels cannot be learned).
 
     Output in [0, 1] (sigmoid), multiplied by 5 by the estimator; trained on the AUs / 5.
     """
 
-    def __init__(self, size: int, width: int = 32) -> None:
+    def __init__(self, size: int, width: int = 32, n_aus: int = N_AUS) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         c_in = 3
@@ -162,7 +163,7 @@ class AURegressor(nn.Module):
             c_in = c_out
         self.features = nn.Sequential(*layers)
         side = size // 16
-        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(0.2), nn.Linear(c_in * side * side, N_AUS))
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(0.2), nn.Linear(c_in * side * side, n_aus))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.head(self.features(x)))
@@ -172,9 +173,9 @@ class AUEnsemble(nn.Module):
     """``members`` regressors of different seeds whose readings are averaged: an artefact that
     fools one member rarely fools the others the same way."""
 
-    def __init__(self, size: int, width: int, members: int) -> None:
+    def __init__(self, size: int, width: int, members: int, n_aus: int = N_AUS) -> None:
         super().__init__()
-        self.members = nn.ModuleList(AURegressor(size, width) for _ in range(members))
+        self.members = nn.ModuleList(AURegressor(size, width, n_aus) for _ in range(members))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.stack([member(x) for member in self.members]).mean(0)
@@ -188,22 +189,28 @@ LEARNED_SETTINGS: dict[str, Any] = {"width": 16, "epochs": 15, "batch_size": 32,
 
 
 class LearnedEstimator(AUEstimator):
+    """The in-domain regressor: it reads the ``coded`` AUs it learned (``predict``) and reports
+    the others as NaN (``estimate``), never as a guess."""
+
     name = "learned"
 
-    def __init__(self, net: nn.Module, size: int, info: dict[str, Any], device: torch.device) -> None:
+    def __init__(self, net: nn.Module, size: int, info: dict[str, Any], device: torch.device,
+                 coded: Sequence[str] = AU_COLUMNS) -> None:
         self.net = net.to(device).eval()
         self.size = size
         self.info = info
         self.device = device
+        self.coded = tuple(coded)
 
     @torch.no_grad()
     def predict(self, images: torch.Tensor, batch_size: int = 128) -> torch.Tensor:
+        """N x len(coded) intensities on 0-5."""
         out = [self.net(resize(chunk.float().to(self.device), self.size)).cpu() * AU_MAX
                for chunk in images.split(batch_size)]
-        return torch.cat(out) if out else torch.empty(0, N_AUS)
+        return torch.cat(out) if out else torch.empty(0, len(self.coded))
 
     def estimate(self, images: torch.Tensor, keys: Sequence[str] = ()) -> AUReading:
-        aus = self.predict(images)
+        aus = expand_coded(self.predict(images), self.coded)
         return AUReading(aus, torch.ones(len(aus), dtype=torch.bool))
 
     def metadata(self) -> dict[str, Any]:
@@ -219,33 +226,36 @@ def learned_estimator(
     device = pick_device(device)
     size = max(16, dataset.image_size)
     (train, trained_on), test = training_split(dataset), dataset.split("test")
+    coded, names = dataset.coded_aus, coded_names(dataset.coded_aus)
 
     def fit() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         torch.manual_seed(settings["seed"])
-        net = AUEnsemble(size, settings["width"], settings["members"]).to(device)
+        net = AUEnsemble(size, settings["width"], settings["members"], len(coded)).to(device)
         images = resize(train.images.float().div(127.5).sub(1.0), size)
         for k, member in enumerate(net.members):
             fit_regressor(member, images, train.aus / AU_MAX, settings, settings["seed"] + k, device)
-        estimator = LearnedEstimator(net, size, {}, device)
+        estimator = LearnedEstimator(net, size, {}, device, coded)
         faces = test.images.float().div(127.5).sub(1.0)
-        heldout = au_agreement(test.aus.numpy(), estimator.predict(faces).numpy(), rounds=200, seed=settings["seed"])
+        heldout = au_agreement(test.aus.numpy(), estimator.predict(faces).numpy(), rounds=200, seed=settings["seed"],
+                               names=names)
         blurred = {}
         for sigma in ROBUSTNESS_SIGMAS:
             predicted = estimator.predict(blur(faces, torch.full((len(faces),), sigma)))
-            agreement = au_agreement(test.aus.numpy(), predicted.numpy(), metrics=("mse", "pcc"), rounds=0)["avg"]
+            agreement = au_agreement(test.aus.numpy(), predicted.numpy(), metrics=("mse", "pcc"), rounds=0,
+                                     names=names)["avg"]
             blurred[f"{sigma:g}"] = {name: agreement[name]["value"] for name in ("mse", "pcc")}
         report = {"heldout": {"split": "test identities", "n_images": len(test), "identities": len(test.identities),
                               **heldout}, "heldout_blurred": blurred}
         return {k: v.cpu() for k, v in net.state_dict().items()}, report
 
     state, report, path = load_or_train("au-regressor", dataset, {**settings, "size": size}, fit, log=log)
-    net = AUEnsemble(size, settings["width"], settings["members"])
+    net = AUEnsemble(size, settings["width"], settings["members"], len(coded))
     net.load_state_dict(state, strict=True)
     info = {"name": f"learned AU regressor (mean of {settings['members']} CNNs, {size}x{size}, trained in-domain)",
             "kind": "learned",
             "scale": "0-5", "weights": str(path), "sha256": sha256(path), "settings": settings, "training": report,
-            "trained_on": trained_on, "heldout": report["heldout"], "columns": list(AU_COLUMNS)}
-    return LearnedEstimator(net, size, info, device)
+            "trained_on": trained_on, "heldout": report["heldout"], "columns": list(coded)}
+    return LearnedEstimator(net, size, info, device, coded)
 
 
 def fit_regressor(net: AURegressor, images: torch.Tensor, targets: torch.Tensor, settings: dict[str, Any], seed: int,

@@ -34,6 +34,8 @@ results.json schema (``format`` = ``eggan-bench-results/1``)::
               "evaluators": {"estimator": {...}, "verifier": {...}},    # = evaluators.json
               "ground_truth": {"available": bool, "why" | "definitions", ...}},  # ideal renders (SynthFACS)
      "au_names": ["AU01", ...],            # the 17 AUs in table order
+     "coded_aus": ["AU01", ...],           # those the dataset codes (DISFA: 12): the only ones scored and
+                                           # averaged; the others have no per_au entry (tables: n/c)
      "metrics": {"mse": {"higher_is_better": false}, ...},
      "rows": [Row, ...],                   # "Source (no edit)", each label (sorted), "Ideal" (SynthFACS), "Real"
      "throughput": {label: throughput.measure(...)} | null,  # `eggan-bench throughput --run`, if measured
@@ -57,7 +59,7 @@ results.json schema (``format`` = ``eggan-bench-results/1``)::
                "ground_truth": evaluate.groundtruth.summarise_ground_truth(...),  # SynthFACS
                "note": str}                              # Real row only: what its figures mean
     AUTable = {"n_pairs", "n_used", "n_excluded", "ci_level", "bootstrap_rounds", "bootstrap_seed",
-               "per_au": {metric: {AU: float | null}},               # null = n/a
+               "per_au": {metric: {AU: float | null}},               # coded AUs only; null = n/a
                "avg": {metric: {"value", "ci_low", "ci_high", "n_aus"}}}
     Aggregate = {"n_seeds": int,
                  "au": {"vs_estimator" | "vs_labels":
@@ -76,7 +78,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -90,7 +92,7 @@ from eggan.core.lock import READER_ADVICE, locked_dir
 from eggan.core.method import Method
 from eggan.core.registry import plugin_record
 from eggan.core.runmeta import environment, select_device
-from eggan.data.aus import AU_NAMES
+from eggan.data.aus import AU_NAMES, coded_names
 from eggan.data.config import DataConfig
 from eggan.data.dataset import FaceDataset, Target
 from eggan.data.ideal import IdealRenderer
@@ -235,13 +237,15 @@ def _evaluate(run_dir: Path, estimator: str, openface_csv: str | Path | None, ve
             "environment": environment(torch_device),
             "dataset": {**dataset.describe(), "labels": _label_kind(config),
                         **({"other_data": other_data} if other_data else {})},
-            "protocol": {**description, **PROTOCOL_NOTES, "ci": f"95 % bootstrap over pairs, {rounds} rounds"},
+            "protocol": {**description, **PROTOCOL_NOTES, "average": average_note(dataset.coded_aus),
+                         "ci": f"95 % bootstrap over pairs, {rounds} rounds"},
             # The estimator's counts as they stand after scoring (evaluators.json keeps the stamp
             # written before it); the excluded pairs per row are in reports.results.excluded_pairs.
             "evaluators": {**evaluators, "estimator": au.metadata()},
             "ground_truth": ground_truth_note(renderer, dataset),
         },
         "au_names": list(AU_NAMES),
+        "coded_aus": coded_names(dataset.coded_aus),
         "metrics": {name: {"higher_is_better": better} for name, better in HIGHER_IS_BETTER.items()},
         "rows": rows,
     }
@@ -389,6 +393,7 @@ def _export(run_dir: Path, out_dir: Path, torch_device: torch.device, batch_size
     for label, seeds in sorted(runs.items()):
         for k, folder in sorted(seeds.items()):
             method = loader(folder / CHECKPOINT_NAME, torch_device)
+            check_coded(method, dataset, folder / CHECKPOINT_NAME)
             for chunk in chunks:
                 generated = method.translate(dataset.batch(source[chunk]).image,
                                              Target.from_batch(dataset.batch(target[chunk])))
@@ -399,13 +404,30 @@ def _export(run_dir: Path, out_dir: Path, torch_device: torch.device, batch_size
 
 PROTOCOL_NOTES = {
     "au_scale": "0-5 (OpenFace intensity scale)",
-    "average": "Avg = unweighted mean over AUs of the per-AU values",
     "na_policy": "an AU with zero variance in targets or predictions has no PCC (n/a), left out of the "
                  "PCC average; n_aus says how many AUs were averaged",
     "excluded_rows": "rows with a non-finite value or an estimator failure are excluded pairwise and counted",
     "verification": "accept when cosine >= threshold; threshold of highest accuracy on real genuine/impostor "
                     "pairs of test identities, fixed before any generated image is scored",
 }
+
+
+def average_note(coded: Sequence[str]) -> str:
+    """What every Avg is over: the AUs the dataset codes, named when they are not all 17."""
+    if len(coded) == len(AU_NAMES):
+        return f"Avg = unweighted mean over the {len(AU_NAMES)} AUs of the per-AU values"
+    uncoded = [name for name in AU_NAMES if name not in coded_names(coded)]
+    return (f"Avg = unweighted mean of the per-AU values over the {len(coded)} AUs the dataset codes "
+            f"({', '.join(coded_names(coded))}); {', '.join(uncoded)} are not coded (missing, not 0) and not scored")
+
+
+def check_coded(method: Method, dataset: FaceDataset, checkpoint: Path) -> None:
+    """A model conditioned on AUs takes the AUs its training data coded, in that order: data that
+    codes others cannot give it targets (one line, before anything is scored)."""
+    if method.condition == "aus" and method.info.coded_aus != dataset.coded_aus:
+        raise DataError(f"trained on the AUs {', '.join(coded_names(method.info.coded_aus))}, but {dataset.name} "
+                        f"codes {', '.join(coded_names(dataset.coded_aus))}; a model conditioned on AUs is scored "
+                        "on data that codes the same AUs", checkpoint)
 
 
 def _label_kind(config: DataConfig) -> str:
@@ -453,6 +475,7 @@ def _method_row(label: str, seeds: dict[int, Path], dataset: FaceDataset, pairs:
                 metadata = metadata or previous.get("metadata")
                 continue
         method = loader(checkpoint, device)
+        check_coded(method, dataset, checkpoint)
         frame, summary = score_translation(method.translate, dataset, pairs, au, ver, reference, batch_size,
                                            f"{label}_seed{k}", rounds)
         if method.condition == "aus" and au.reads_new_images:  # Eq. 8 applies to AU-conditioned methods

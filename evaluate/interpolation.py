@@ -2,7 +2,8 @@
 
 For a pair (source with labels u_s, target AUs u_t) the method renders I(alpha) = G(l_s | u_s +
 alpha (u_t - u_s)). The *response* at alpha is the estimator's change from the alpha = 0 frame,
-projected on the asked change: r(alpha) = <u_hat(alpha) - u_hat(0), d> / <d, d> with d = u_t - u_s.
+projected on the asked change: r(alpha) = <u_hat(alpha) - u_hat(0), d> / <d, d> with d = u_t - u_s,
+over the AUs the dataset codes (the AU vectors a method is conditioned on: DISFA's 12).
 r = 1 means the frame moved by exactly the asked change, r = 0 that it did not move (or moved in
 an unrelated direction). The paper shows these strips as pictures only; this puts a number on
 "the expression changes along alpha".
@@ -18,6 +19,7 @@ import torch
 
 from eggan.core.interpolate import interpolate
 from eggan.core.method import Method
+from eggan.data.aus import select_coded
 from eggan.data.dataset import FaceDataset
 from eggan.data.ideal import IdealRenderer
 from evaluate.au import AUEstimator
@@ -48,6 +50,7 @@ def interpolation_response(method: Method, dataset: FaceDataset, pairs: pd.DataF
         frames = interpolate(method, source.image, source.aus, target.aus, steps)  # steps x B x 3 x H x W
         read = torch.stack([estimator.estimate(frame, [f"interpolation_{k}_{int(i)}" for i in chunk]).aus
                             for k, frame in enumerate(frames)])  # steps x B x 17; keys name files for OpenFace
+        read = select_coded(read, dataset.coded_aus)  # the AUs u_s and u_t have: those the dataset codes
         responses.append(projected_change(read[:1], read, source.aus, target.aus))  # steps x B
         if renderer is not None:
             where = (list(pairs["source_path"].iloc[chunk.numpy()]), target.aus,
@@ -68,8 +71,9 @@ def interpolation_response(method: Method, dataset: FaceDataset, pairs: pd.DataF
         "mean": [float(v) for v in r.mean(axis=1)],
         "median": [float(v) for v in np.median(r, axis=1)],
         "monotone_share": float(monotone.mean()),
-        "definition": "response r(alpha) = <u_hat(alpha) - u_hat(0), u_t - u_s> / |u_t - u_s|^2, "
-                      f"estimator readings; pairs with |u_t - u_s| < {MIN_CHANGE} left out",
+        "definition": "response r(alpha) = <u_hat(alpha) - u_hat(0), u_t - u_s> / |u_t - u_s|^2 over the "
+                      f"{len(dataset.coded_aus)} coded AUs, estimator readings; pairs with |u_t - u_s| < "
+                      f"{MIN_CHANGE} left out",
     }
     if truths:
         truth = torch.cat(truths, dim=1).numpy()[:, kept]

@@ -145,12 +145,15 @@ def au_agreement(
     metrics: Sequence[str] = ("mse", "mae", "pcc", "icc"),
     rounds: int = 1000,
     seed: int = 0,
+    names: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Per-AU values, Avg over AUs with a bootstrap 95 % interval, and what was excluded.
 
-    ``y`` are the targets, ``p`` the predictions (N x 17, same scale). Returns a JSON-ready dict:
-    ``per_au[metric][AU]`` (None for n/a), ``avg[metric] = {value, ci_low, ci_high, n_aus}``,
-    ``n_pairs``, ``n_used``, ``n_excluded``.
+    ``y`` are the targets, ``p`` the predictions (N x A, same scale), one column per AU ``names``
+    (default: the 17 AUs). A dataset that codes fewer AUs (DISFA: 12) passes only those columns and
+    their names: an AU it does not code has no target, so it has no figure and is not averaged.
+    Returns a JSON-ready dict: ``per_au[metric][AU]`` (None for n/a), ``avg[metric] = {value,
+    ci_low, ci_high, n_aus}``, ``n_pairs``, ``n_used``, ``n_excluded``.
     """
     y = np.asarray(y, dtype=np.float64)
     p = np.asarray(p, dtype=np.float64)
@@ -158,7 +161,10 @@ def au_agreement(
         raise ConfigError(f"targets {y.shape} and predictions {p.shape} must be the same N x A shape")
     keep = valid_rows(y, p, None if ok is None else np.asarray(ok))
     y, p = y[keep], p[keep]
-    names = AU_NAMES if y.shape[1] == len(AU_NAMES) else tuple(f"AU{i}" for i in range(y.shape[1]))
+    if names is None:
+        names = AU_NAMES if y.shape[1] == len(AU_NAMES) else tuple(f"AU{i}" for i in range(y.shape[1]))
+    if len(names) != y.shape[1]:
+        raise ConfigError(f"{y.shape[1]} AU columns but {len(names)} AU names")
     result: dict[str, Any] = {
         "n_pairs": len(keep),
         "n_used": int(keep.sum()),

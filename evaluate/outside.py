@@ -2,10 +2,11 @@
 
 ``export_protocol`` writes everything a method in another framework needs to make its outputs,
 with nothing of this package to import: the source and target images as PNGs, ``pairs.csv``
-(ids, expressions, identities, the 17 target and source AU intensities, the original paths) and
-``protocol.json`` (image size, AU order and scale, the dataset's fingerprint, the hash of the
-pair list, the output layout). ``score_folder`` checks a folder of its outputs whole
-(``evaluate.outputs``), registers it under ``RUN/outside/<name>/seed<k>/`` and evaluates the run:
+(ids, expressions, identities, the 17 target and source AU intensities, empty for an AU the
+dataset does not code, the original paths) and ``protocol.json`` (image size, AU order and scale,
+the coded AUs, the dataset's fingerprint, the hash of the pair list, the output layout).
+``score_folder`` checks a folder of its outputs whole (``evaluate.outputs``), registers it under
+``RUN/outside/<name>/seed<k>/`` and evaluates the run:
 the folder becomes a row of every table, scored by the run's evaluators on the run's pairs, and
 stays one at every later ``evaluate`` (``evaluate.evaluation``).
 """
@@ -26,7 +27,7 @@ import pandas as pd
 from PIL import Image
 
 from eggan.core.lock import READER_ADVICE, locked_dir
-from eggan.data.aus import AU_COLUMNS, AU_NAMES, EXPRESSIONS
+from eggan.data.aus import AU_COLUMNS, AU_NAMES, EXPRESSIONS, coded_names
 from eggan.data.dataset import FaceDataset
 from eggan.errors import DataError, OutputError
 from eggan.io import atomic_write_json, output_errors
@@ -86,7 +87,7 @@ def _write_protocol(folder: Path, dataset: FaceDataset, pairs: pd.DataFrame, sha
         (folder / name).mkdir()
         for pair, row in zip(pairs["pair"], rows.tolist(), strict=True):
             Image.fromarray(dataset.images[row].permute(1, 2, 0).numpy()).save(folder / name / output_name(pair))
-    aus = dataset.aus.numpy()
+    aus = dataset.all_aus.numpy()  # NaN, written as an empty cell, where the dataset codes no label
     table = pd.DataFrame({
         "pair": pairs["pair"].to_numpy(),
         "output": [output_name(p) for p in pairs["pair"]],
@@ -109,6 +110,9 @@ def _write_protocol(folder: Path, dataset: FaceDataset, pairs: pd.DataFrame, sha
         "au_order": list(AU_NAMES),
         "au_columns": {"target": [f"target_{c}" for c in AU_COLUMNS], "source": [f"source_{c}" for c in AU_COLUMNS]},
         "au_scale": PROTOCOL_NOTES["au_scale"],
+        "coded_aus": coded_names(dataset.coded_aus),
+        "uncoded_aus": "an AU not in coded_aus is not coded by the dataset: its cells are empty (missing, not 0) "
+                       "and no figure is computed for it",
         "au_labels": "the dataset index's labels of each target (and source) image",
         "expressions": list(EXPRESSIONS),
         "dataset": {"name": dataset.name, "fingerprint": dataset.fingerprint(), "images": len(dataset)},

@@ -19,7 +19,7 @@ SynthFACS, "Ideal" scores the ideal edits themselves (eggan.data.ideal).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 
 from eggan.core.method import Method
-from eggan.data.aus import AU_COLUMNS
+from eggan.data.aus import AU_COLUMNS, coded_names, select_coded
 from eggan.data.dataset import Batch, FaceDataset, Target
 from eggan.data.ideal import IdealRenderer
 from evaluate.au import AUEstimator
@@ -54,10 +54,11 @@ class Reference:
     impostor: torch.Tensor
     target_aus: torch.Tensor  # the estimator's reading of the real targets, N x 17
     target_ok: torch.Tensor
-    labels: torch.Tensor  # the dataset's labels of the targets, N x 17
+    labels: torch.Tensor  # the dataset's labels of the targets, N x 17, NaN for an AU it does not code
     source_features: torch.Tensor
     impostor_features: torch.Tensor
     ideal: torch.Tensor | None = None  # SynthFACS: the ideal edit of every pair, N x 3 x S x S uint8
+    coded_aus: tuple[str, ...] = AU_COLUMNS  # the AUs the dataset codes: the only ones scored
 
 
 def prepare_reference(dataset: FaceDataset, pairs: pd.DataFrame, estimator: AUEstimator, verifier: Verifier,
@@ -76,10 +77,10 @@ def prepare_reference(dataset: FaceDataset, pairs: pd.DataFrame, estimator: AUEs
                                          list(pairs["expression"].iloc[chunk.numpy()])))
     return Reference(
         target=target, source=source, impostor=impostor,
-        target_aus=torch.cat(readings), target_ok=torch.cat(oks), labels=dataset.aus[target],
+        target_aus=torch.cat(readings), target_ok=torch.cat(oks), labels=dataset.all_aus[target],
         source_features=_features(verifier, dataset, source, batch_size),
         impostor_features=_features(verifier, dataset, impostor, batch_size),
-        ideal=torch.cat(ideal) if ideal else None,
+        ideal=torch.cat(ideal) if ideal else None, coded_aus=dataset.coded_aus,
     )
 
 
@@ -144,7 +145,8 @@ def score_outputs(
         if reconstruction is not None and estimator.reads_new_images:
             before = estimator.estimate(reconstruction.detach().cpu(), [f"{key_prefix}_recon_{i:04d}" for i in
                                                                          chunk.tolist()])
-            own.append(projected_change(before.aus, reading.aus, source.aus, target.aus))
+            own.append(projected_change(select_coded(before.aus, dataset.coded_aus),
+                                        select_coded(reading.aus, dataset.coded_aus), source.aus, target.aus))
         if reference.ideal is not None:
             truth.append(pair_scores(source.image, reference.ideal[chunk], generated,
                                      None if reconstruction is None else reconstruction.detach().cpu()))
@@ -180,12 +182,23 @@ def _block(prefix: str, values: torch.Tensor) -> pd.DataFrame:
     return pd.DataFrame(values.numpy(), columns=[prefix + c for c in AU_NAMES_R])
 
 
-def columns(frame: pd.DataFrame, prefix: str) -> np.ndarray:
-    return frame[[prefix + c for c in AU_NAMES_R]].to_numpy(np.float64)
+def columns(frame: pd.DataFrame, prefix: str, coded: Sequence[str] = AU_NAMES_R) -> np.ndarray:
+    return frame[[prefix + c for c in coded]].to_numpy(np.float64)
+
+
+def frame_coded_aus(frame: pd.DataFrame) -> list[str]:
+    """The AUs a per-pair frame has labels for (the dataset's coded AUs; the others are empty
+    columns): a saved pairs.csv says itself which AUs its figures are over."""
+    return [c for c in AU_NAMES_R if frame["label_" + c].notna().all()]
 
 
 def summarise(frame: pd.DataFrame, threshold: float, rounds: int = 1000, seed: int = 0) -> dict[str, Any]:
-    """The summary of a per-pair frame (so any table can be rebuilt from the saved pairs.csv)."""
+    """The summary of a per-pair frame (so any table can be rebuilt from the saved pairs.csv).
+
+    Every AU figure is over the AUs the dataset codes: the estimator reads all 17, but an AU
+    without a label has no target, so it is neither scored nor averaged (``frame_coded_aus``)."""
+    coded = frame_coded_aus(frame)
+    agreement = {"rounds": rounds, "seed": seed, "names": coded_names(coded)}
     pred_ok = frame["pred_ok"].to_numpy(bool)
     both_ok = pred_ok & frame["target_ok"].to_numpy(bool)
     extra: dict[str, Any] = {}
@@ -197,10 +210,10 @@ def summarise(frame: pd.DataFrame, threshold: float, rounds: int = 1000, seed: i
         "n_pairs": len(frame),
         "estimator_failures": int((~pred_ok).sum()),
         "au": {
-            "vs_estimator": au_agreement(columns(frame, "target_"), columns(frame, "pred_"), both_ok,
-                                         rounds=rounds, seed=seed),
-            "vs_labels": au_agreement(columns(frame, "label_"), columns(frame, "pred_"), pred_ok,
-                                      rounds=rounds, seed=seed),
+            "vs_estimator": au_agreement(columns(frame, "target_", coded), columns(frame, "pred_", coded), both_ok,
+                                         **agreement),
+            "vs_labels": au_agreement(columns(frame, "label_", coded), columns(frame, "pred_", coded), pred_ok,
+                                      **agreement),
         },
         "verification": verification(frame["cosine"].to_numpy(), frame["impostor_cosine"].to_numpy(), threshold),
         **extra,
@@ -262,7 +275,9 @@ def score_real(reference: Reference, estimator: AUEstimator, verifier: Verifier,
         "n_pairs": len(reference.target),
         "estimator_failures": int((~ok).sum()),
         "au": {"vs_estimator": None,
-               "vs_labels": au_agreement(reference.labels.numpy(), reference.target_aus.numpy(), ok, rounds=rounds)},
+               "vs_labels": au_agreement(select_coded(reference.labels, reference.coded_aus).numpy(),
+                                         select_coded(reference.target_aus, reference.coded_aus).numpy(), ok,
+                                         rounds=rounds, names=coded_names(reference.coded_aus))},
         "verification": {**verification(genuine, impostor, verifier.threshold),
                          "pairs": "real genuine/impostor pairs of test identities (the calibration pairs)"},
         "note": real_row_note(estimator.metadata().get("trained_on")),

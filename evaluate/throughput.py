@@ -22,11 +22,12 @@ from eggan.data.dataset import Target
 BATCH_SIZES: tuple[int, ...] = (1, 8, 32)
 
 
-def random_inputs(batch_size: int, size: int, seed: int = 0) -> tuple[torch.Tensor, Target]:
+def random_inputs(batch_size: int, size: int, seed: int = 0, n_aus: int = N_AUS) -> tuple[torch.Tensor, Target]:
+    """Random sources and targets; ``n_aus`` AUs, those the method's data codes (``DataInfo.n_aus``)."""
     generator = torch.Generator().manual_seed(seed)
     source = torch.rand(batch_size, 3, size, size, generator=generator) * 2 - 1
     target = Target(
-        aus=torch.rand(batch_size, N_AUS, generator=generator) * AU_MAX,
+        aus=torch.rand(batch_size, n_aus, generator=generator) * AU_MAX,
         expression=torch.randint(N_EXPRESSIONS, (batch_size,), generator=generator),
         image=torch.rand(batch_size, 3, size, size, generator=generator) * 2 - 1,
     )
@@ -45,7 +46,7 @@ def measure(method: Method, batch_sizes: Sequence[int] = BATCH_SIZES, warmup: in
     size = method.info.image_size
     results = []
     for batch_size in batch_sizes:
-        source, target = random_inputs(batch_size, size)
+        source, target = random_inputs(batch_size, size, n_aus=method.info.n_aus)
         source, target = source.to(device), target.to(device)
         for _ in range(warmup):
             method.translate(source, target)

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from eggan.io import atomic_write_bytes
-from reports.results import ABLATION_LABELS, display_name, method_rows
+from reports.results import ABLATION_LABELS, coded_aus, display_name, method_rows
 
 DPI = 150
 
@@ -141,8 +141,9 @@ def interpolation_figure(results: dict[str, Any], path: Path) -> Path | None:
 
 
 def per_au_figure(results: dict[str, Any], path: Path) -> Path:
-    """Per-AU MSE and PCC of each method side by side (against the estimator's reading of the target)."""
-    au_names = results["au_names"]
+    """Per-AU MSE and PCC of each method side by side (against the estimator's reading of the target),
+    over the AUs the dataset codes (an AU it does not code has no figure, so no bar and no tick)."""
+    au_names = coded_aus(results)
     rows = [r for r in results["rows"] if r["label"] not in ABLATION_LABELS.values()]
     fig, axes = plt.subplots(2, 1, figsize=(12, 6), sharex=True)
     width = 0.8 / max(1, len(rows))
@@ -160,7 +161,9 @@ def per_au_figure(results: dict[str, Any], path: Path) -> Path:
         ax.grid(axis="y", alpha=0.3)
     axes[1].set_xticks(x, au_names, rotation=45)
     axes[0].legend(ncol=min(6, len(rows)), fontsize=8, loc="upper left")
-    axes[0].set_title("Per-AU expression accuracy (MSE lower is better, PCC higher is better; missing bar = n/a)")
+    uncoded = [name for name in results["au_names"] if name not in au_names]
+    axes[0].set_title("Per-AU expression accuracy (MSE lower is better, PCC higher is better; missing bar = n/a)"
+                      + (f"\n{', '.join(uncoded)} not coded by the dataset: not shown" if uncoded else ""))
     return _save(fig, path)
 
 

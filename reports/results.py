@@ -81,6 +81,27 @@ def data_sentence(results: dict[str, Any]) -> str:
     return text
 
 
+# What a table shows for an AU the dataset does not code: missing, not a figure (n/a is a figure
+# that is undefined; n/c is a label that was never there).
+NOT_CODED = "n/c"
+
+
+def coded_aus(results: dict[str, Any]) -> list[str]:
+    """The AUs the run's dataset codes (all of ``au_names`` in results written before the key existed)."""
+    return list(results.get("coded_aus") or results["au_names"])
+
+
+def average_sentence(results: dict[str, Any]) -> str:
+    """What every Avg is over, for the captions: the coded AUs, named when they are not all 17."""
+    coded = coded_aus(results)
+    uncoded = [name for name in results["au_names"] if name not in coded]
+    if not uncoded:
+        return f"Avg is the unweighted mean over the {len(coded)} AUs"
+    return (f"Avg is the unweighted mean over the {len(coded)} AUs the dataset codes ({', '.join(coded)}); "
+            f"{NOT_CODED} marks the {len(uncoded)} it does not code ({', '.join(uncoded)}), which are missing, not 0, "
+            "and never scored")
+
+
 def estimator_sentence(results: dict[str, Any]) -> str:
     est = results["meta"]["evaluators"]["estimator"]
     text = f"AU estimator: {est['name']}"

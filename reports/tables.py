@@ -21,6 +21,9 @@ from evaluate.evaluation import SOURCE_ROW
 from evaluate.groundtruth import HIGHER_IS_BETTER as HIGHER_IS_BETTER_GT
 from reports.results import (
     ABLATION_LABELS,
+    NOT_CODED,
+    average_sentence,
+    coded_aus,
     data_sentence,
     display_name,
     estimator_sentence,
@@ -99,17 +102,19 @@ def _table_rows(results: dict[str, Any], with_source: bool = True) -> list[dict[
 
 
 def expression_table(results: dict[str, Any], side: str = "vs_estimator") -> Table:
-    """Table 1: per-AU MSE and PCC (+ Avg with 95 % CI), rows Source, each method, Real."""
-    au_names = results["au_names"]
+    """Table 1: per-AU MSE and PCC (+ Avg with 95 % CI), rows Source, each method, Real. An AU the
+    dataset does not code has no figure: its column shows n/c in every row."""
+    au_names, coded = results["au_names"], coded_aus(results)
     rows = [(r, block) for r in _table_rows(results) if (block := _au_block(r, side)) is not None]
     index, cells, best = [], [], []
     for metric in ("mse", "pcc"):
         values = []
         for row, block in rows:
-            per_au = [_cell(block["per_au"][metric][name]) for name in au_names]
+            per_au = [_cell(block["per_au"][metric][name]) if name in coded else (NOT_CODED, None)
+                      for name in au_names]
             avg = block["avg"][metric]
             text, value = _cell(avg, ci=True)
-            if avg.get("n_aus") is not None and avg["n_aus"] < len(au_names):
+            if avg.get("n_aus") is not None and avg["n_aus"] < len(coded):
                 text += f" ({avg['n_aus']} AUs)"
             cells.append([t for t, _ in per_au] + [text])
             values.append([v for _, v in per_au] + [value])
@@ -122,7 +127,7 @@ def expression_table(results: dict[str, Any], side: str = "vs_estimator") -> Tab
         f"Expression accuracy: per-AU MSE (lower is better) and PCC (higher is better) between the AU intensities "
         f"estimated on the generated image and {reference}, on the 0-5 scale. {data_sentence(results)} "
         f"{estimator_sentence(results)} Source (no edit) scores the unedited source; Real is the estimator on the "
-        "real target images against their labels. Avg is the unweighted mean over AUs with a 95 % bootstrap "
+        f"real target images against their labels. {average_sentence(results)}, with a 95 % bootstrap "
         "interval over pairs (mean ± std over seeds when several); n/a marks an AU whose targets or predictions "
         "do not vary (no PCC), left out of the PCC average. With two or more methods, the best per column is in "
         f"bold (ties: all).{ground_truth_absence(results)}"
@@ -174,7 +179,8 @@ def ablation_table(results: dict[str, Any]) -> Table | None:
     best = _best_by_column(values, [True] * len(rows), [False, True, True])
     caption = (
         "Ablation of EGGAN's losses: without the perceptual loss (E_wtP), the identity loss (E_wtI) or the MS-SSIM "
-        f"term (E_wtS), on the same pairs and evaluators. {estimator_sentence(results)} {verifier_sentence(results)}"
+        f"term (E_wtS), on the same pairs and evaluators. {average_sentence(results)}. {estimator_sentence(results)} "
+        f"{verifier_sentence(results)}"
     )
     return Table("ablation", ["Avg MSE", "Avg PCC", "Verification acc. (%)"],
                  [("", display_name(r["label"])) for r in rows], cells, best, caption,
@@ -236,7 +242,8 @@ def interpolation_table(results: dict[str, Any]) -> Table | None:
     caption = (
         "Interpolation (Eq. 8): r(α) is the estimator's AU change from the α = 0 frame, projected on the asked "
         "change u_t - u_s and divided by its squared length (1 = the frame moved by exactly the asked change, 0 = "
-        f"not at all), mean over {rows[0]['summary']['interpolation']['n_pairs']} protocol pairs; monotone = share "
+        f"not at all), over the {len(coded_aus(results))} AUs the dataset codes, mean over "
+        f"{rows[0]['summary']['interpolation']['n_pairs']} protocol pairs; monotone = share "
         "of pairs whose response never drops by more than 0.05 as α grows. On SynthFACS, r*(α) is the same "
         "projection on the pixels: each frame's change from the α = 0 frame against the ideal change ideal - "
         "source, and the edit score compares each frame with the ideal render at its α. "

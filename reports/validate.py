@@ -7,7 +7,8 @@ way with a traceback after some tables were written. So before anything is writt
 
 - the keys every table and figure reads are there, with the right types (schema in
   ``evaluate.evaluation``);
-- row labels are unique strings;
+- row labels are unique strings; ``coded_aus`` (the AUs the dataset codes), when present, names AUs
+  of ``au_names`` (a table shows n/c for the others);
 - every figure a table prints (``NUMERIC`` keys, per-AU values, curves, throughput) is a number
   or null (shown as n/a), never a string or a boolean;
 - every number anywhere in the file is finite (JSON's NaN and Infinity are refused; n/a is null).
@@ -40,6 +41,9 @@ def check_results(results: dict[str, Any], path: Path) -> None:
     for key in ("dataset", "protocol", "evaluators"):
         if not isinstance(results["meta"].get(key), dict):
             raise DataError(f"missing or malformed key 'meta.{key}'", path)
+    coded = results.get("coded_aus", results["au_names"])
+    if not isinstance(coded, list) or not coded or not set(coded) <= set(results["au_names"]):
+        raise DataError(f"'coded_aus' must be a non-empty list of names from 'au_names', got {coded!r}", path)
     if not results["rows"]:
         raise DataError("'rows' is empty", path)
     seen: set[str] = set()

@@ -9,13 +9,26 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from openface_files import tiny_image
+from PIL import Image
+from scipy import stats
+from standins import MeanColourAUs, colour_verifier, failed, fake_run, hand_aus, load_standin
 
+from eggan.core.method import DataInfo, Method
 from eggan.data.aus import AU_COLUMNS, DISFA_CODED_AUS
 from eggan.data.dataset import PROVENANCE_NAME, load_dataset, read_index, validate_table, write_index
 from eggan.data.disfa import ingest_disfa
 from eggan.data.ingest import Record, SplitRule, copy_image, write_dataset
 from eggan.errors import DataError
+from evaluate import evaluation
+from evaluate.au import LEARNED_SETTINGS
+from evaluate.evaluation import evaluate_run
+from evaluate.identity import INDOMAIN_SETTINGS
+from evaluate.outside import export_protocol
+from reports.report import build_report
+from reports.results import NOT_CODED
+from reports.tables import expression_table, interpolation_table, to_markdown
 
 UNCODED = ("AU07_r", "AU10_r", "AU14_r", "AU23_r", "AU45_r")
 
@@ -155,3 +168,150 @@ def test_disfa_list_writes_the_five_uncoded_aus_as_empty_cells(tmp_path: Path) -
     row = dataset.table.index[dataset.table["path"] == f"images/{first[0]}"][0]
     coded_from_list = [float(v) for c, v in zip(AU_COLUMNS, first[1:], strict=True) if c in DISFA_CODED_AUS]
     assert dataset.aus[row].tolist() == pytest.approx(coded_from_list)
+
+
+# --- the coded set carried through training, evaluation, tables and the exported protocol ----------
+
+
+def disfa_faces(tmp_path: Path, subjects: int = 6, frames: int = 8, size: int = 32) -> Path:
+    """A DISFA list (the authors' 17 values a line, 0 where DISFA codes nothing) over random-texture
+    faces, one base colour per subject, ingested with two test subjects."""
+    generator = torch.Generator().manual_seed(0)
+    images, lines = tmp_path / "aligned", []
+    images.mkdir(parents=True)
+    for s in range(1, subjects + 1):
+        base = torch.rand(3, 1, 1, generator=generator)
+        for f in range(frames):
+            name = f"SN{s:03d}_{f:04d}.png"
+            pixels = (base + 0.3 * torch.rand(3, size, size, generator=generator)).clamp(0, 1)
+            Image.fromarray((pixels.permute(1, 2, 0) * 255).byte().numpy()).save(images / name)
+            values = [round(float(torch.rand(1, generator=generator)) * 5, 2) if c in DISFA_CODED_AUS else 0
+                      for c in AU_COLUMNS]
+            lines.append(" ".join([name, *map(str, values)]))
+    listing = tmp_path / "list.txt"
+    listing.write_text("\n".join(lines) + "\n")
+    ingest_disfa(listing, images, tmp_path / "disfa", test_fraction=0.34)
+    return tmp_path / "disfa"
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("EGGAN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setitem(LEARNED_SETTINGS, "epochs", 2)  # the machinery, not the evaluators' accuracy
+    monkeypatch.setitem(INDOMAIN_SETTINGS, "epochs", 2)
+    return tmp_path / "cache"
+
+
+def disfa_standin(path: Path, device: torch.device) -> Method:
+    """``load_standin``'s methods as trained on DISFA: conditioned on its 12 coded AUs."""
+    method = load_standin(path, device)
+    method.info = DataInfo(image_size=32, n_identities=4, n_aus=12, coded_aus=DISFA_CODED_AUS)
+    return method
+
+
+CODED_NAMES = [c.removesuffix("_r") for c in DISFA_CODED_AUS]
+UNCODED_NAMES = [c.removesuffix("_r") for c in UNCODED]
+
+
+def test_evaluation_scores_and_averages_the_coded_aus_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every AU figure against numpy on the 12 coded columns, computed from the images and the index
+    alone (the stand-in estimator's numpy twin), never from what the evaluation wrote."""
+    data = disfa_faces(tmp_path)
+    run = fake_run(tmp_path / "run", data, {"keep": 1})
+    monkeypatch.setattr(evaluation, "build_estimator", lambda *_args: MeanColourAUs())
+    monkeypatch.setattr(evaluation, "build_verifier", lambda *_args: colour_verifier(32))
+    results = evaluate_run(run, device="cpu", rounds=20, loader=disfa_standin, per_expression=4)
+    assert results["coded_aus"] == CODED_NAMES and results["au_names"][5] == "AU07"
+    assert "over the 12 AUs the dataset codes" in results["meta"]["protocol"]["average"]
+    dataset = load_dataset(data, 32)
+    pairs = pd.read_csv(run / "eval" / "pairs.csv")
+    lookup = {path: i for i, path in enumerate(dataset.table["path"])}
+    rows = {name: torch.tensor([lookup[p] for p in pairs[f"{name}_path"]]) for name in ("source", "target")}
+    coded = [AU_COLUMNS.index(c) for c in DISFA_CODED_AUS]
+    index = pd.read_csv(data / "index.csv").set_index("path")
+    labels = index.loc[pairs["target_path"], list(DISFA_CODED_AUS)].to_numpy(np.float64)
+    read_source = hand_aus(dataset.batch(rows["source"]).image.numpy())[:, coded]  # keep returns the source
+    read_target = hand_aus(dataset.batch(rows["target"]).image.numpy())[:, coded]
+    ok = np.array([not failed(f"keep_seed0_{i:04d}") for i in pairs["pair"]])
+    target_ok = np.array([not failed(f"target_{i:04d}") for i in pairs["pair"]])
+    keep = next(r for r in results["rows"] if r["label"] == "keep")["seeds"]["0"]
+    for side, reference, used in (("vs_labels", labels, ok), ("vs_estimator", read_target, ok & target_ok)):
+        table = keep["au"][side]
+        assert list(table["per_au"]["mse"]) == CODED_NAMES and table["n_used"] == used.sum() < len(pairs)
+        error = read_source[used] - reference[used]
+        assert table["avg"]["mse"]["value"] == pytest.approx(np.mean(error**2), rel=1e-5)
+        assert table["avg"]["mae"]["value"] == pytest.approx(np.mean(np.abs(error)), rel=1e-5)
+        pcc = [stats.pearsonr(read_source[used, j], reference[used, j])[0] for j in range(12)]
+        assert table["avg"]["pcc"]["value"] == pytest.approx(np.mean(pcc), rel=1e-5)
+        assert table["avg"]["pcc"]["n_aus"] == 12
+    real = next(r for r in results["rows"] if r["label"] == "Real")["summary"]["au"]["vs_labels"]
+    assert list(real["per_au"]["mse"]) == CODED_NAMES
+    assert real["avg"]["mse"]["value"] == pytest.approx(np.mean((read_target - labels)[target_ok] ** 2), rel=1e-5)
+    frame = pd.read_csv(run / "eval" / "keep" / "seed0" / "pairs.csv", dtype=str, keep_default_na=False)
+    assert (frame[[f"label_{c}" for c in UNCODED]] == "").all().all()  # missing in the per-pair file too
+    assert (frame[[f"label_{c}" for c in DISFA_CODED_AUS]] != "").all().all()
+    # Eq. 8 for the AU-conditioned stand-in: its AU vectors are the 12 coded ones
+    assert "over the 12 coded AUs" in keep["interpolation"]["definition"]
+
+
+@pytest.mark.filterwarnings("ignore:the dataset has no evaluator split")
+def test_tables_mark_uncoded_aus_and_captions_name_the_coded_ones(tmp_path: Path, cache: Path) -> None:
+    """With the in-domain evaluators: the AU regressor learns and reads the 12 coded AUs only."""
+    data = disfa_faces(tmp_path)
+    run = fake_run(tmp_path / "run", data, {"keep": 1, "blend": 1})
+    results = evaluate_run(run, device="cpu", rounds=20, loader=disfa_standin, per_expression=4)
+    estimator = results["meta"]["evaluators"]["estimator"]
+    assert estimator["columns"] == list(DISFA_CODED_AUS)
+    assert list(estimator["heldout"]["per_au"]["mse"]) == CODED_NAMES
+    table = expression_table(results)
+    uncoded = [table.columns.index(name) for name in UNCODED_NAMES]
+    coded = [table.columns.index(name) for name in CODED_NAMES]
+    assert len(table.cells) == 2 * 4  # MSE and PCC for Source, keep, blend, Real
+    for row, flags in zip(table.cells, table.best, strict=True):
+        assert [row[i] for i in uncoded] == [NOT_CODED] * 5 and not any(flags[i] for i in uncoded)
+        assert all(row[i] not in (NOT_CODED, "") for i in coded)
+    assert ("Avg is the unweighted mean over the 12 AUs the dataset codes (AU01, AU02, AU04, AU05, AU06, AU09, "
+            "AU12, AU15, AU17, AU20, AU25, AU26); n/c marks the 5 it does not code (AU07, AU10, AU14, AU23, AU45)"
+            ) in table.caption
+    interpolation = interpolation_table(results)
+    assert interpolation is not None and "over the 12 AUs the dataset codes" in interpolation.caption
+    markdown = to_markdown(table)
+    assert markdown.count(f"| {NOT_CODED} ") == 5 * 8
+    written = build_report(run)  # results.json passes the checks; the per-AU figure shows the 12 only
+    assert run / "tables" / "expression.md" in written and (run / "figures" / "per_au.png").is_file()
+    assert f"| {NOT_CODED} " in (run / "tables" / "expression.md").read_text()
+
+
+def test_a_model_of_other_coded_aus_is_refused(tmp_path: Path, cache: Path) -> None:
+    data = disfa_faces(tmp_path)
+    run = fake_run(tmp_path / "run", data, {"keep": 1})
+    with pytest.warns(UserWarning, match="no evaluator split"), pytest.raises(
+            DataError, match=r"keep/seed0/checkpoint\.pt: trained on the AUs AU01, AU02, AU04, AU05, AU06, AU07, .*"
+                             r"but disfa codes AU01, AU02, AU04, AU05, AU06, AU09, "):
+        evaluate_run(run, device="cpu", rounds=20, loader=load_standin, per_expression=4)  # 17-AU stand-ins
+
+
+def test_exported_protocol_leaves_uncoded_aus_empty(tmp_path: Path) -> None:
+    data = disfa_faces(tmp_path)
+    run = fake_run(tmp_path / "run", data, {"keep": 1})
+    out = export_protocol(run, tmp_path / "protocol")
+    protocol = json.loads((out / "protocol.json").read_text())
+    assert protocol["coded_aus"] == CODED_NAMES
+    table = pd.read_csv(out / "pairs.csv", dtype=str, keep_default_na=False)
+    for prefix in ("target_", "source_"):
+        assert (table[[prefix + c for c in UNCODED]] == "").all().all()
+        assert (table[[prefix + c for c in DISFA_CODED_AUS]] != "").all().all()
+    dataset = load_dataset(data, 32)
+    row = dataset.table.index[dataset.table["path"] == table["target_path"].iloc[0]][0]
+    assert [float(v) for v in table.loc[0, [f"target_{c}" for c in DISFA_CODED_AUS]]] == pytest.approx(
+        dataset.aus[row].tolist(), abs=1e-4)
+
+
+def test_results_with_coded_aus_outside_au_names_are_refused(tmp_path: Path) -> None:
+    from reports.validate import check_results
+
+    results = {"meta": {"dataset": {}, "protocol": {}, "evaluators": {}}, "au_names": ["AU01", "AU02"],
+               "metrics": {}, "rows": [{"label": "x", "kind": "method", "summary": {}}], "coded_aus": ["AU03"]}
+    with pytest.raises(DataError, match=r"results\.json: 'coded_aus' must be a non-empty list of names from "
+                                        r"'au_names', got \['AU03'\]"):
+        check_results(results, tmp_path / "results.json")

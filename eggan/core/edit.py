@@ -12,7 +12,9 @@ image is logged in the form ``--source-aus`` takes, so the user sees what the ed
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -20,11 +22,20 @@ import torch
 from eggan.core.interpolate import check_steps, check_strip_path, interpolate, save_strip
 from eggan.core.registry import aus_conditioned, load_run_config
 from eggan.core.train import load_trained
-from eggan.data.aus import AU_COLUMNS, EXPRESSIONS, expression_index, format_au_vector, parse_au_vector
+from eggan.data.aus import (
+    AU_COLUMNS,
+    AU_NAMES,
+    EXPRESSIONS,
+    coded_names,
+    expression_index,
+    format_au_vector,
+    parse_au_vector,
+    select_coded,
+)
 from eggan.data.dataset import IMAGE_ERRORS, Target, load_image, read_index, unreadable_image
 from eggan.errors import ConfigError, DataError, EgganError
 
-# Reads the AUs of faces: 1 x 3 x S x S in [-1, 1] -> 1 x 17 intensities on 0-5.
+# Reads the AUs of faces: 1 x 3 x S x S in [-1, 1] -> 1 x 17 intensities on 0-5 (NaN: not read).
 AUReader = Callable[[torch.Tensor], torch.Tensor]
 Log = Callable[[str], None]
 
@@ -77,6 +88,18 @@ def face_aus(labels: tuple[torch.Tensor, int] | None, image: torch.Tensor, read_
     return aus
 
 
+def coded_target(aus: torch.Tensor, coded: Sequence[str], what: str) -> torch.Tensor:
+    """A 1 x 17 AU vector as the model takes it: the AUs its training data coded (DISFA: 12). An
+    intensity asked for an AU the data does not code is refused, never dropped silently: the model
+    never learned that AU, so the edit could not show it."""
+    asked = [name for name, column, value in zip(AU_NAMES, AU_COLUMNS, aus[0].tolist(), strict=True)
+             if column not in coded and not math.isnan(value) and value > 0]  # NaN: missing, nothing asked
+    if asked:
+        raise ConfigError(f"{what} sets {', '.join(asked)}, which the model's training data does not code "
+                          f"(it codes {', '.join(coded_names(coded))})")
+    return select_coded(aus, coded)
+
+
 def build_target(
     checkpoint: str | Path,
     image_size: int,
@@ -123,6 +146,8 @@ def edit_face(
         what = "AUs are" if method.condition == "aus" else "expression is"
         raise ConfigError(f"{target_image}: not in the run's dataset index, so its {what} unknown and "
                           f"{method.name} needs them; give --target-{method.condition} instead")
+    if target.aus is not None:
+        target = replace(target, aus=coded_target(target.aus, method.info.coded_aus, "the target"))
     image = load_face(source, size)
     result = method.translate(image, target).cpu()
     return save_strip(result[None], out, source=image)
@@ -162,5 +187,7 @@ def interpolation_strip(
         start = face_aus(run_labels(checkpoint, source), image, read_aus, "source", log)
         if start is None:
             raise ConfigError(f"{source}: not in the run's dataset index; give its AUs with --source-aus")
-    frames = interpolate(method, image, start, target.aus, steps)
+    coded = method.info.coded_aus
+    frames = interpolate(method, image, coded_target(start, coded, "the source"),
+                         coded_target(target.aus, coded, "the target"), steps)
     return save_strip(frames, out, source=image)

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from eggan.core.config import RunConfig
-from eggan.data.aus import N_AUS, N_EXPRESSIONS
+from eggan.data.aus import AU_COLUMNS, N_AUS, N_EXPRESSIONS
 from eggan.data.dataset import Batch, FaceDataset, Target
 from eggan.errors import ConfigError
 
@@ -29,15 +29,30 @@ EMA_RAMPUP = 0.05  # stylegan2-ada: the EMA's half-life is at most 5 % of the tr
 
 @dataclass(frozen=True)
 class DataInfo:
-    """What a method needs to know about its training data to build its networks."""
+    """What a method needs to know about its training data to build its networks.
+
+    ``coded_aus`` are the AU columns the dataset codes (all 17 on SynthFACS and OpenFace-labelled
+    data, 12 on DISFA): a method is conditioned on those only, ``n_aus`` of them, in that order."""
 
     image_size: int
     n_identities: int  # training identities (C_id's classes)
     n_aus: int = N_AUS
     n_expressions: int = N_EXPRESSIONS
+    coded_aus: tuple[str, ...] = AU_COLUMNS
 
-    def to_dict(self) -> dict[str, int]:
-        return asdict(self)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "coded_aus", tuple(self.coded_aus))  # a list when read back from a checkpoint
+        if self.n_aus != len(self.coded_aus):
+            raise ConfigError(f"n_aus {self.n_aus} does not match the {len(self.coded_aus)} coded AUs")
+
+    @classmethod
+    def of(cls, image_size: int, train: FaceDataset) -> DataInfo:
+        """What a training split tells its method: size, identities and the AUs it codes."""
+        return cls(image_size=image_size, n_identities=len(train.identities), n_aus=len(train.coded_aus),
+                   coded_aus=train.coded_aus)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "coded_aus": list(self.coded_aus)}
 
 
 class Method(ABC):

@@ -244,7 +244,7 @@ def train_run(
     steps = total_steps(config, order)
 
     torch.manual_seed(config.train.seed)  # identical initialisation on every rank
-    info = DataInfo(image_size=config.data.image_size, n_identities=len(train.identities))
+    info = DataInfo.of(config.data.image_size, train)
     method = build_method(config, info, device, steps)
     method.setup(train)
     with locked_dir(out, say) if env.is_main else nullcontext():

@@ -7,6 +7,7 @@ Every file, table and tensor in the suite uses this order; AU intensities are on
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import torch
 
@@ -53,6 +54,24 @@ EXPRESSIONS: tuple[str, ...] = (
     "surprised",
 )
 N_EXPRESSIONS = len(EXPRESSIONS)
+
+
+def select_coded(values: torch.Tensor, coded: Sequence[str]) -> torch.Tensor:
+    """The ``coded`` AU columns of a ... x 17 tensor (an estimator's reading, a parsed target), in
+    ``AU_COLUMNS`` order: what a model trained on a dataset that codes only those AUs takes."""
+    return values[..., [AU_COLUMNS.index(c) for c in coded]]
+
+
+def expand_coded(values: torch.Tensor, coded: Sequence[str]) -> torch.Tensor:
+    """A ... x len(coded) tensor as ... x 17, NaN for every AU not in ``coded`` (missing, not 0)."""
+    full = torch.full((*values.shape[:-1], N_AUS), float("nan"), dtype=values.dtype, device=values.device)
+    full[..., [AU_COLUMNS.index(c) for c in coded]] = values
+    return full
+
+
+def coded_names(coded: Sequence[str]) -> list[str]:
+    """AU columns (AU01_r) as the names tables use (AU01)."""
+    return [c.removesuffix("_r") for c in coded]
 
 
 def au_index(name: str) -> int:

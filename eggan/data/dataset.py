@@ -111,6 +111,12 @@ class FaceDataset:
         return tuple(c for c in AU_COLUMNS if self.table[c].notna().all())
 
     @property
+    def all_aus(self) -> torch.Tensor:
+        """N x 17 intensities, NaN for an AU the dataset does not code: the labels as files hold them
+        (per-pair tables, the exported protocol), never what a method is given."""
+        return torch.tensor(self.table[list(AU_COLUMNS)].to_numpy(np.float32))
+
+    @property
     def identity_index(self) -> torch.Tensor:
         lookup = {name: i for i, name in enumerate(self.identities)}
         return torch.tensor([lookup[name] for name in self.table["identity"]], dtype=torch.long)
