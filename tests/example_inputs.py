@@ -28,7 +28,7 @@ from eggan.core.checkpoint import CHECKPOINT_NAME
 from eggan.core.config import RunConfig
 from eggan.core.registry import get_method
 from eggan.core.train import TrainResult, resolve_config, train_run
-from eggan.data.aus import AU_COLUMNS, EXPRESSIONS
+from eggan.data.aus import AU_COLUMNS, DISFA_CODED_AUS, EXPRESSIONS
 from eggan.data.rafd import RAFD_CROP_BOX, RAFD_FRAME
 from eggan.data.sources import open_dataset
 from evaluate.evaluation import export_images
@@ -168,8 +168,9 @@ def openface_csvs(dest: Path, names: list[str], aligned: bool = False) -> Path:
 
 
 def disfa_list(dest: Path, inputs: Inputs) -> None:
-    """The authors' list format for the faces of ``~/DISFA/aligned``."""
-    lines = [f"SN{s:03d}_{f:04d}.png " + " ".join(f"{(s + f + k) % 6 * 0.8:.1f}" for k in range(len(AU_COLUMNS)))
+    """The authors' list format for the faces of ``~/DISFA/aligned`` (0 for the 5 AUs DISFA does not code)."""
+    lines = [f"SN{s:03d}_{f:04d}.png " + " ".join(f"{(s + f + k) % 6 * 0.8:.1f}" if c in DISFA_CODED_AUS else "0"
+                                                  for k, c in enumerate(AU_COLUMNS))
              for s in range(1, INGESTIBLE + 1) for f in range(4)]
     dest.write_text("\n".join(lines) + "\n")
 
