@@ -95,3 +95,27 @@ def test_tree_errors_are_one_line_and_leave_nothing(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="--every must be at least 1"):
         ingest_disfa_tree(root, tmp_path / "out", every=0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["DISFA"]
+
+
+def test_cli_tells_the_root_from_the_authors_list(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from eggan.cli.main import app
+
+    root = disfa_tree(tmp_path / "DISFA", subjects=6, frames=6)
+    runner = CliRunner()
+    result = runner.invoke(app, ["data", "disfa", str(root), "--out", str(tmp_path / "out"), "--cameras", "both",
+                                 "--every", "3"])
+    assert result.exit_code == 0, result.output
+    assert "24 images of 6 identities" in result.output  # frames 1 and 4, two cameras
+    for args, message in [
+        ([str(root), str(tmp_path), "--out", str(tmp_path / "x")], "is a DISFA root: it takes no IMAGES folder"),
+        ([str(root), "--image-level-split", "--out", str(tmp_path / "x")], "no --image-level-split"),
+        ([str(root / "ActionUnit_Labels" / "SN001" / "SN001_au1.txt"), "--out", str(tmp_path / "x")],
+         "is not a DISFA root folder; the authors' list file needs its IMAGES folder"),
+        ([str(tmp_path / "list.txt"), str(tmp_path), "--every", "2", "--out", str(tmp_path / "x")],
+         "--cameras and --every apply to a DISFA root"),
+    ]:
+        result = runner.invoke(app, ["data", "disfa", *args])
+        assert isinstance(result.exception, ConfigError) and message in str(result.exception), (args, result)
+        assert "\n" not in str(result.exception)
