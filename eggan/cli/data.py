@@ -252,7 +252,10 @@ def data_mmi(
     force: Force = False,
     max_failed: MaxFailed = MAX_BAD_IMAGE_FRACTION,
 ) -> None:
-    """Turn MMI sessions or frames with their OpenFace AUs into a dataset folder.
+    """Turn MMI sessions or frames into a dataset folder.
+
+    Sessions as distributed give the apex frames of their coded AUs (or every k-th frame); the
+    AU intensities come from OpenFace's CSVs.
 
     \b
     Examples:
