@@ -308,6 +308,17 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("luma-green-blue-swapped", "data", "evaluate/identity.py", "LUMA = (0.299, 0.587, 0.114)",
            "LUMA = (0.299, 0.114, 0.587)", ("tests/test_identity.py::test_to_gray_uses_luma_weights_and_resizes",),
            required=True),
+    Mutant("video-frames-counted-from-0", "data", "eggan/data/video.py", "    count = 0\n", "    count = -1\n",
+           ("tests/test_video.py::test_each_wanted_frame_is_that_frame_and_the_count_is_the_video_length",)),
+    Mutant("disfa-camera-is-an-identity", "data", "eggan/data/disfa_tree.py", "identity=subject, aus=",
+           'identity=f"{subject}-{camera}", aus=',
+           ("tests/test_disfa_tree.py::test_both_cameras_one_identity_every_kth_labelled_frame",)),
+    Mutant("disfa-uncoded-au-as-0", "data", "eggan/data/disfa_tree.py",
+           "by_column[c][frame] if c in by_column else math.nan", "by_column[c][frame] if c in by_column else 0.0",
+           ("tests/test_disfa_tree.py::test_both_cameras_one_identity_every_kth_labelled_frame",)),
+    Mutant("mmi-onset-for-apex", "data", "eggan/data/mmi.py", "sorted({e.apex for e in events or []",
+           "sorted({e.onset for e in events or []",
+           ("tests/test_mmi.py::test_video_sessions_give_the_apex_frames_with_openface_aus_of_that_frame",)),
 )
 
 
