@@ -283,7 +283,7 @@ INPUTS: dict[str, Recipe] = {
     "~/DISFA/aligned": disfa_faces,
     "disfa_aligned": disfa_faces,
     "DISFA_DIR": lambda dest, inputs: disfa_tree(dest, subjects=TRAINABLE, frames=12),  # README: ingested, trained on
-    "~/DISFA": lambda dest, inputs: disfa_tree(dest, subjects=INGESTIBLE, frames=12),
+    "~/DISFA": lambda dest, inputs: disfa_tree(dest, subjects=INGESTIBLE, frames=12, size=(1024, 768)),  # DISFA's size
     "MMI_DIR/Sessions": lambda dest, inputs: shutil.copytree(inputs.mmi(TRAINABLE, False) / "Sessions", dest),
     "mmi_openface": lambda dest, inputs: shutil.copytree(inputs.mmi(TRAINABLE, False) / "openface", dest),
     "mmi_subjects.csv": mmi_subject_map,

@@ -25,7 +25,8 @@ def disfa_intensity(subject: int, au: int, frame: int) -> int:
     return (subject + au + frame) % 6
 
 
-def disfa_tree(root: Path, subjects: int = 3, frames: int = 12, right: bool = True, size: int = 32) -> Path:
+def disfa_tree(root: Path, subjects: int = 3, frames: int = 12, right: bool = True,
+               size: int | tuple[int, int] = 32) -> Path:
     """A DISFA root with ``subjects`` subjects (SN001 ...) of ``frames`` labelled frames each."""
     for s in range(1, subjects + 1):
         name = f"SN{s:03d}"

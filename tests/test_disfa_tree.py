@@ -114,8 +114,25 @@ def test_cli_tells_the_root_from_the_authors_list(tmp_path: Path) -> None:
         ([str(root / "ActionUnit_Labels" / "SN001" / "SN001_au1.txt"), "--out", str(tmp_path / "x")],
          "is not a DISFA root folder; the authors' list file needs its IMAGES folder"),
         ([str(tmp_path / "list.txt"), str(tmp_path), "--every", "2", "--out", str(tmp_path / "x")],
-         "--cameras and --every apply to a DISFA root"),
+         "--cameras, --every and --crop-box apply to a DISFA root"),
+        ([str(root), "--crop-box", "1,2,3", "--out", str(tmp_path / "x")], "needs four numbers"),
     ]:
         result = runner.invoke(app, ["data", "disfa", *args])
         assert isinstance(result.exception, ConfigError) and message in str(result.exception), (args, result)
         assert "\n" not in str(result.exception)
+
+
+def test_a_crop_box_cuts_every_frame_and_is_recorded(tmp_path: Path) -> None:
+    root = disfa_tree(tmp_path / "DISFA", subjects=6, frames=6, size=(48, 32))
+    ingest_disfa_tree(root, tmp_path / "out", cameras="both", every=2, crop_box=(8, 0, 40, 24))
+    with Image.open(tmp_path / "out" / "frames/SN002/right/00005.png") as image:
+        assert image.size == (32, 24)
+        # rows 0-11 of the crop are the frame's number, rows 16-23 its camera's mark
+        assert (frame_number(image.crop((0, 0, 32, 12))), frame_mark(image.crop((0, 12, 32, 24)))) == (
+            5, pytest.approx(RIGHT_MARK, abs=10))
+    assert json.loads((tmp_path / "out" / PROVENANCE_NAME).read_text())["crop_box"] == [8, 0, 40, 24]
+    with pytest.raises(DataError, match=r"LeftVideoSN001_comp\.avi: --crop-box 8,0,40,40 does not fit its 48x32"):
+        ingest_disfa_tree(root, tmp_path / "x", crop_box=(8, 0, 40, 40))
+    with pytest.raises(ConfigError, match="--crop-box 40,0,8,24 is not left,top,right,bottom"):
+        ingest_disfa_tree(root, tmp_path / "x", crop_box=(40, 0, 8, 24))
+    assert not (tmp_path / "x").exists()

@@ -16,18 +16,21 @@ from PIL import Image
 STEP = 12  # grey levels between frames: 20 frames fit in 0-255 and survive mpeg4 and mjpeg
 
 
-def write_avi(path: Path, frames: int, size: int = 64, codec: str = "mpeg4", mark: int = 0, fps: int = 20) -> Path:
-    """An AVI of ``frames`` frames of ``size`` x ``size`` (MPEG-4 part 2, as DISFA's and MMI's DivX/XviD)."""
+def write_avi(path: Path, frames: int, size: int | tuple[int, int] = 64, codec: str = "mpeg4", mark: int = 0,
+              fps: int = 20) -> Path:
+    """An AVI of ``frames`` frames of ``size`` (side, or width and height) pixels (MPEG-4 part 2, as
+    DISFA's and MMI's DivX/XviD)."""
     if STEP * frames > 255:
         raise ValueError(f"{frames} frames do not fit the grey scale at step {STEP}")
+    width, height = (size, size) if isinstance(size, int) else size
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=fps)
-        stream.width = stream.height = size
+        stream.width, stream.height = width, height
         stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
         for k in range(1, frames + 1):
-            pixels = np.full((size, size, 3), mark, np.uint8)
-            pixels[: size // 2] = STEP * k
+            pixels = np.full((height, width, 3), mark, np.uint8)
+            pixels[: height // 2] = STEP * k
             for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
                 container.mux(packet)
         for packet in stream.encode():

@@ -183,6 +183,10 @@ def data_disfa(
         int | None, typer.Option(help="DISFA root: keep every k-th labelled frame (default 10: 485 of a "
                                       "subject's 4,845 frames per camera).")
     ] = None,
+    crop_box: Annotated[
+        str | None, typer.Option(help="DISFA root: left,top,right,bottom in video pixels, cut from every frame "
+                                      "(default: whole frames).")
+    ] = None,
     image_level_split: Annotated[
         bool, typer.Option(help="The authors' list only: their split (seed 1234 shuffle, first 20,000 lines "
                                 "test; subjects leak).")
@@ -202,6 +206,7 @@ def data_disfa(
     Examples:
       eggan-bench data disfa ~/DISFA --out data/disfa-tree
       eggan-bench data disfa ~/DISFA --cameras both --every 20 --out data/disfa-both
+      eggan-bench data disfa ~/DISFA --crop-box 262,84,762,584 --out data/disfa-face
       eggan-bench data disfa disfa_list.txt ~/DISFA/aligned --out data/disfa
       eggan-bench data disfa disfa_list.txt ~/DISFA/aligned --out data/disfa-authors --image-level-split
     """
@@ -211,17 +216,27 @@ def data_disfa(
         if images is not None or image_level_split:
             raise ConfigError(f"{source} is a DISFA root: it takes no IMAGES folder and no --image-level-split "
                               "(those are for the authors' list file)")
+        box: tuple[int, int, int, int] | None = None
+        if crop_box is not None:
+            try:
+                values = [int(v) for v in crop_box.split(",")]
+            except ValueError:
+                raise ConfigError(f"--crop-box {crop_box!r} must be four comma-separated integers") from None
+            if len(values) != 4:
+                raise ConfigError(f"--crop-box {crop_box!r} needs four numbers: left,top,right,bottom")
+            box = (values[0], values[1], values[2], values[3])
         report = ingest_disfa_tree(source, out, cameras=cameras or "left",
                                    every=DEFAULT_EVERY if every is None else every, seed=seed,
-                                   test_fraction=test_fraction, force=force, max_failed=max_failed)
+                                   test_fraction=test_fraction, force=force, max_failed=max_failed,
+                                   crop_box=box)
     else:
         from eggan.data.disfa import ingest_disfa
 
         if images is None:
             raise ConfigError(f"{source} is not a DISFA root folder; the authors' list file needs its IMAGES "
                               "folder after it")
-        if cameras is not None or every is not None:
-            raise ConfigError("--cameras and --every apply to a DISFA root, not to the authors' list")
+        if cameras is not None or every is not None or crop_box is not None:
+            raise ConfigError("--cameras, --every and --crop-box apply to a DISFA root, not to the authors' list")
         report = ingest_disfa(source, images, out, image_level_split=image_level_split, seed=seed,
                               test_fraction=test_fraction, force=force, max_failed=max_failed)
     typer.echo(report.line())
