@@ -136,3 +136,11 @@ def test_a_crop_box_cuts_every_frame_and_is_recorded(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="--crop-box 40,0,8,24 is not left,top,right,bottom"):
         ingest_disfa_tree(root, tmp_path / "x", crop_box=(40, 0, 8, 24))
     assert not (tmp_path / "x").exists()
+
+
+def test_a_split_that_cannot_be_drawn_is_refused_before_any_video_is_decoded(tmp_path: Path) -> None:
+    root = disfa_tree(tmp_path / "DISFA", subjects=3, frames=4, right=False)
+    for video in (root / "Videos_LeftCamera").iterdir():
+        video.write_bytes(b"not decoded before the split is known")
+    with pytest.raises(DataError, match=r"DISFA: 3 identities cannot be split with test fraction 0\.1"):
+        ingest_disfa_tree(root, tmp_path / "out")

@@ -220,3 +220,12 @@ def test_video_session_errors_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"Sessions[/\\]4: holds 2 videos"):
         ingest_mmi(src, csvs, tmp_path / "out", test_fraction=0.25, max_failed=0.5)
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.*"))
+
+
+def test_a_split_that_cannot_be_drawn_is_refused_before_any_video_is_decoded(tmp_path: Path) -> None:
+    src, csvs = tmp_path / "Sessions", tmp_path / "openface"
+    for n in (1, 2):
+        video_id = mmi_session(src, csvs, n, f"P{n}", [(12, 2, 5, 9)])
+        (src / str(n) / f"{video_id}.avi").write_bytes(b"not decoded before the split is known")
+    with pytest.raises(DataError, match=r"Sessions: 2 identities cannot be split with test fraction 0\.1"):
+        ingest_mmi(src, csvs, tmp_path / "out")

@@ -38,6 +38,7 @@ from eggan.data.ingest import (
     IngestReport,
     Record,
     SplitRule,
+    assign_splits,
     move_image,
     save_png,
     write_dataset,
@@ -155,7 +156,10 @@ def ingest_disfa_tree(
                           "and top < bottom")
     chosen = CAMERA_CHOICES[cameras]
     labels, wanted = index_disfa_tree(root, chosen, every)
-    check_replaceable(out, force, root)  # before minutes of decoding, not after
+    rule = SplitRule("identity", test_fraction, seed)
+    # before minutes of decoding, not after: a split that cannot be drawn, an output in the way
+    assign_splits([Record(source=root, name=s, identity=s) for s in labels], rule, root)
+    check_replaceable(out, force, root)
     make_dirs(out.parent)
     records: list[Record] = []
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.frames.", dir=out.parent) as scratch:
@@ -179,7 +183,7 @@ def ingest_disfa_tree(
                                     "counts disagree", video)
                 records += [Record(source=folder / f"{f:05d}.png", name=f"frames/{subject}/{camera}/{f:05d}.png",
                                    identity=subject, aus=labels[subject][f]) for f in frames]
-        return write_dataset(records, out, move_image, SplitRule("identity", test_fraction, seed),
+        return write_dataset(records, out, move_image, rule,
                              reader="disfa", source=root, force=force, max_failed=max_failed,
                              coded_aus=DISFA_CODED_AUS,
                              extra={"layout": "DISFA tree (ActionUnit_Labels + Videos_*Camera)",

@@ -54,6 +54,7 @@ from eggan.data.ingest import (
     IngestReport,
     Record,
     SplitRule,
+    assign_splits,
     copy_image,
     list_images,
     move_image,
@@ -351,6 +352,10 @@ def ingest_mmi(
         record.aus = readout.aus.get(record.name)
         record.name = f"frames/{record.name}"
     subject_by_session = {v: subject_of(v, mapping) for v in videos}  # every subject before any decoding
+    rule = SplitRule("identity", test_fraction, seed)
+    people = {*subject_by_session.values(), *(r.identity for r in records)}
+    if videos:  # a split that cannot be drawn is refused before the videos are decoded
+        assign_splits([Record(source=src, name=p, identity=p) for p in people], rule, src)
     extra: dict[str, object] = {"every": every}
     with ExitStack() as stack:
         if videos:
@@ -372,5 +377,5 @@ def ingest_mmi(
             (move_image if videos and source.is_relative_to(scratch) else copy_image)(source, target)
 
         extra["aus"] = readout.summary()
-        return write_dataset(records, out, write, SplitRule("identity", test_fraction, seed), reader="mmi",
+        return write_dataset(records, out, write, rule, reader="mmi",
                              source=src, extra=extra, force=force, max_failed=max_failed)
