@@ -22,7 +22,7 @@ from eggan.data.aus import AU_COLUMNS, DISFA_CODED_AUS
 from eggan.data.dataset import PROVENANCE_NAME, load_dataset, read_index, validate_table, write_index
 from eggan.data.disfa import ingest_disfa
 from eggan.data.ingest import Record, SplitRule, copy_image, write_dataset
-from eggan.errors import DataError
+from eggan.errors import ConfigError, DataError
 from evaluate import evaluation
 from evaluate.au import LEARNED_SETTINGS
 from evaluate.evaluation import evaluate_run
@@ -114,6 +114,16 @@ def test_coded_set_must_match_dataset_json(tmp_path: Path) -> None:
         with pytest.raises(DataError, match=message) as info:
             read_index(tmp_path)
         assert "\n" not in str(info.value)
+
+
+def test_data_info_carries_the_coded_aus_and_reads_older_checkpoints() -> None:
+    info = DataInfo(32, 4, n_aus=12, coded_aus=list(DISFA_CODED_AUS))  # a list, as a checkpoint holds it
+    assert info.coded_aus == DISFA_CODED_AUS and info.to_dict()["coded_aus"] == list(DISFA_CODED_AUS)
+    assert DataInfo(**info.to_dict()) == info
+    older = {"image_size": 32, "n_identities": 4, "n_aus": 17, "n_expressions": 8}  # before coded_aus existed
+    assert DataInfo(**older).coded_aus == AU_COLUMNS
+    with pytest.raises(ConfigError, match="n_aus 12 does not match the 17 coded AUs"):
+        DataInfo(32, 4, n_aus=12)
 
 
 def test_write_dataset_checks_records_against_the_coded_set(tmp_path: Path) -> None:
