@@ -92,7 +92,7 @@ from eggan.core.lock import READER_ADVICE, locked_dir
 from eggan.core.method import Method
 from eggan.core.registry import plugin_record
 from eggan.core.runmeta import environment, select_device
-from eggan.data.aus import AU_NAMES, coded_names
+from eggan.data.aus import AU_NAMES, au_list, coded_names
 from eggan.data.config import DataConfig
 from eggan.data.dataset import FaceDataset, Target
 from eggan.data.ideal import IdealRenderer
@@ -418,15 +418,15 @@ def average_note(coded: Sequence[str]) -> str:
         return f"Avg = unweighted mean over the {len(AU_NAMES)} AUs of the per-AU values"
     uncoded = [name for name in AU_NAMES if name not in coded_names(coded)]
     return (f"Avg = unweighted mean of the per-AU values over the {len(coded)} AUs the dataset codes "
-            f"({', '.join(coded_names(coded))}); {', '.join(uncoded)} are not coded (missing, not 0) and not scored")
+            f"({au_list(coded)}); {', '.join(uncoded)} are not coded (missing, not 0) and not scored")
 
 
 def check_coded(method: Method, dataset: FaceDataset, checkpoint: Path) -> None:
     """A model conditioned on AUs takes the AUs its training data coded, in that order: data that
     codes others cannot give it targets (one line, before anything is scored)."""
     if method.condition == "aus" and method.info.coded_aus != dataset.coded_aus:
-        raise DataError(f"trained on the AUs {', '.join(coded_names(method.info.coded_aus))}, but {dataset.name} "
-                        f"codes {', '.join(coded_names(dataset.coded_aus))}; a model conditioned on AUs is scored "
+        raise DataError(f"trained on the AUs {au_list(method.info.coded_aus)}, but {dataset.name} "
+                        f"codes {au_list(dataset.coded_aus)}; a model conditioned on AUs is scored "
                         "on data that codes the same AUs", checkpoint)
 
 

@@ -4,7 +4,9 @@ accept/refuse rules, the DISFA list reader's empty cells, and the coded set carr
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -20,7 +22,7 @@ from eggan.data.aus import AU_COLUMNS, DISFA_CODED_AUS
 from eggan.data.dataset import PROVENANCE_NAME, load_dataset, read_index, validate_table, write_index
 from eggan.data.disfa import ingest_disfa
 from eggan.data.ingest import Record, SplitRule, copy_image, write_dataset
-from eggan.errors import DataError
+from eggan.errors import ConfigError, DataError
 from evaluate import evaluation
 from evaluate.au import LEARNED_SETTINGS
 from evaluate.evaluation import evaluate_run
@@ -112,6 +114,16 @@ def test_coded_set_must_match_dataset_json(tmp_path: Path) -> None:
         with pytest.raises(DataError, match=message) as info:
             read_index(tmp_path)
         assert "\n" not in str(info.value)
+
+
+def test_data_info_carries_the_coded_aus_and_reads_older_checkpoints() -> None:
+    info = DataInfo(32, 4, n_aus=12, coded_aus=list(DISFA_CODED_AUS))  # a list, as a checkpoint holds it
+    assert info.coded_aus == DISFA_CODED_AUS and info.to_dict()["coded_aus"] == list(DISFA_CODED_AUS)
+    assert DataInfo(**info.to_dict()) == info
+    older = {"image_size": 32, "n_identities": 4, "n_aus": 17, "n_expressions": 8}  # before coded_aus existed
+    assert DataInfo(**older).coded_aus == AU_COLUMNS
+    with pytest.raises(ConfigError, match="n_aus 12 does not match the 17 coded AUs"):
+        DataInfo(32, 4, n_aus=12)
 
 
 def test_write_dataset_checks_records_against_the_coded_set(tmp_path: Path) -> None:
@@ -315,3 +327,57 @@ def test_results_with_coded_aus_outside_au_names_are_refused(tmp_path: Path) -> 
     with pytest.raises(DataError, match=r"results\.json: 'coded_aus' must be a non-empty list of names from "
                                         r"'au_names', got \['AU03'\]"):
         check_results(results, tmp_path / "results.json")
+
+
+@pytest.mark.slow
+def test_run_preset_smoke_on_a_disfa_list_end_to_end(tmp_path: Path, cache: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """The documented commands on DISFA's list layout: `data disfa`, then `run --preset smoke` with
+    both AU-conditioned methods; they train on the 12 coded AUs, and every table and the edit
+    command know which AUs exist."""
+    from typer.testing import CliRunner
+
+    from eggan.cli.main import app, main
+    from eggan.core.checkpoint import load_checkpoint
+
+    data = disfa_faces(tmp_path)
+    runner = CliRunner()
+    result = runner.invoke(app, ["run", "--preset", "smoke", "--data", str(data), "--methods", "eggan,ganimation",
+                                 "--set", "train.steps=2", "--per-expression", "2", "--device", "cpu",
+                                 "--no-progress", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "run"
+    for label in ("eggan", "ganimation"):
+        info = load_checkpoint(run / "train" / label / "seed0" / "checkpoint.pt")["info"]
+        assert info["n_aus"] == 12 and info["coded_aus"] == list(DISFA_CODED_AUS)
+    results = json.loads((run / "results.json").read_text())
+    assert results["coded_aus"] == CODED_NAMES
+    for row in results["rows"]:
+        summaries = list(row["seeds"].values()) or [row["summary"]]
+        for summary in summaries:
+            for side in ("vs_estimator", "vs_labels"):
+                if summary["au"].get(side):
+                    assert list(summary["au"][side]["per_au"]["mse"]) == CODED_NAMES, (row["label"], side)
+    markdown = (run / "tables" / "expression.md").read_text()
+    header = next(line for line in markdown.splitlines() if line.startswith("| Metric"))
+    columns = [cell.strip() for cell in header.strip("|").split("|")]
+    body = [[cell.strip() for cell in line.strip("|").split("|")] for line in markdown.splitlines()
+            if line.startswith("| MSE") or line.startswith("| PCC")]
+    assert len(body) == 2 * 4  # Source, EGGAN, GANimation, Real
+    for cells in body:
+        assert [cells[columns.index(name)] for name in UNCODED_NAMES] == [NOT_CODED] * 5
+        assert NOT_CODED not in [cells[columns.index(name)] for name in CODED_NAMES]
+    assert "over the 12 AUs the dataset codes (AU01, AU02, AU04" in markdown
+    assert "over the 12 AUs the dataset codes" in (run / "tables" / "interpolation.md").read_text()
+    # `edit` with the DISFA model: a coded AU is taken, an uncoded one refused in one line
+    checkpoint, face = run / "train" / "eggan" / "seed0" / "checkpoint.pt", data / "images" / "SN001_0000.png"
+    done = runner.invoke(app, ["edit", "--checkpoint", str(checkpoint), "--source", str(face), "--target-aus",
+                               "AU12=3", "--out", str(tmp_path / "edit.png")])
+    assert done.exit_code == 0, done.output
+    argv = ["eggan-bench", "edit", "--checkpoint", str(checkpoint), "--source", str(face), "--target-aus",
+            "AU12=3,AU45=2", "--out", str(tmp_path / "refused.png")]
+    with mock.patch.object(sys, "argv", argv), pytest.raises(SystemExit) as refused:
+        main()
+    error = capsys.readouterr().err.strip().splitlines()
+    assert refused.value.code != 0 and not (tmp_path / "refused.png").exists() and len(error) == 1
+    assert "the target sets AU45, which the model's training data does not code (it codes AU01, AU02, AU04" in error[0]

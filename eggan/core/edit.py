@@ -26,7 +26,7 @@ from eggan.data.aus import (
     AU_COLUMNS,
     AU_NAMES,
     EXPRESSIONS,
-    coded_names,
+    au_list,
     expression_index,
     format_au_vector,
     parse_au_vector,
@@ -96,7 +96,7 @@ def coded_target(aus: torch.Tensor, coded: Sequence[str], what: str) -> torch.Te
              if column not in coded and not math.isnan(value) and value > 0]  # NaN: missing, nothing asked
     if asked:
         raise ConfigError(f"{what} sets {', '.join(asked)}, which the model's training data does not code "
-                          f"(it codes {', '.join(coded_names(coded))})")
+                          f"(it codes {au_list(coded)})")
     return select_coded(aus, coded)
 
 

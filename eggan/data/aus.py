@@ -74,6 +74,11 @@ def coded_names(coded: Sequence[str]) -> list[str]:
     return [c.removesuffix("_r") for c in coded]
 
 
+def au_list(columns: Sequence[str]) -> str:
+    """AU columns as a short list for a message or a caption: "AU01, AU02, AU04"."""
+    return ", ".join(coded_names(columns)) or "none"
+
+
 def au_index(name: str) -> int:
     """Index of an AU given as 'AU12', 'au12', '12' or 'AU12_r'."""
     match = re.fullmatch(r"(?:au)?0*(\d+)(?:_r)?", name.strip().lower())

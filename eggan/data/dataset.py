@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from eggan.data.aus import AU_COLUMNS, AU_MAX, EXPRESSIONS
+from eggan.data.aus import AU_COLUMNS, AU_MAX, EXPRESSIONS, au_list
 from eggan.data.decode import ImageRefused, open_image, rgb8
 from eggan.errors import DataError
 from eggan.io import atomic_write_json, atomic_write_text
@@ -258,11 +258,6 @@ def validate_table(
                         f"({au_list(coded_aus)})", source)
     table[list(AU_COLUMNS)] = aus.astype(np.float32)
     return table[list(INDEX_COLUMNS)].reset_index(drop=True)
-
-
-def au_list(columns: Sequence[str]) -> str:
-    """AU columns as a short list for a message or a caption: "AU01, AU02, AU04"."""
-    return ", ".join(c.removesuffix("_r") for c in columns) or "none"
 
 
 def check_coded_aus(columns: object, source: str | Path) -> tuple[str, ...]:

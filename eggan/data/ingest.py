@@ -22,8 +22,8 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image
 
-from eggan.data.aus import AU_COLUMNS, EXPRESSIONS
-from eggan.data.dataset import IMAGE_ERRORS, au_list, check_coded_aus, split_identities, write_index
+from eggan.data.aus import AU_COLUMNS, EXPRESSIONS, au_list
+from eggan.data.dataset import IMAGE_ERRORS, check_coded_aus, split_identities, write_index
 from eggan.data.decode import open_image, rgb8
 from eggan.data.openface import AuReadout, AuVector
 from eggan.data.staging import check_replaceable, replacing_dataset
