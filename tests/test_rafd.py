@@ -68,7 +68,8 @@ def test_ingest_frontal_camera_writes_a_loadable_dataset(tmp_path: Path, rafd: t
     k = 8 + EXPRESSIONS.index("happy")
     assert row[list(AU_COLUMNS)].to_numpy(float) == pytest.approx([au_row(k)[c] for c in AU_COLUMNS], abs=1e-4)
     provenance = json.loads((tmp_path / "out" / PROVENANCE_NAME).read_text())
-    assert provenance["split"]["level"] == "identity" and provenance["face"]["crop_boxes"] == {"090": list(RAFD_CROPS[90])}
+    assert provenance["split"]["level"] == "identity"
+    assert provenance["face"]["crop_boxes"] == {"090": list(RAFD_CROPS[90])}
     again = ingest_rafd(src, csvs, tmp_path / "again", seed=3, test_fraction=0.25)
     assert again.per_split == report.per_split
     assert read_index(tmp_path / "again").equals(table)  # same seed, same split
