@@ -58,6 +58,24 @@ def five_points(row: Mapping[str, float]) -> Points:
                      point((MOUTH_LEFT,))], dtype=np.float64)
 
 
+def geometry(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eye distance and the mouth centre's drop below the eye line (perpendicular to it, downwards)
+    of point sets (... x 5 x 2): the two lengths the alignment divides by."""
+    right, left, mouth = points[..., 0, :], points[..., 1, :], (points[..., 3, :] + points[..., 4, :]) / 2
+    axis = left - right
+    distance = np.linalg.norm(axis, axis=-1)
+    normal = np.stack([-axis[..., 1], axis[..., 0]], axis=-1) / np.maximum(distance, 1e-12)[..., None]
+    drop = ((mouth - (right + left) / 2) * normal).sum(axis=-1)
+    return distance, drop
+
+
+def plausible(points: Points, least: float = 1.0) -> bool:
+    """Eyes at least ``least`` px apart and the mouth at least that far below the eye line: a face
+    the alignment can place (an all-zero row, as a CSV with placeholder landmarks holds, is not)."""
+    distance, drop = geometry(points)
+    return bool(distance >= least and drop >= least)
+
+
 def crop_resize(points: Points, box: tuple[int, int, int, int], size: int) -> Points:
     """``points`` of a frame, in the image that cutting ``box`` (left, top, right, bottom) out of it
     and resizing that to ``size`` x ``size`` gives (PIL's crop then resize: pixel centres map as
@@ -98,6 +116,12 @@ def read_landmarks(root: Path) -> pd.DataFrame | None:
         raise DataError(f"{FILE_COLUMNS[1 + column]} is not a finite number in data row {row + 1}", path)
     if table["path"].duplicated().any():
         raise DataError(f"image path {table['path'][table['path'].duplicated()].iloc[0]!r} has two rows", path)
+    distance, drop = geometry(numbers[list(POINT_COLUMNS)].to_numpy(np.float64).reshape(-1, 5, 2))
+    flat = (distance <= 0) | (drop <= 0)
+    if flat.any():
+        row = int(flat.argmax())
+        raise DataError(f"data row {row + 1} ({table['path'].iloc[row]}) has its eyes on one point or its mouth not "
+                        "below the eye line: no face to align", path)
     return pd.concat([table[["path"]], numbers], axis=1)
 
 

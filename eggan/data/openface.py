@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from eggan.data.aus import AU_COLUMNS, AU_MAX
-from eggan.data.landmarks import OPENFACE_COLUMNS, Points, five_points
+from eggan.data.landmarks import OPENFACE_COLUMNS, Points, five_points, plausible
 from eggan.errors import DataError, MissingComponentError
 from eggan.io import output_errors
 
@@ -152,11 +152,13 @@ def best_face(table: pd.DataFrame) -> AuVector | None:
 
 
 def best_points(table: pd.DataFrame) -> Points | None:
-    """The 5 alignment points of the most confident kept row, None when the CSV has no landmarks."""
+    """The 5 alignment points of the most confident kept row, None when the CSV has no landmarks or
+    they do not describe a face (``plausible``)."""
     row = best_row(table)
     if row is None or not all(c in table for c in OPENFACE_COLUMNS):
         return None
-    return five_points(table.iloc[row])
+    points = five_points(table.iloc[row])
+    return points if plausible(points) else None
 
 
 @dataclass
