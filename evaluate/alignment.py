@@ -12,6 +12,8 @@ ec_y 48, of which the test crop is the centre 128x128). That is one similarity t
 - translation: the eye-centre midpoint to (63.5, 40), i.e. the crop's horizontal centre line, row 40
   (pixel centres at integer coordinates, as OpenFace's landmarks are).
 
+Another output side scales those numbers with it (the released networks always take 128).
+
 The nose is not used, as in the authors' recipe. The warp samples the image bilinearly; outside the
 source image is black (as an image rotation fills it).
 """
@@ -43,9 +45,10 @@ def output_to_input(points: torch.Tensor, size: int = ALIGNED_SIZE) -> torch.Ten
     u = axis / axis.norm(dim=1, keepdim=True)  # the eye line, to the image's right
     v = torch.stack([-u[:, 1], u[:, 0]], dim=1)  # perpendicular to it, downwards (image y grows down)
     drop = ((mouth - centre) * v).sum(dim=1)  # eye midpoint to mouth centre, across the eye line
-    per_pixel = (drop / EC_MC_Y)[:, None]  # source pixels per aligned pixel
+    scale = size / ALIGNED_SIZE
+    per_pixel = (drop / (EC_MC_Y * scale))[:, None]  # source pixels per aligned pixel
     linear = torch.stack([u * per_pixel, v * per_pixel], dim=2)  # columns: the output's x and y axes
-    target = torch.tensor([(size - 1) / 2, EC_Y], dtype=torch.float64)
+    target = torch.tensor([(size - 1) / 2, EC_Y * scale], dtype=torch.float64)
     offset = centre - linear @ target
     return torch.cat([linear, offset[:, :, None]], dim=2)
 

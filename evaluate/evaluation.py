@@ -151,12 +151,14 @@ def build_verifier(kind: str, dataset: FaceDataset, weights: str | Path | None, 
 NEW_WEIGHTS_FLAG = "--accept-new-weights"
 
 
-def check_run_weights(run_dir: Path, kind: str, weights: str | Path | None, accept_new_weights: bool = False) -> None:
+def check_run_weights(run_dir: Path, kind: str, weights: str | Path | None, accept_new_weights: bool = False,
+                      otherwise: str = f"pass {NEW_WEIGHTS_FLAG} to rescore every row with this file") -> None:
     """One run folder, one LightCNN weights file: its identity figures were computed with the file
     whose sha256 ``eval/evaluators.json`` records, and a later evaluation with another file (a
     re-download, another variant, a file swapped at the same path) would silently change what
     Table 2 means. Refused in one line naming both hashes unless ``accept_new_weights``, which
-    rescores every row with the new file (the saved summaries' stamp names the old one)."""
+    rescores every row with the new file (the saved summaries' stamp names the old one);
+    ``otherwise`` ends the line with what the calling command offers."""
     saved = run_dir / "eval" / "evaluators.json"
     if kind == "indomain" or accept_new_weights or not saved.is_file():
         return
@@ -171,8 +173,8 @@ def check_run_weights(run_dir: Path, kind: str, weights: str | Path | None, acce
     if digest != previous["sha256"]:
         raise CheckpointError(
             f"sha256 {digest} ({kind}) differs from {previous['sha256']} ({previous.get('name')}, "
-            f"{previous.get('weights')}), the weights this run folder was evaluated with ({saved}); pass "
-            f"{NEW_WEIGHTS_FLAG} to rescore every row with this file", path)
+            f"{previous.get('weights')}), the weights this run folder was evaluated with ({saved}); {otherwise}",
+            path)
 
 
 def check_evaluators(estimator: str = "learned", verifier: str = "indomain", batch_size: int = 1) -> None:

@@ -17,6 +17,7 @@ import torch
 from openface_files import au_row, openface_csv
 from PIL import Image
 from scipy import ndimage
+from standins import MeanColourAUs
 from test_reports import make_results
 
 from eggan.data.aus import AU_COLUMNS, EXPRESSIONS
@@ -26,8 +27,10 @@ from eggan.data.openface import read_openface_dir
 from eggan.data.rafd import RAFD_CROPS, ingest_rafd
 from eggan.errors import DataError
 from evaluate.alignment import align
-from evaluate.identity import released_verifier
+from evaluate.identity import Verifier, released_verifier
 from evaluate.lightcnn import build_lightcnn
+from evaluate.pairs import make_pairs
+from evaluate.protocol import prepare_reference, score_source
 from reports.tables import identity_table
 
 SIGMA = 2.0
@@ -225,3 +228,28 @@ def test_a_landmarks_file_with_a_flat_face_or_missing_images_is_said(tmp_path: P
     table.to_csv(root / LANDMARKS_NAME, index=False)
     with pytest.raises(DataError, match=rf"{LANDMARKS_NAME}: data row 6 \({paths[5]}\) has its eyes on one point"):
         dataset_points(root, paths, 64)
+
+
+class Pixels(torch.nn.Module):
+    """Features = the aligned face's pixels: any change of geometry changes them."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1)
+
+
+def test_a_generated_image_is_aligned_by_its_sources_landmarks(tmp_path: Path) -> None:
+    """The unedited source, scored as a generated image, must come out of the alignment exactly as
+    the source did: cosine 1 for every pair. Aligned by any other row's points (the target's, the
+    impostor's), the pixels move and the cosine drops."""
+    dataset = load_dataset(face_dataset(tmp_path / "faces", True), 64)
+    points, _ = dataset_points(dataset.root, list(dataset.table["path"]), 64)
+    verifier = Verifier(Pixels(), 32, {"name": "pixels", "sha256": "stand-in"}, torch.device("cpu"), points)
+    verifier.threshold = 0.999
+    pairs = make_pairs(dataset, per_expression=2)
+    reference = prepare_reference(dataset, pairs, MeanColourAUs(), verifier)
+    frame, _ = score_source(dataset, pairs, MeanColourAUs(), verifier, reference, rounds=0)
+    np.testing.assert_allclose(frame["cosine"], 1.0, atol=1e-6)
+    images = dataset.batch(reference.source).image
+    other = torch.nn.functional.cosine_similarity(verifier.features(images, reference.source),
+                                                  verifier.features(images, reference.target))
+    assert other.max() < 0.99

@@ -9,6 +9,7 @@ import pytest
 from openface_files import au_row, install_fake_openface, openface_csv
 
 from eggan.data.aus import AU_COLUMNS
+from eggan.data.landmarks import OPENFACE_COLUMNS
 from eggan.data.openface import (
     find_openface,
     openface_command,
@@ -37,7 +38,7 @@ def test_measured_2_0_layout_431_columns_crlf_mixed_separators(tmp_path: Path) -
     header = data.split(b"\r\n")[0].decode().split(", ")
     assert len(header) == 431 and not data.endswith(b"\n") and b"\r\n" in data
     table = read_openface_csv(write(tmp_path / "video.csv", data))
-    assert list(table.columns) == ["frame", "timestamp", "confidence", "success", *AU_COLUMNS]
+    assert list(table.columns) == ["frame", "timestamp", "confidence", "success", *AU_COLUMNS, *OPENFACE_COLUMNS]
     assert table[list(AU_COLUMNS)].to_numpy().tolist() == [values(r) for r in rows]
     assert table["frame"].tolist() == [1, 2, 3, 4, 5]
     assert table.attrs["dropped"] == {"failed": 0, "low_confidence": 0}

@@ -314,9 +314,9 @@ def test_missing_openface_csvs_are_counted_as_files(capsys: pytest.CaptureFixtur
     assert len(names) == 3 * 32 and snapshot(run) == before
 
 
-def random_lightcnn9(path: Path) -> Path:
+def random_lightcnn9(path: Path, seed: int = 0) -> Path:
     """A LightCNN-9 of the right shape with random weights, laid out as the released files are."""
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     state = build_lightcnn("lightcnn-9", num_classes=None).state_dict()
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"state_dict": {f"module.{k}": v for k, v in state.items()}}, path)
@@ -336,6 +336,31 @@ def test_weights_of_unknown_origin_are_refused_unless_accepted_and_then_captione
     caption = " ".join((run / "tables" / "identity.md").read_text().split())
     assert f"Verifier: LightCNN-9, unverified weights (sha256 {digest} matches no published checksum of the released " \
            "file; accepted with --accept-unverified-weights)" in caption
+
+
+def test_a_run_folder_keeps_its_lightcnn_weights_unless_a_change_is_accepted(
+        capsys: pytest.CaptureFixture[str], run: Path, tmp_path: Path) -> None:
+    """Evaluated with one LightCNN-9 file, the folder refuses another (same variant, same name) in
+    one line naming the new file and both sha256s, writing nothing; --accept-new-weights rescores
+    with it, and results.json and the caption then name the new file's sha256."""
+    first = random_lightcnn9(tmp_path / "a" / "LightCNN_9Layers_checkpoint.pth.tar")
+    second = random_lightcnn9(tmp_path / "b" / "LightCNN_9Layers_checkpoint.pth.tar", seed=1)
+    old, new = (hashlib.sha256(p.read_bytes()).hexdigest() for p in (first, second))
+
+    def evaluate(weights: Path, *more: str) -> tuple[int, list[str]]:
+        return cli(capsys, "evaluate", "--run", run, "--device", "cpu", "--verifier", "lightcnn-9", "--weights",
+                   weights, "--accept-unverified-weights", *more)
+
+    assert evaluate(first)[0] == 0
+    assert results(run)["meta"]["evaluators"]["verifier"]["sha256"] == old
+    before = snapshot(run)
+    one_line_error(evaluate(second), f"{second}: sha256 {new} (lightcnn-9) differs from {old} (LightCNN-9, {first}), "
+                                     "the weights this run folder was evaluated with", "pass --accept-new-weights")
+    assert snapshot(run) == before
+    assert evaluate(second, "--accept-new-weights")[0] == 0
+    assert results(run)["meta"]["evaluators"]["verifier"]["sha256"] == new
+    assert f"sha256 {new}" in " ".join((run / "tables" / "identity.md").read_text().split())
+    assert evaluate(second)[0] == 0  # the folder now records the new file: no flag needed again
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -51,7 +51,9 @@ AuVector = tuple[float, ...]
 
 
 def read_openface_csv(path: str | Path, min_confidence: float = 0.0) -> pd.DataFrame:
-    """One row per kept data row: the metadata columns present, then AU01_r..AU45_r as floats.
+    """One row per kept data row: the metadata columns present, then AU01_r..AU45_r as floats,
+    then, when the file has 2D landmarks, the ``x_*``/``y_*`` columns of the 5 alignment points
+    (``eggan.data.landmarks.OPENFACE_COLUMNS``).
 
     ``table.attrs["dropped"]`` counts the rows left out: ``failed`` (success == 0) and
     ``low_confidence`` (confidence < ``min_confidence``). A file with a header and no rows
