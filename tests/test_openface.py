@@ -186,7 +186,7 @@ def test_runner_calls_face_landmark_img_once_per_image(tmp_path: Path, fake_open
     assert find_openface() == fake_openface
     result = run_openface(images, tmp_path / "csv", root=root)
     calls = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
-    assert calls == [["FaceLandmarkImg", "-f", str(image), "-aus", "-out_dir",
+    assert calls == [["FaceLandmarkImg", "-f", str(image), "-aus", "-2Dfp", "-out_dir",
                       str(tmp_path / "csv" / image.relative_to(root).parent)] for image in images]
     assert all("-fdir" not in call for call in calls)
     assert set(result) == set(images[:2])  # no CSV for the image without a face
@@ -206,9 +206,9 @@ def test_runner_errors(tmp_path: Path, fake_openface: Path) -> None:
 
 def test_feature_extraction_gets_static_models_per_image() -> None:
     command = openface_command(Path("/opt/of/FeatureExtraction"), Path("f.jpg"), Path("out"))
-    assert command == ["/opt/of/FeatureExtraction", "-f", "f.jpg", "-au_static", "-aus", "-out_dir", "out"]
+    assert command == ["/opt/of/FeatureExtraction", "-f", "f.jpg", "-au_static", "-aus", "-2Dfp", "-out_dir", "out"]
     command = openface_command(Path("FaceLandmarkImg"), Path("f.jpg"), Path("out"), aligned_size=128)
-    assert command == ["FaceLandmarkImg", "-f", "f.jpg", "-aus", "-simalign", "-simsize", "128", "-nomask",
+    assert command == ["FaceLandmarkImg", "-f", "f.jpg", "-aus", "-2Dfp", "-simalign", "-simsize", "128", "-nomask",
                        "-out_dir", "out"]
 
 

@@ -285,12 +285,13 @@ def find_openface(binary: str | Path | None = None, otherwise: str = BINARY_HINT
 def openface_command(
     binary: Path, image: Path, out_dir: Path, aligned_size: int | None = None
 ) -> list[str]:
-    """The argument list for one image: static AU models, AU outputs, and optionally the
+    """The argument list for one image: static AU models, AU outputs, the 2D landmarks (the readers
+    keep LightCNN's 5 alignment points from them: ``eggan.data.landmarks``), and optionally the
     similarity-aligned face (``aligned_size`` px, background not masked) for the RaFD reader."""
     args = [str(binary), "-f", str(image)]
     if binary.name.startswith("FeatureExtraction"):
         args.append("-au_static")
-    args.append("-aus")
+    args += ["-aus", "-2Dfp"]
     if aligned_size is not None:
         args += ["-simalign", "-simsize", str(aligned_size), "-nomask"]
     return [*args, "-out_dir", str(out_dir)]
