@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from folder_state import snapshot
@@ -34,6 +35,7 @@ from eggan.core.registry import REGISTRY
 from eggan.core.train import resolve_config, train_run
 from eggan.data.aus import AU_COLUMNS
 from eggan.data.dataset import load_dataset
+from eggan.data.landmarks import LANDMARKS_NAME
 from evaluate.au import LEARNED_SETTINGS
 from evaluate.identity import INDOMAIN_SETTINGS
 from evaluate.lightcnn import build_lightcnn
@@ -361,6 +363,36 @@ def test_a_run_folder_keeps_its_lightcnn_weights_unless_a_change_is_accepted(
     assert results(run)["meta"]["evaluators"]["verifier"]["sha256"] == new
     assert f"sha256 {new}" in " ".join((run / "tables" / "identity.md").read_text().split())
     assert evaluate(second)[0] == 0  # the folder now records the new file: no flag needed again
+
+
+def test_with_landmarks_in_the_dataset_evaluate_aligns_the_faces_and_says_so(
+        capsys: pytest.CaptureFixture[str], run: Path, data: Path, tmp_path: Path) -> None:
+    """The same run evaluated after the dataset gained a landmarks.csv (the data's fingerprint is
+    its index and pixels, so the trained model still belongs to it): results.json and Table 2 say
+    the faces were aligned by the landmarks; before, that they were the dataset's own crop."""
+    weights = random_lightcnn9(tmp_path / "LightCNN_9Layers_checkpoint.pth.tar")
+    evaluate = ["evaluate", "--run", run, "--device", "cpu", "--verifier", "lightcnn-9", "--weights", weights,
+                "--accept-unverified-weights"]
+    assert cli(capsys, *evaluate)[0] == 0
+    verifier = results(run)["meta"]["evaluators"]["verifier"]
+    assert verifier["aligned"] is False and verifier["alignment"].startswith("none: the dataset's own crop")
+    paths = list(pd.read_csv(data / "index.csv")["path"])
+    width, height = Image.open(data / paths[0]).size
+    points = [0.3 * width, 0.4 * height, 0.7 * width, 0.4 * height, 0.5 * width, 0.55 * height,
+              0.35 * width, 0.75 * height, 0.65 * width, 0.75 * height]
+    pd.DataFrame([[p, width, height, *points] for p in paths], columns=[
+        "path", "width", "height", *(f"{n}_{a}" for n in ("right_eye", "left_eye", "nose", "mouth_right",
+                                                          "mouth_left") for a in "xy")]
+    ).to_csv(data / LANDMARKS_NAME, index=False)
+    try:
+        assert cli(capsys, *evaluate)[0] == 0
+    finally:
+        (data / LANDMARKS_NAME).unlink()
+    verifier = results(run)["meta"]["evaluators"]["verifier"]
+    assert verifier["aligned"] is True
+    caption = " ".join((run / "tables" / "identity.md").read_text().split())
+    assert "face alignment: 5-point similarity alignment by the OpenFace landmarks" in caption
+    assert "a generated image uses its source's landmarks" in caption
 
 
 @pytest.mark.parametrize(("args", "message"), [
