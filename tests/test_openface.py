@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 from openface_files import au_row, install_fake_openface, openface_csv
+from test_folders import stargan_tree
 
 from eggan.data.aus import AU_COLUMNS
-from eggan.data.landmarks import OPENFACE_COLUMNS
+from eggan.data.folders import ingest_folders
+from eggan.data.landmarks import LANDMARKS_NAME, OPENFACE_COLUMNS, POINT_COLUMNS, read_landmarks
 from eggan.data.openface import (
     find_openface,
     openface_command,
@@ -177,8 +180,6 @@ def fake_openface(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_runner_calls_face_landmark_img_once_per_image(tmp_path: Path, fake_openface: Path) -> None:
-    import json
-
     root = tmp_path / "faces"
     images = [root / "train" / "a.jpg", root / "test" / "a.jpg", root / "test" / "noface.jpg"]
     for image in images:
@@ -193,6 +194,22 @@ def test_runner_calls_face_landmark_img_once_per_image(tmp_path: Path, fake_open
     assert result[images[1]] == tmp_path / "csv" / "test" / "a.csv"
     table = read_openface_csv(result[images[0]])
     assert table[list(AU_COLUMNS)].to_numpy().tolist() == [[1.5] * len(AU_COLUMNS)]
+
+
+def test_the_runners_landmarks_reach_the_dataset_folder(tmp_path: Path, fake_openface: Path) -> None:
+    """`data openface` asks for -2Dfp; the folders reader keeps the 5 points of each image's CSV in
+    landmarks.csv (the image is copied as it is, so OpenFace's pixels are the dataset's)."""
+    root = tmp_path / "faces"
+    written = stargan_tree(root, tmp_path / "given", range(2), range(2, 3))
+    run_openface([root / rel for rel in written], tmp_path / "csv", root=root)
+    ingest_folders(root, tmp_path / "csv", tmp_path / "out")
+    table = read_landmarks(tmp_path / "out")
+    assert sorted(table["path"]) == sorted(written)
+    assert set(table["width"]) == {12} and set(table["height"]) == {16}  # tiny_image's size
+    expected = [3, 6, 9, 6, 6, 9, 4, 12, 8, 12]  # what the fake wrote: eye contours, nose 30, mouth 48 and 54
+    assert (table[list(POINT_COLUMNS)].to_numpy() == expected).all()
+    assert json.loads((tmp_path / "out" / "dataset.json").read_text())["landmarks"] == {
+        "file": LANDMARKS_NAME, "images": len(written), "of": len(written)}
 
 
 def test_runner_errors(tmp_path: Path, fake_openface: Path) -> None:
