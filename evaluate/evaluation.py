@@ -32,6 +32,8 @@ results.json schema (``format`` = ``eggan-bench-results/1``)::
                            targets_from, sources_from, source_identities, au_scale, average,
                            na_policy, excluded_rows, ci, verification},
               "evaluators": {"estimator": {...}, "verifier": {...}},    # = evaluators.json
+                  # verifier: name, threshold, calibration and, for a released LightCNN, weights (path),
+                  # sha256, weights_verified, checked_against, aligned and alignment (docs/lightcnn-input.md)
               "ground_truth": {"available": bool, "why" | "definitions", ...}},  # ideal renders (SynthFACS)
      "au_names": ["AU01", ...],            # the 17 AUs in table order
      "metrics": {"mse": {"higher_is_better": false}, ...},
