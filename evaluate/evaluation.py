@@ -32,6 +32,8 @@ results.json schema (``format`` = ``eggan-bench-results/1``)::
                            targets_from, sources_from, source_identities, au_scale, average,
                            na_policy, excluded_rows, ci, verification},
               "evaluators": {"estimator": {...}, "verifier": {...}},    # = evaluators.json
+                  # verifier: name, threshold, calibration and, for a released LightCNN, weights (path),
+                  # sha256, weights_verified, checked_against, aligned and alignment (docs/lightcnn-input.md)
               "ground_truth": {"available": bool, "why" | "definitions", ...}},  # ideal renders (SynthFACS)
      "au_names": ["AU01", ...],            # the 17 AUs in table order
      "coded_aus": ["AU01", ...],           # those the dataset codes (DISFA: 12): the only ones scored and
@@ -96,7 +98,7 @@ from eggan.data.aus import AU_NAMES, au_list, coded_names
 from eggan.data.config import DataConfig
 from eggan.data.dataset import FaceDataset, Target
 from eggan.data.ideal import IdealRenderer
-from eggan.errors import ConfigError, DataError
+from eggan.errors import CheckpointError, ConfigError, DataError
 from eggan.io import atomic_write_json, atomic_write_text
 from evaluate.au import AUEstimator, build_estimator, check_estimator, check_estimator_inputs, save_images
 from evaluate.examples import encode_levels, example_pairs
@@ -117,7 +119,7 @@ from evaluate.protocol import (
 )
 from evaluate.results_store import RESULTS_NAME, read_previous, write_results
 from evaluate.run_data import find_runs, run_dataset, seed_folders
-from evaluate.weights import fetch_weights
+from evaluate.weights import expected_path, fetch_weights, sha256
 
 FORMAT = "eggan-bench-results/1"
 SOURCE_ROW, IDEAL_ROW, REAL_ROW = "Source (no edit)", "Ideal", "Real"
@@ -147,7 +149,36 @@ def build_verifier(kind: str, dataset: FaceDataset, weights: str | Path | None, 
     if kind == "indomain":
         return indomain_verifier(dataset, device)
     path = weights or fetch_weights(kind, accept_unverified=accept_unverified_weights)
-    return released_verifier(kind, str(path), device, accept_unverified_weights)
+    return released_verifier(kind, str(path), device, accept_unverified_weights, dataset)
+
+
+NEW_WEIGHTS_FLAG = "--accept-new-weights"
+
+
+def check_run_weights(run_dir: Path, kind: str, weights: str | Path | None, accept_new_weights: bool = False,
+                      otherwise: str = f"pass {NEW_WEIGHTS_FLAG} to rescore every row with this file") -> None:
+    """One run folder, one LightCNN weights file: its identity figures were computed with the file
+    whose sha256 ``eval/evaluators.json`` records, and a later evaluation with another file (a
+    re-download, another variant, a file swapped at the same path) would silently change what
+    Table 2 means. Refused in one line naming both hashes unless ``accept_new_weights``, which
+    rescores every row with the new file (the saved summaries' stamp names the old one);
+    ``otherwise`` ends the line with what the calling command offers."""
+    saved = run_dir / "eval" / "evaluators.json"
+    if kind == "indomain" or accept_new_weights or not saved.is_file():
+        return
+    try:
+        previous = json.loads(saved.read_text())["verifier"]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+        return  # nothing readable to compare with: the evaluation rewrites the file
+    if previous.get("trained_in_domain") or not previous.get("sha256"):
+        return
+    path = Path(weights) if weights is not None else expected_path(kind)
+    digest = sha256(path)
+    if digest != previous["sha256"]:
+        raise CheckpointError(
+            f"sha256 {digest} ({kind}) differs from {previous['sha256']} ({previous.get('name')}, "
+            f"{previous.get('weights')}), the weights this run folder was evaluated with ({saved}); {otherwise}",
+            path)
 
 
 def check_evaluators(estimator: str = "learned", verifier: str = "indomain", batch_size: int = 1) -> None:
@@ -174,13 +205,16 @@ def evaluate_run(
     log: Callable[[str], None] = lambda _msg: None,
     allow_other_data: bool = False,
     accept_unverified_weights: bool = False,
+    accept_new_weights: bool = False,
 ) -> dict[str, Any]:
     """Score every trained run in ``run_dir``; write per-pair files, summaries and results.json
     (merged into the file that is there: ``evaluate.results_store``).
 
     Models trained on other data than their dataset holds now are refused before anything is
     written, unless ``allow_other_data`` (then ``meta.dataset.other_data`` and the captions say so);
-    so are verifier weights that are not the released file, unless ``accept_unverified_weights``.
+    so are verifier weights that are not the released file, unless ``accept_unverified_weights``,
+    and weights other than those the folder was evaluated with, unless ``accept_new_weights``
+    (``check_run_weights``).
     """
     check_evaluators(estimator, verifier, batch_size)
     check_estimator_inputs(estimator, openface_csv)  # a missing OpenFace is said before the run is read
@@ -190,16 +224,18 @@ def evaluate_run(
         from eggan.core.train import load_trained as loader
     with locked_dir(run_dir, log, READER_ADVICE):
         return _evaluate(run_dir, estimator, openface_csv, verifier, weights, torch_device, batch_size,
-                         per_expression, seed, rounds, loader, log, allow_other_data, accept_unverified_weights)
+                         per_expression, seed, rounds, loader, log, allow_other_data, accept_unverified_weights,
+                         accept_new_weights)
 
 
 def _evaluate(run_dir: Path, estimator: str, openface_csv: str | Path | None, verifier: str,
               weights: str | Path | None, torch_device: torch.device, batch_size: int, per_expression: int,
               seed: int, rounds: int, loader: Loader, log: Callable[[str], None],
-              allow_other_data: bool, accept_unverified_weights: bool) -> dict[str, Any]:
+              allow_other_data: bool, accept_unverified_weights: bool, accept_new_weights: bool) -> dict[str, Any]:
     eval_dir = run_dir / "eval"
     runs = find_runs(run_dir)
     check_verifier_weights(verifier, weights, accept_unverified_weights)
+    check_run_weights(run_dir, verifier, weights, accept_new_weights)
     config, dataset, other_data = run_dataset(runs, allow_other_data)
     pairs, description = run_pairs(eval_dir, dataset, per_expression, seed)
     au = build_estimator(estimator, dataset, openface_csv, torch_device)
@@ -441,6 +477,7 @@ def _evaluator_stamp(evaluators: dict[str, Any], pairs_path: Path) -> dict[str, 
     estimator, verifier = evaluators["estimator"], evaluators["verifier"]
     return {"estimator": estimator.get("sha256") or estimator.get("source") or estimator["name"],
             "verifier": verifier["sha256"], "threshold": verifier["threshold"],
+            "alignment": verifier.get("alignment"),
             "pairs_sha256": hashlib.sha256(pairs_path.read_bytes()).hexdigest(), "scoring": SCORING}
 
 

@@ -7,9 +7,15 @@ a LightCNN loaded with ``strict=False`` silently yields garbage features (LightC
 so any missing or unexpected key is an error that names them.
 
 A ``Verifier`` turns images in [-1, 1] RGB of any size into 256-d features the way LightCNN was
-fed (8-bit-style grayscale with ITU-R 601 weights, values in [0, 1], resized to the network's
-input side) and scores pairs by cosine similarity. Its threshold is fixed from real pairs of
-held-out identities (``evaluate.pairs.calibrate``) before any generated image is scored.
+fed (8-bit-style grayscale with ITU-R 601 weights, values in [0, 1]) and scores pairs by cosine
+similarity. A released LightCNN on a dataset with landmarks (``landmarks.csv``, from OpenFace at
+ingest) sees each face aligned by its 5 points as the authors' README asks (``evaluate.alignment``);
+a generated image is aligned with its SOURCE's points, because every method here edits the source
+in place (same pose, same pixel grid: an expression edit, not a new photograph). Without landmarks
+(SynthFACS, folders ingested without them, the in-domain verifier, which learned on the crops) the
+face is the dataset's own crop resized to the input side, and ``metadata()["alignment"]`` says which.
+Its threshold is fixed from real pairs of held-out identities (``evaluate.pairs.calibrate``) before
+any generated image is scored.
 """
 
 from __future__ import annotations
@@ -26,7 +32,9 @@ from torch import nn
 from eggan.core.checkpoint import load_file
 from eggan.core.method import adam
 from eggan.data.dataset import FaceDataset
+from eggan.data.landmarks import dataset_points
 from eggan.errors import CheckpointError, ConfigError
+from evaluate.alignment import DESCRIPTION, align
 from evaluate.indomain import batches, degrade, jitter, load_or_train, pick_device, resize, training_split
 from evaluate.lightcnn import INPUT_SIZE, VARIANTS, build_lightcnn
 from evaluate.weights import expected_path, sha256, verify_weights
@@ -86,30 +94,49 @@ def _few(keys: list[str], n: int = 3) -> str:
     return ", ".join(keys[:n]) + more
 
 
-def to_gray(images: torch.Tensor, size: int) -> torch.Tensor:
-    """[-1, 1] RGB (N x 3 x H x W) -> [0, 1] grayscale N x 1 x size x size."""
+def luma(images: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] RGB (N x 3 x H x W) -> [0, 1] grayscale N x 1 x H x W."""
     rgb = (images.float() + 1.0) / 2.0
     weights = torch.tensor(LUMA, device=rgb.device).view(1, 3, 1, 1)
-    gray = (rgb * weights).sum(dim=1, keepdim=True)
-    return resize(gray, size).clamp(0.0, 1.0)
+    return (rgb * weights).sum(dim=1, keepdim=True)
+
+
+def to_gray(images: torch.Tensor, size: int) -> torch.Tensor:
+    """[-1, 1] RGB (N x 3 x H x W) -> [0, 1] grayscale N x 1 x size x size."""
+    return resize(luma(images), size).clamp(0.0, 1.0)
 
 
 class Verifier:
     """Features and cosine scores of one LightCNN, plus the threshold fixed on real pairs."""
 
-    def __init__(self, net: nn.Module, input_size: int, info: dict[str, Any], device: torch.device) -> None:
+    def __init__(self, net: nn.Module, input_size: int, info: dict[str, Any], device: torch.device,
+                 points: torch.Tensor | None = None) -> None:
         self.net = net.to(device).eval()
         self.input_size = input_size
         self.info = info
         self.device = device
+        self.points = points  # 5 landmarks of every dataset row (N x 5 x 2), when faces are aligned
         self.threshold: float | None = None
         self.calibration: dict[str, Any] | None = None
         self.real_scores: tuple[np.ndarray, np.ndarray] | None = None  # genuine, impostor cosines
 
     @torch.no_grad()
-    def features(self, images: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
-        out = [self.net(to_gray(chunk.to(self.device), self.input_size)).float().cpu()
-               for chunk in images.split(batch_size)]
+    def features(self, images: torch.Tensor, rows: torch.Tensor | np.ndarray | None = None,
+                 batch_size: int = 64) -> torch.Tensor:
+        """Features of ``images``; ``rows`` are the dataset rows whose landmarks place them (a
+        generated image's source row), needed when this verifier aligns faces."""
+        if self.points is not None and rows is None:
+            raise ValueError("this verifier aligns faces by their landmarks: give the dataset rows of the images")
+        index = None if rows is None else torch.as_tensor(rows, dtype=torch.long)
+        out = []
+        for start in range(0, len(images), batch_size):
+            chunk = images[start:start + batch_size].to(self.device)
+            if self.points is None:
+                x = to_gray(chunk, self.input_size)
+            else:
+                points = self.points[index[start:start + batch_size]].to(self.device)
+                x = align(luma(chunk), points, self.input_size).clamp(0.0, 1.0)
+            out.append(self.net(x).float().cpu())
         return torch.cat(out) if out else torch.empty(0, 256)
 
     def metadata(self) -> dict[str, Any]:
@@ -132,15 +159,21 @@ def check_verifier_weights(kind: str, weights: str | Path | None, accept_unverif
 
 
 def released_verifier(variant: str, path: str, device: torch.device | str | None = None,
-                      accept_unverified: bool = False) -> Verifier:
+                      accept_unverified: bool = False, dataset: FaceDataset | None = None) -> Verifier:
     """A released LightCNN, its file checked first (``evaluate.weights.verify_weights``): the
-    metadata says whether it is the released file (``weights_verified``), which every caption states."""
+    metadata says whether it is the released file (``weights_verified``), which every caption states.
+    Faces of ``dataset`` are aligned by its landmarks where it has them for every image."""
     record = verify_weights(path, variant, accept_unverified)
     net = load_lightcnn(path, variant)
+    points, source = (dataset_points(dataset.root, list(dataset.table["path"]), dataset.image_size)
+                      if dataset is not None else (None, "no dataset given"))
+    alignment = (f"{DESCRIPTION}, landmarks from the dataset's {source}; a generated image uses its source's "
+                 "landmarks (an edit of the source in place: same pose, same pixel grid)") if points is not None \
+        else f"none: the dataset's own crop, not aligned, grayscale, resized to 128 ({source})"
     info = {"name": variant.replace("lightcnn", "LightCNN"), "weights": str(path), "sha256": record["sha256"],
             "weights_verified": record["verified"], "checked_against": record["checked_against"],
-            "alignment": "none (the dataset's own crop, grayscale, resized to 128)", "trained_in_domain": False}
-    return Verifier(net, INPUT_SIZE, info, pick_device(device))
+            "aligned": points is not None, "alignment": alignment, "trained_in_domain": False}
+    return Verifier(net, INPUT_SIZE, info, pick_device(device), points)
 
 
 # --- the in-domain verifier ---------------------------------------------------------------------

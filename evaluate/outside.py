@@ -31,7 +31,15 @@ from eggan.data.aus import AU_COLUMNS, AU_NAMES, EXPRESSIONS, coded_names
 from eggan.data.dataset import FaceDataset
 from eggan.errors import DataError, OutputError
 from eggan.io import atomic_write_json, output_errors
-from evaluate.evaluation import IDEAL_ROW, PROTOCOL_NOTES, REAL_ROW, SOURCE_ROW, evaluate_run, run_pairs
+from evaluate.evaluation import (
+    IDEAL_ROW,
+    PROTOCOL_NOTES,
+    REAL_ROW,
+    SOURCE_ROW,
+    check_run_weights,
+    evaluate_run,
+    run_pairs,
+)
 from evaluate.outputs import OUTSIDE_DIR, check_name, output_name, outputs_sha256, read_outputs
 from evaluate.pairs import row_indices
 from evaluate.run_data import find_runs, run_dataset
@@ -146,6 +154,8 @@ def score_folder(run_dir: str | Path, outputs: str | Path, name: str, seed: int 
         if not (run_dir / "eval" / "pairs.csv").is_file():
             raise DataError("has no eval/pairs.csv: evaluate the run first (`eggan-bench evaluate --run RUN`), so "
                             "the outputs are scored on its pairs", run_dir)
+        check_run_weights(run_dir, evaluation.get("verifier", "indomain"), evaluation.get("weights"),
+                          evaluation.get("accept_new_weights", False))  # before the folder is registered
         dataset, pairs = run_protocol(run_dir, allow_other_data)
         pair_ids = [int(p) for p in pairs["pair"]]
         read_outputs(outputs, pair_ids, dataset.image_size)

@@ -153,8 +153,9 @@ def score_real_pairs(verifier: Verifier, dataset: FaceDataset, genuine: np.ndarr
     """
     used = np.unique(np.concatenate([genuine.ravel(), impostor.ravel()]))
     images = dataset.batch(torch.from_numpy(used)).image
-    features = verifier.features(images)
-    second = verifier.features(blur(images, torch.full((len(images),), blur_second))) if blur_second else features
+    features = verifier.features(images, used)
+    second = verifier.features(blur(images, torch.full((len(images),), blur_second)), used) if blur_second \
+        else features
     where = {int(row): i for i, row in enumerate(used)}
 
     def score(pairs: np.ndarray) -> np.ndarray:

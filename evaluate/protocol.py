@@ -85,7 +85,7 @@ def prepare_reference(dataset: FaceDataset, pairs: pd.DataFrame, estimator: AUEs
 
 
 def _features(verifier: Verifier, dataset: FaceDataset, rows: torch.Tensor, batch_size: int) -> torch.Tensor:
-    return torch.cat([verifier.features(dataset.batch(chunk).image) for chunk in rows.split(batch_size)])
+    return torch.cat([verifier.features(dataset.batch(chunk).image, chunk) for chunk in rows.split(batch_size)])
 
 
 def score_translation(
@@ -141,7 +141,7 @@ def score_outputs(
         reading = estimator.estimate(generated, [f"{key_prefix}_{i:04d}" for i in chunk.tolist()])
         predicted.append(reading.aus)
         ok.append(reading.ok)
-        features.append(verifier.features(generated))
+        features.append(verifier.features(generated, reference.source[chunk]))  # an edit has its source's pose
         if reconstruction is not None and estimator.reads_new_images:
             before = estimator.estimate(reconstruction.detach().cpu(), [f"{key_prefix}_recon_{i:04d}" for i in
                                                                          chunk.tolist()])

@@ -29,7 +29,7 @@ from eggan.core.config import RunConfig
 from eggan.core.registry import get_method
 from eggan.core.train import TrainResult, resolve_config, train_run
 from eggan.data.aus import AU_COLUMNS, DISFA_CODED_AUS, EXPRESSIONS
-from eggan.data.rafd import RAFD_CROP_BOX, RAFD_FRAME
+from eggan.data.rafd import RAFD_CROPS, RAFD_FRAME
 from eggan.data.sources import open_dataset
 from evaluate.evaluation import export_images
 from evaluate.lightcnn import build_lightcnn
@@ -135,7 +135,7 @@ def rafd_folder(dest: Path, people: int = INGESTIBLE) -> Path:
     names += [rafd_name(s, "happy", angle) for s in range(1, people + 1) for angle in (45, 135)]
     for k, name in enumerate(names):
         image = Image.new("RGB", RAFD_FRAME, (40, 40, 40))
-        image.paste((90 + 20 * (k % 8), 60 + 25 * (k // 8 % 7), 120), RAFD_CROP_BOX)
+        image.paste((90 + 20 * (k % 8), 60 + 25 * (k // 8 % 7), 120), RAFD_CROPS[90])
         image.save(dest / name, quality=90)
     return dest
 

@@ -95,8 +95,8 @@ def truncated_image(path: Path) -> Path:
 
 FAKE_OPENFACE = '''#!{python}
 """Fake FaceLandmarkImg: logs its arguments (to $FAKE_OPENFACE_LOG, if set), writes an image-mode
-CSV named after the image (every AU 1.5) and, with -simalign, a grey aligned face where OpenFace
-puts it."""
+CSV named after the image (every AU 1.5; with -2Dfp also 68 landmarks of a fixed face) and, with
+-simalign, a grey aligned face where OpenFace puts it."""
 import json, os, sys
 args = sys.argv[1:]
 if "FAKE_OPENFACE_LOG" in os.environ:
@@ -112,6 +112,15 @@ if "crash" in stem:
 aus = {aus!r}
 header = "face, confidence, " + ", ".join(aus) + ", AU28_c"
 row = "0, 0.97, " + ", ".join("1.5" for _ in aus) + ", 1.0"
+if "-2Dfp" in args:  # a face on a 12x16 image: eye contours at (3, 6) and (9, 6), nose (6, 9), mouth (4..8, 12)
+    xs, ys = [6.0] * 68, [8.0] * 68
+    for i in range(36, 42):
+        xs[i], ys[i] = 3.0, 6.0
+    for i in range(42, 48):
+        xs[i], ys[i] = 9.0, 6.0
+    xs[30], ys[30], xs[48], ys[48], xs[54], ys[54] = 6.0, 9.0, 4.0, 12.0, 8.0, 12.0
+    header += ", " + ", ".join(["x_%d" % i for i in range(68)] + ["y_%d" % i for i in range(68)])
+    row += ", " + ", ".join("%.3f" % v for v in xs + ys)
 open(os.path.join(out, stem + ".csv"), "w").write(header + "\\r\\n" + row)
 if "-simalign" in args:
     from PIL import Image

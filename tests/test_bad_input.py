@@ -202,10 +202,19 @@ def test_a_file_given_as_the_dataset_folder_is_called_so(capsys: pytest.CaptureF
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("crop", ["090=1,2", "90:1,2,3", "030=10,10,100", "090=a,b,c", "090=10,10,0", "=1,2,3"])
+def test_a_bad_rafd_crop_override_is_one_line_quoting_it(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                         crop: str) -> None:
+    one_line_error(cli(capsys, "data", "rafd", tmp_path, "--au-csv-dir", tmp_path, "--out", tmp_path / "out",
+                       "--crop", crop),
+                   f"--crop {crop!r}: expected ANGLE=LEFT,TOP,SIZE (ANGLE one of 000, 045, 090, 135, 180")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_rafd_crop_box_outside_the_frame_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     one_line_error(cli(capsys, "data", "rafd", tmp_path, "--au-csv-dir", tmp_path, "--out", tmp_path / "out",
-                       "--crop-box", "2000,2000,2500,2500"),
-                   "crop box 2000,2000,2500,2500 is not inside RaFD's 681x1024 frame")
+                       "--crop", "090=2000,2000,500"),
+                   "crop box 2000,2000,2500,2500 of camera 090 is not inside RaFD's 681x1024 frame")
     assert list(tmp_path.iterdir()) == []
 
 

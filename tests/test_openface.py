@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 from openface_files import au_row, install_fake_openface, openface_csv
+from test_folders import stargan_tree
 
 from eggan.data.aus import AU_COLUMNS
+from eggan.data.folders import ingest_folders
+from eggan.data.landmarks import LANDMARKS_NAME, OPENFACE_COLUMNS, POINT_COLUMNS, read_landmarks
 from eggan.data.openface import (
     find_openface,
     openface_command,
@@ -37,7 +41,7 @@ def test_measured_2_0_layout_431_columns_crlf_mixed_separators(tmp_path: Path) -
     header = data.split(b"\r\n")[0].decode().split(", ")
     assert len(header) == 431 and not data.endswith(b"\n") and b"\r\n" in data
     table = read_openface_csv(write(tmp_path / "video.csv", data))
-    assert list(table.columns) == ["frame", "timestamp", "confidence", "success", *AU_COLUMNS]
+    assert list(table.columns) == ["frame", "timestamp", "confidence", "success", *AU_COLUMNS, *OPENFACE_COLUMNS]
     assert table[list(AU_COLUMNS)].to_numpy().tolist() == [values(r) for r in rows]
     assert table["frame"].tolist() == [1, 2, 3, 4, 5]
     assert table.attrs["dropped"] == {"failed": 0, "low_confidence": 0}
@@ -176,8 +180,6 @@ def fake_openface(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_runner_calls_face_landmark_img_once_per_image(tmp_path: Path, fake_openface: Path) -> None:
-    import json
-
     root = tmp_path / "faces"
     images = [root / "train" / "a.jpg", root / "test" / "a.jpg", root / "test" / "noface.jpg"]
     for image in images:
@@ -185,13 +187,29 @@ def test_runner_calls_face_landmark_img_once_per_image(tmp_path: Path, fake_open
     assert find_openface() == fake_openface
     result = run_openface(images, tmp_path / "csv", root=root)
     calls = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
-    assert calls == [["FaceLandmarkImg", "-f", str(image), "-aus", "-out_dir",
+    assert calls == [["FaceLandmarkImg", "-f", str(image), "-aus", "-2Dfp", "-out_dir",
                       str(tmp_path / "csv" / image.relative_to(root).parent)] for image in images]
     assert all("-fdir" not in call for call in calls)
     assert set(result) == set(images[:2])  # no CSV for the image without a face
     assert result[images[1]] == tmp_path / "csv" / "test" / "a.csv"
     table = read_openface_csv(result[images[0]])
     assert table[list(AU_COLUMNS)].to_numpy().tolist() == [[1.5] * len(AU_COLUMNS)]
+
+
+def test_the_runners_landmarks_reach_the_dataset_folder(tmp_path: Path, fake_openface: Path) -> None:
+    """`data openface` asks for -2Dfp; the folders reader keeps the 5 points of each image's CSV in
+    landmarks.csv (the image is copied as it is, so OpenFace's pixels are the dataset's)."""
+    root = tmp_path / "faces"
+    written = stargan_tree(root, tmp_path / "given", range(2), range(2, 3))
+    run_openface([root / rel for rel in written], tmp_path / "csv", root=root)
+    ingest_folders(root, tmp_path / "csv", tmp_path / "out")
+    table = read_landmarks(tmp_path / "out")
+    assert sorted(table["path"]) == sorted(written)
+    assert set(table["width"]) == {12} and set(table["height"]) == {16}  # tiny_image's size
+    expected = [3, 6, 9, 6, 6, 9, 4, 12, 8, 12]  # what the fake wrote: eye contours, nose 30, mouth 48 and 54
+    assert (table[list(POINT_COLUMNS)].to_numpy() == expected).all()
+    assert json.loads((tmp_path / "out" / "dataset.json").read_text())["landmarks"] == {
+        "file": LANDMARKS_NAME, "images": len(written), "of": len(written)}
 
 
 def test_runner_errors(tmp_path: Path, fake_openface: Path) -> None:
@@ -205,9 +223,9 @@ def test_runner_errors(tmp_path: Path, fake_openface: Path) -> None:
 
 def test_feature_extraction_gets_static_models_per_image() -> None:
     command = openface_command(Path("/opt/of/FeatureExtraction"), Path("f.jpg"), Path("out"))
-    assert command == ["/opt/of/FeatureExtraction", "-f", "f.jpg", "-au_static", "-aus", "-out_dir", "out"]
+    assert command == ["/opt/of/FeatureExtraction", "-f", "f.jpg", "-au_static", "-aus", "-2Dfp", "-out_dir", "out"]
     command = openface_command(Path("FaceLandmarkImg"), Path("f.jpg"), Path("out"), aligned_size=128)
-    assert command == ["FaceLandmarkImg", "-f", "f.jpg", "-aus", "-simalign", "-simsize", "128", "-nomask",
+    assert command == ["FaceLandmarkImg", "-f", "f.jpg", "-aus", "-2Dfp", "-simalign", "-simsize", "128", "-nomask",
                        "-out_dir", "out"]
 
 

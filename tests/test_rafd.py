@@ -1,4 +1,4 @@
-"""RaFD reader: official names, camera filter, AU join, the fixed crop box, bad input."""
+"""RaFD reader: official names, camera filter, AU join, the crop box per camera, landmarks, bad input."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from PIL import Image, ImageDraw
 
 from eggan.data.aus import AU_COLUMNS, EXPRESSIONS
 from eggan.data.dataset import PROVENANCE_NAME, load_dataset, read_index
-from eggan.data.rafd import RAFD_CROP_BOX, ingest_rafd, parse_rafd_name
+from eggan.data.rafd import RAFD_CROPS, ingest_rafd, parse_crops, parse_rafd_name
 from eggan.errors import DataError
 
 RED, BLUE = (220, 20, 20), (20, 20, 220)
 
 
-def rafd_image(path: Path, box: tuple[int, int, int, int] = RAFD_CROP_BOX) -> Path:
+def rafd_image(path: Path, box: tuple[int, int, int, int] = RAFD_CROPS[90]) -> Path:
     """A 681x1024 portrait: blue, with the region ``box`` red."""
     image = Image.new("RGB", (681, 1024), BLUE)
     ImageDraw.Draw(image).rectangle((box[0], box[1], box[2] - 1, box[3] - 1), fill=RED)
@@ -68,7 +68,8 @@ def test_ingest_frontal_camera_writes_a_loadable_dataset(tmp_path: Path, rafd: t
     k = 8 + EXPRESSIONS.index("happy")
     assert row[list(AU_COLUMNS)].to_numpy(float) == pytest.approx([au_row(k)[c] for c in AU_COLUMNS], abs=1e-4)
     provenance = json.loads((tmp_path / "out" / PROVENANCE_NAME).read_text())
-    assert provenance["split"]["level"] == "identity" and provenance["face"]["crop_box"] == list(RAFD_CROP_BOX)
+    assert provenance["split"]["level"] == "identity"
+    assert provenance["face"]["crop_boxes"] == {"090": list(RAFD_CROPS[90])}
     again = ingest_rafd(src, csvs, tmp_path / "again", seed=3, test_fraction=0.25)
     assert again.per_split == report.per_split
     assert read_index(tmp_path / "again").equals(table)  # same seed, same split
@@ -82,14 +83,54 @@ def test_crop_box_cuts_exactly_the_documented_region(tmp_path: Path, rafd: tuple
     face = np.asarray(Image.open(tmp_path / "out" / "images" / "Rafd090_01_Caucasian_female_angry_frontal.png"))
     assert face.shape == (128, 128, 3)
     assert np.abs(face.astype(int) - RED).max() < 40  # only the red box, no blue border
-    shifted = (RAFD_CROP_BOX[0] + 100, *RAFD_CROP_BOX[1:])  # a box 100 px to the right
+    shifted = (RAFD_CROPS[90][0] + 100, *RAFD_CROPS[90][1:])  # a box 100 px to the right
     rafd_image(src / rafd_name(1, "angry"), box=shifted)
     ingest_rafd(src, csvs, tmp_path / "out2", test_fraction=0.25)
     face = np.asarray(Image.open(tmp_path / "out2" / "images" / "Rafd090_01_Caucasian_female_angry_frontal.png"))
     assert np.abs(face[:, :10].astype(int) - BLUE).max() < 40  # the left strip is now background
-    ingest_rafd(src, csvs, tmp_path / "out3", test_fraction=0.25, crop_box=shifted)
+    ingest_rafd(src, csvs, tmp_path / "out3", test_fraction=0.25, crops={**RAFD_CROPS, 90: shifted})
     face = np.asarray(Image.open(tmp_path / "out3" / "images" / "Rafd090_01_Caucasian_female_angry_frontal.png"))
     assert np.abs(face.astype(int) - RED).max() < 40  # a given box follows the face
+
+
+def test_every_camera_angle_is_cut_with_its_own_box(tmp_path: Path) -> None:
+    """Five cameras, each frame red inside a different box: with those boxes as overrides every
+    crop is all red; with the frontal box for all, the shifted ones show blue background."""
+    src, csvs = tmp_path / "RaFD", tmp_path / "aus"
+    src.mkdir()
+    csvs.mkdir()
+    boxes = {0: (0, 96, 400, 496), 45: (40, 120, 504, 584), 90: (90, 150, 590, 650), 135: (176, 144, 672, 640),
+             180: (280, 520, 680, 920)}  # edges on JPEG's 8 px blocks (no ringing inside the box)
+    names = []
+    for subject in (1, 2):
+        for angle, box in boxes.items():
+            name = rafd_name(subject, "happy", angle=angle)
+            rafd_image(src / name, box)
+            (csvs / f"{Path(name).stem}.csv").write_bytes(openface_csv([au_row(len(names))]))
+            names.append(name)
+    overrides = [f"{a:03d}={b[0]},{b[1]},{b[2] - b[0]}" for a, b in boxes.items()]
+    assert parse_crops(overrides) == boxes
+    ingest_rafd(src, csvs, tmp_path / "out", angles=tuple(boxes), test_fraction=0.5, crops=parse_crops(overrides))
+    for name in names:
+        face = np.asarray(Image.open(tmp_path / "out" / "images" / f"{Path(name).stem}.png")).astype(int)
+        assert np.abs(face - RED).max() < 40, name
+    provenance = json.loads((tmp_path / "out" / PROVENANCE_NAME).read_text())["face"]
+    assert provenance["crop_boxes"] == {f"{a:03d}": list(b) for a, b in boxes.items()}
+    assert "geometric estimates, not fitted to real faces" in provenance["boxes_are"]
+    ingest_rafd(src, csvs, tmp_path / "default", angles=tuple(boxes), test_fraction=0.5)
+    face = np.asarray(Image.open(tmp_path / "default" / "images" / f"{Path(names[4]).stem}.png")).astype(int)
+    assert np.abs(face[:10] - BLUE).max() < 40  # the default box starts above camera 180's (moved) face
+
+
+def test_the_default_table_has_a_box_for_every_camera_and_an_override_replaces_one() -> None:
+    assert sorted(RAFD_CROPS) == [0, 45, 90, 135, 180]
+    for left, top, right, bottom in RAFD_CROPS.values():  # squares inside the 681x1024 frame
+        assert right - left == bottom - top and 0 <= left < right <= 681 and 0 <= top < bottom <= 1024
+    assert parse_crops([]) == RAFD_CROPS
+    changed = parse_crops(["000=40,150,500", "45=10,20,300"])
+    assert changed[0] == (40, 150, 540, 650) and changed[45] == (10, 20, 310, 320)
+    assert {a: changed[a] for a in (90, 135, 180)} == {a: RAFD_CROPS[a] for a in (90, 135, 180)}
+    assert parse_crops(["090=1,1,10", "090=2,2,20"])[90] == (2, 2, 22, 22)  # the last one given wins
 
 
 def test_angles_and_combined_csv(tmp_path: Path, rafd: tuple[Path, Path]) -> None:
@@ -178,8 +219,10 @@ def test_cli_data_rafd(tmp_path: Path, rafd: tuple[Path, Path]) -> None:
     assert Image.open(tmp_path / "out" / "images" / "Rafd045_01_Caucasian_female_happy_frontal.png").size == (32, 32)
     result = CliRunner().invoke(app, [*base, "--angles", "ninety"])
     assert isinstance(result.exception, ConfigError) and "--angles 'ninety'" in str(result.exception)
-    result = CliRunner().invoke(app, [*base, "--crop-box", "1,2,3"])
-    assert isinstance(result.exception, ConfigError) and "needs four numbers" in str(result.exception)
-    result = CliRunner().invoke(app, [*base, "--crop-box", "0,0,681,681", "--test-fraction", "0.25", "--force"])
+    result = CliRunner().invoke(app, [*base, "--crop", "090=1,2"])
+    assert isinstance(result.exception, ConfigError) and "--crop '090=1,2': expected ANGLE=LEFT,TOP,SIZE" in str(
+        result.exception)
+    result = CliRunner().invoke(app, [*base, "--crop", "090=0,0,681", "--test-fraction", "0.25", "--force"])
     assert result.exit_code == 0, result.output
-    assert json.loads((tmp_path / "out" / PROVENANCE_NAME).read_text())["face"]["crop_box"] == [0, 0, 681, 681]
+    assert json.loads((tmp_path / "out" / PROVENANCE_NAME).read_text())["face"]["crop_boxes"] == {
+        "090": [0, 0, 681, 681]}

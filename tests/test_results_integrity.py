@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from folder_state import snapshot
@@ -34,6 +35,7 @@ from eggan.core.registry import REGISTRY
 from eggan.core.train import resolve_config, train_run
 from eggan.data.aus import AU_COLUMNS
 from eggan.data.dataset import load_dataset
+from eggan.data.landmarks import LANDMARKS_NAME
 from evaluate.au import LEARNED_SETTINGS
 from evaluate.identity import INDOMAIN_SETTINGS
 from evaluate.lightcnn import build_lightcnn
@@ -314,9 +316,9 @@ def test_missing_openface_csvs_are_counted_as_files(capsys: pytest.CaptureFixtur
     assert len(names) == 3 * 32 and snapshot(run) == before
 
 
-def random_lightcnn9(path: Path) -> Path:
+def random_lightcnn9(path: Path, seed: int = 0) -> Path:
     """A LightCNN-9 of the right shape with random weights, laid out as the released files are."""
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     state = build_lightcnn("lightcnn-9", num_classes=None).state_dict()
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"state_dict": {f"module.{k}": v for k, v in state.items()}}, path)
@@ -336,6 +338,61 @@ def test_weights_of_unknown_origin_are_refused_unless_accepted_and_then_captione
     caption = " ".join((run / "tables" / "identity.md").read_text().split())
     assert f"Verifier: LightCNN-9, unverified weights (sha256 {digest} matches no published checksum of the released " \
            "file; accepted with --accept-unverified-weights)" in caption
+
+
+def test_a_run_folder_keeps_its_lightcnn_weights_unless_a_change_is_accepted(
+        capsys: pytest.CaptureFixture[str], run: Path, tmp_path: Path) -> None:
+    """Evaluated with one LightCNN-9 file, the folder refuses another (same variant, same name) in
+    one line naming the new file and both sha256s, writing nothing; --accept-new-weights rescores
+    with it, and results.json and the caption then name the new file's sha256."""
+    first = random_lightcnn9(tmp_path / "a" / "LightCNN_9Layers_checkpoint.pth.tar")
+    second = random_lightcnn9(tmp_path / "b" / "LightCNN_9Layers_checkpoint.pth.tar", seed=1)
+    old, new = (hashlib.sha256(p.read_bytes()).hexdigest() for p in (first, second))
+
+    def evaluate(weights: Path, *more: str) -> tuple[int, list[str]]:
+        return cli(capsys, "evaluate", "--run", run, "--device", "cpu", "--verifier", "lightcnn-9", "--weights",
+                   weights, "--accept-unverified-weights", *more)
+
+    assert evaluate(first)[0] == 0
+    assert results(run)["meta"]["evaluators"]["verifier"]["sha256"] == old
+    before = snapshot(run)
+    one_line_error(evaluate(second), f"{second}: sha256 {new} (lightcnn-9) differs from {old} (LightCNN-9, {first}), "
+                                     "the weights this run folder was evaluated with", "pass --accept-new-weights")
+    assert snapshot(run) == before
+    assert evaluate(second, "--accept-new-weights")[0] == 0
+    assert results(run)["meta"]["evaluators"]["verifier"]["sha256"] == new
+    assert f"sha256 {new}" in " ".join((run / "tables" / "identity.md").read_text().split())
+    assert evaluate(second)[0] == 0  # the folder now records the new file: no flag needed again
+
+
+def test_with_landmarks_in_the_dataset_evaluate_aligns_the_faces_and_says_so(
+        capsys: pytest.CaptureFixture[str], run: Path, data: Path, tmp_path: Path) -> None:
+    """The same run evaluated after the dataset gained a landmarks.csv (the data's fingerprint is
+    its index and pixels, so the trained model still belongs to it): results.json and Table 2 say
+    the faces were aligned by the landmarks; before, that they were the dataset's own crop."""
+    weights = random_lightcnn9(tmp_path / "LightCNN_9Layers_checkpoint.pth.tar")
+    evaluate = ["evaluate", "--run", run, "--device", "cpu", "--verifier", "lightcnn-9", "--weights", weights,
+                "--accept-unverified-weights"]
+    assert cli(capsys, *evaluate)[0] == 0
+    verifier = results(run)["meta"]["evaluators"]["verifier"]
+    assert verifier["aligned"] is False and verifier["alignment"].startswith("none: the dataset's own crop")
+    paths = list(pd.read_csv(data / "index.csv")["path"])
+    width, height = Image.open(data / paths[0]).size
+    points = [0.3 * width, 0.4 * height, 0.7 * width, 0.4 * height, 0.5 * width, 0.55 * height,
+              0.35 * width, 0.75 * height, 0.65 * width, 0.75 * height]
+    pd.DataFrame([[p, width, height, *points] for p in paths], columns=[
+        "path", "width", "height", *(f"{n}_{a}" for n in ("right_eye", "left_eye", "nose", "mouth_right",
+                                                          "mouth_left") for a in "xy")]
+    ).to_csv(data / LANDMARKS_NAME, index=False)
+    try:
+        assert cli(capsys, *evaluate)[0] == 0
+    finally:
+        (data / LANDMARKS_NAME).unlink()
+    verifier = results(run)["meta"]["evaluators"]["verifier"]
+    assert verifier["aligned"] is True
+    caption = " ".join((run / "tables" / "identity.md").read_text().split())
+    assert "face alignment: 5-point similarity alignment by the OpenFace landmarks" in caption
+    assert "a generated image uses its source's landmarks" in caption
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -9,6 +9,7 @@ import gdown
 import pytest
 
 from eggan.errors import CheckpointError, MissingComponentError
+from evaluate.evaluation import check_run_weights
 from evaluate.weights import MANIFEST, fetch_weights, verify_weights
 
 CONTENT = b"\x80\x02fake-lightcnn-weights" * 1000
@@ -112,3 +113,30 @@ def test_a_manually_placed_file_is_recorded_on_first_use(tmp_path: Path) -> None
     path.write_bytes(CONTENT + b"x")
     with pytest.raises(CheckpointError, match="partial or altered"):
         verify_weights(path, "lightcnn-9", accept_unverified=True)
+
+
+def test_check_run_weights_compares_with_the_file_the_folder_was_evaluated_with(tmp_path: Path) -> None:
+    """Only a released verifier recorded in eval/evaluators.json is compared; the in-domain verifier
+    and a folder never evaluated have nothing to compare with."""
+    (tmp_path / "eval").mkdir()
+    weights = tmp_path / "w.pth.tar"
+    weights.write_bytes(CONTENT)
+    digest = hashlib.sha256(CONTENT).hexdigest()
+    check_run_weights(tmp_path, "lightcnn-9", weights)  # no evaluators.json yet
+    record = {"verifier": {"name": "LightCNN-9", "weights": "/old/w.pth.tar", "sha256": "0" * 64,
+                           "trained_in_domain": False}}
+    (tmp_path / "eval" / "evaluators.json").write_text(json.dumps(record))
+    with pytest.raises(CheckpointError) as error:
+        check_run_weights(tmp_path, "lightcnn-9", weights)
+    assert str(error.value) == (f"{weights}: sha256 {digest} (lightcnn-9) differs from {'0' * 64} (LightCNN-9, "
+                                f"/old/w.pth.tar), the weights this run folder was evaluated with "
+                                f"({tmp_path / 'eval' / 'evaluators.json'}); pass --accept-new-weights to rescore "
+                                "every row with this file")
+    check_run_weights(tmp_path, "lightcnn-9", weights, accept_new_weights=True)
+    check_run_weights(tmp_path, "indomain", None)
+    record["verifier"]["sha256"] = digest
+    (tmp_path / "eval" / "evaluators.json").write_text(json.dumps(record))
+    check_run_weights(tmp_path, "lightcnn-9", weights)  # the same file
+    record["verifier"] = {"name": "LightCNN-9 (trained in-domain)", "sha256": "1" * 64, "trained_in_domain": True}
+    (tmp_path / "eval" / "evaluators.json").write_text(json.dumps(record))
+    check_run_weights(tmp_path, "lightcnn-9", weights)  # an in-domain verifier before: nothing to keep

@@ -102,11 +102,13 @@ def data_rafd(
     seed: SplitSeed = 0,
     test_fraction: TestFraction = 0.1,
     size: Annotated[int, typer.Option(help="Side of the saved face crops.")] = 128,
-    crop_box: Annotated[
-        str | None, typer.Option(help="left,top,right,bottom in the 681x1024 frame (default 90,150,590,650).")
+    crop: Annotated[
+        list[str] | None,
+        typer.Option(help="A camera's face box, ANGLE=LEFT,TOP,SIZE in the 681x1024 frame (repeatable), e.g. "
+                     "000=40,150,500; the default boxes (90,150,500 for every angle) are geometric estimates."),
     ] = None,
     aligned_dir: Annotated[
-        Path | None, typer.Option(help="OpenFace aligned faces to use instead of the fixed crop box.")
+        Path | None, typer.Option(help="OpenFace aligned faces to use instead of the crop boxes.")
     ] = None,
     min_confidence: MinConfidence = 0.0,
     force: Force = False,
@@ -114,25 +116,25 @@ def data_rafd(
 ) -> None:
     """Turn RaFD into a dataset folder.
 
-    Faces cut with a fixed crop box (or OpenFace's aligned faces), with their OpenFace AUs.
+    Faces cut with their camera's crop box (or OpenFace's aligned faces), with their OpenFace AUs
+    and, where the CSVs have landmarks, the 5 points LightCNN's alignment uses (landmarks.csv).
 
     \b
     Examples:
       eggan-bench data rafd ~/RaFD --au-csv-dir ~/rafd-openface --out data/rafd
       eggan-bench data rafd ~/RaFD --au-csv-dir ~/rafd-openface --angles 45,90,135 --out data/rafd3
+      eggan-bench data rafd ~/RaFD --au-csv-dir ~/rafd-openface --all-angles --crop 000=40,150,500 --out data/rafd5
       eggan-bench data rafd ~/RaFD --au-csv-dir aus --aligned-dir aus --out data/rafd-aligned
     """
-    from eggan.data.rafd import ANGLES, RAFD_CROP_BOX, ingest_rafd
+    from eggan.data.rafd import ANGLES, ingest_rafd, parse_crops
 
     try:
         chosen = ANGLES if all_angles else tuple(int(a) for a in angles.split(",") if a.strip())
-        box = RAFD_CROP_BOX if crop_box is None else tuple(int(v) for v in crop_box.split(","))
     except ValueError:
-        raise ConfigError(f"--angles {angles!r} / --crop-box {crop_box!r} must be comma-separated integers") from None
-    if len(box) != 4:
-        raise ConfigError(f"--crop-box {crop_box!r} needs four numbers: left,top,right,bottom")
+        raise ConfigError(f"--angles {angles!r} must be comma-separated integers") from None
     report = ingest_rafd(src, au_csv_dir, out, angles=chosen, seed=seed, test_fraction=test_fraction,
-                         size=size, crop_box=box, aligned_dir=aligned_dir, min_confidence=min_confidence,
+                         size=size, crops=parse_crops(crop or []), aligned_dir=aligned_dir,
+                         min_confidence=min_confidence,
                          force=force, max_failed=max_failed)
     typer.echo(report.line())
 

@@ -92,6 +92,11 @@ AcceptUnverifiedWeights = Annotated[
     typer.Option(help="Use a LightCNN file that is not the released one by its sha256 (or has no published checksum); "
                  "captioned 'unverified weights'. Without it such a file is refused."),
 ]
+AcceptNewWeights = Annotated[
+    bool,
+    typer.Option(help="Rescore a run folder with a LightCNN file other than the one (by sha256) it was evaluated "
+                 "with. Without it such a file is refused."),
+]
 AllowOtherData = Annotated[
     bool,
     typer.Option(help="Use checkpoints trained on other data than the data has now (another fingerprint); said in "
@@ -236,6 +241,7 @@ def evaluate(
     ] = None,
     allow_other_data: AllowOtherData = False,
     accept_unverified_weights: AcceptUnverifiedWeights = False,
+    accept_new_weights: AcceptNewWeights = False,
 ) -> None:
     """Score trained models on the protocol's pairs.
 
@@ -263,7 +269,8 @@ def evaluate(
         return
     results = evaluate_run(run, estimator=estimator, openface_csv=openface_csv, verifier=verifier,
                            weights=weights, device=device, batch_size=batch_size, log=_log,
-                           allow_other_data=allow_other_data, accept_unverified_weights=accept_unverified_weights)
+                           allow_other_data=allow_other_data, accept_unverified_weights=accept_unverified_weights,
+                           accept_new_weights=accept_new_weights)
     from reports.report import build_report
     from reports.results import headline
 
@@ -307,6 +314,7 @@ def score(
     batch_size: Annotated[int, typer.Option(help="Pairs per scoring batch.")] = 32,
     allow_other_data: AllowOtherData = False,
     accept_unverified_weights: AcceptUnverifiedWeights = False,
+    accept_new_weights: AcceptNewWeights = False,
 ) -> None:
     """Score a folder of outputs as a table row.
 
@@ -326,7 +334,8 @@ def score(
     check_int(seed, "--seed")
     results = score_folder(run, outputs, name, seed, log=_log, allow_other_data=allow_other_data,
                            estimator=estimator, openface_csv=openface_csv, verifier=verifier, weights=weights,
-                           device=device, batch_size=batch_size, accept_unverified_weights=accept_unverified_weights)
+                           device=device, batch_size=batch_size, accept_unverified_weights=accept_unverified_weights,
+                           accept_new_weights=accept_new_weights)
     build_report(run, log=_log)
     _print_headline(headline(results), f"{run / 'results.json'}, {run / 'tables'} and {run / 'figures'}")
 

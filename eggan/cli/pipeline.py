@@ -40,7 +40,14 @@ from eggan.errors import ConfigError, DataError
 from eggan.io import atomic_write_json
 from eggan.limits import MAX_SEED, check_int
 from evaluate.au import check_estimator_inputs
-from evaluate.evaluation import check_evaluators, evaluate_run, find_runs, run_throughput
+from evaluate.evaluation import (
+    NEW_WEIGHTS_FLAG,
+    check_evaluators,
+    check_run_weights,
+    evaluate_run,
+    find_runs,
+    run_throughput,
+)
 from evaluate.examples import collect_examples
 from evaluate.groundtruth import ideal_renderer
 from evaluate.identity import check_verifier_weights
@@ -142,6 +149,9 @@ def run_benchmark(
     out = Path(out_dir)
     jobs = plan(bench, accept_unverified_weights)
     _check_same_bench(out / "bench.json", bench)
+    check_run_weights(out, bench.verifier, bench.weights,  # a file swapped since: said before any training
+                      otherwise=f"rescore the folder with `eggan-bench evaluate --run {out} --verifier "
+                                f"{bench.verifier} --weights FILE {NEW_WEIGHTS_FLAG}` first, or use another --out")
     device = select_device(bench.device)
     with locked_dir(out, log):
         dataset = open_dataset(jobs[0].config.data)

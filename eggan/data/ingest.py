@@ -5,7 +5,8 @@ A reader (RaFD, StarGAN folders, DISFA, MMI) only knows its own layout: it lists
 draws the split over all records, writes every readable image into the output folder, counts
 the ones it cannot use (unreadable image, no AU readout), refuses the dataset when more than
 ``MAX_BAD_IMAGE_FRACTION`` of them are unusable, and writes ``dataset.json`` (provenance) and
-``index.csv``, all into a staging folder renamed into place at the end: a refused or interrupted
+``index.csv`` (and ``landmarks.csv`` where the records carry OpenFace's 5 alignment points,
+``eggan.data.landmarks``), all into a staging folder renamed into place at the end: a refused or interrupted
 run leaves no partial folder and the previous dataset as it was (replaced only with ``force``).
 """
 
@@ -25,6 +26,7 @@ from PIL import Image
 from eggan.data.aus import AU_COLUMNS, EXPRESSIONS, au_list
 from eggan.data.dataset import IMAGE_ERRORS, check_coded_aus, split_identities, write_index
 from eggan.data.decode import open_image, rgb8
+from eggan.data.landmarks import LANDMARKS_NAME, Points, landmark_rows, write_landmarks
 from eggan.data.openface import AuReadout, AuVector
 from eggan.data.staging import check_replaceable, replacing_dataset
 from eggan.errors import ConfigError, DataError
@@ -49,6 +51,9 @@ class Record:
     # 17 intensities on 0-5, NaN for an AU the dataset does not code; None = no AU readout (skipped)
     aus: AuVector | None = None
     split: str | None = None  # a split the dataset itself gives (StarGAN folders), else None
+    # LightCNN's 5 alignment points in the pixels of the image WRITTEN (the reader maps them
+    # through its crop); None = none known (no landmarks in the CSV, or a geometry they do not fit)
+    points: Points | None = None
 
 
 @dataclass
@@ -109,9 +114,11 @@ def list_images(folder: Path, recursive: bool = True) -> list[Path]:
 
 
 def attach_aus(records: Sequence[Record], readout: AuReadout) -> None:
-    """Give each record its AU vector from an OpenFace readout (None where there is none)."""
+    """Give each record its AU vector and alignment points from an OpenFace readout (None where
+    there are none); for readers that copy the image as it is, so OpenFace's pixels are its pixels."""
     for record in records:
         record.aus = readout.aus.get(record.name)
+        record.points = readout.points.get(record.name)
 
 
 def replace_file(target: Path, data: bytes) -> None:
@@ -261,5 +268,18 @@ def write_dataset(
                       "per_split": report.per_split, "skipped_unreadable": unreadable,
                       "skipped_no_aus": no_aus, "max_failed": max_failed, **(extra or {}),
                       "coded_aus": list(coded)}
+        with_points = [r for r in usable if r.points is not None]
+        if with_points:
+            sizes = [_size(staging / r.name) for r in with_points]
+            write_landmarks(staging, landmark_rows([(r.name, w, h, r.points) for r, (w, h) in
+                                                    zip(with_points, sizes, strict=True)]))
+        provenance["landmarks"] = {"file": LANDMARKS_NAME if with_points else None, "images": len(with_points),
+                                   "of": len(usable)}
         write_index(table, staging, provenance)
     return report
+
+
+def _size(path: Path) -> tuple[int, int]:
+    """Width and height of a written image (its header only)."""
+    with Image.open(path) as im:
+        return im.size

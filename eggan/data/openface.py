@@ -6,6 +6,9 @@ CRLF; no final newline; ``frame, timestamp`` or ``frame, face_id, timestamp`` or
 ``face`` leading columns; AU28 only as presence ``AU28_c``; extra ``AU*_d`` columns), so the
 reader strips every header name and selects the 17 ``AU??_r`` columns by name, never by position.
 
+When the CSV has OpenFace's 2D landmarks (``x_*``, ``y_*``: written unless the run chose other
+outputs only), the ones LightCNN's 5-point alignment needs are kept too (``eggan.data.landmarks``).
+
 Rows OpenFace itself marks as failed (``success == 0``) or below a confidence threshold are
 dropped and counted in ``table.attrs["dropped"]`` (``{"failed": n, "low_confidence": m}``), never
 used silently. Any AU value that is not a number in 0-5 is a one-line error naming file and row.
@@ -29,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from eggan.data.aus import AU_COLUMNS, AU_MAX
+from eggan.data.landmarks import OPENFACE_COLUMNS, Points, five_points, plausible
 from eggan.errors import DataError, MissingComponentError
 from eggan.io import output_errors
 
@@ -47,7 +51,9 @@ AuVector = tuple[float, ...]
 
 
 def read_openface_csv(path: str | Path, min_confidence: float = 0.0) -> pd.DataFrame:
-    """One row per kept data row: the metadata columns present, then AU01_r..AU45_r as floats.
+    """One row per kept data row: the metadata columns present, then AU01_r..AU45_r as floats,
+    then, when the file has 2D landmarks, the ``x_*``/``y_*`` columns of the 5 alignment points
+    (``eggan.data.landmarks.OPENFACE_COLUMNS``).
 
     ``table.attrs["dropped"]`` counts the rows left out: ``failed`` (success == 0) and
     ``low_confidence`` (confidence < ``min_confidence``). A file with a header and no rows
@@ -79,7 +85,8 @@ def read_openface_csv(path: str | Path, min_confidence: float = 0.0) -> pd.DataF
         raise DataError(
             f"no AU intensity columns {', '.join(missing)} (OpenFace writes them with -aus)", path
         )
-    numeric = [c for c in META_COLUMNS if c in header and c != "name"] + list(AU_COLUMNS)
+    landmarks = list(OPENFACE_COLUMNS) if all(c in header for c in OPENFACE_COLUMNS) else []
+    numeric = [c for c in META_COLUMNS if c in header and c != "name"] + list(AU_COLUMNS) + landmarks
     table = pd.DataFrame(_numbers(lines[1:], header, numeric, path), columns=numeric)
     if "name" in header:
         column = header.index("name")
@@ -133,12 +140,27 @@ def _float(cell: str) -> float:
         return float("nan")
 
 
-def best_face(table: pd.DataFrame) -> AuVector | None:
-    """The AUs of the most confident kept row (image mode writes one row per detected face)."""
+def best_row(table: pd.DataFrame) -> int | None:
+    """The most confident kept row (image mode writes one row per detected face), None when none."""
     if table.empty:
         return None
-    row = int(table["confidence"].to_numpy().argmax()) if "confidence" in table else 0
-    return tuple(float(v) for v in table[list(AU_COLUMNS)].to_numpy()[row])
+    return int(table["confidence"].to_numpy().argmax()) if "confidence" in table else 0
+
+
+def best_face(table: pd.DataFrame) -> AuVector | None:
+    """The AUs of the most confident kept row."""
+    row = best_row(table)
+    return None if row is None else tuple(float(v) for v in table[list(AU_COLUMNS)].to_numpy()[row])
+
+
+def best_points(table: pd.DataFrame) -> Points | None:
+    """The 5 alignment points of the most confident kept row, None when the CSV has no landmarks or
+    they do not describe a face (``plausible``)."""
+    row = best_row(table)
+    if row is None or not all(c in table for c in OPENFACE_COLUMNS):
+        return None
+    points = five_points(table.iloc[row])
+    return points if plausible(points) else None
 
 
 @dataclass
@@ -149,6 +171,18 @@ class AuReadout:
     missing: list[str] = field(default_factory=list)  # no CSV, or no kept row naming the image
     no_face: list[str] = field(default_factory=list)  # a CSV whose rows were all dropped or empty
     dropped: dict[str, int] = field(default_factory=lambda: {"failed": 0, "low_confidence": 0})
+    points: dict[str, Points] = field(default_factory=dict)  # 5 landmarks, in the image OpenFace read
+
+    def add_face(self, name: str, table: pd.DataFrame) -> None:
+        """The best row of ``table`` as ``name``'s AUs (and points, where the CSV has landmarks)."""
+        vector = best_face(table)
+        if vector is None:
+            self.no_face.append(name)
+            return
+        self.aus[name] = vector
+        points = best_points(table)
+        if points is not None:
+            self.points[name] = points
 
     def add_dropped(self, table: pd.DataFrame) -> None:
         for reason, count in table.attrs.get("dropped", {}).items():
@@ -191,11 +225,7 @@ def read_openface_dir(csv_dir: str | Path, names: Sequence[str], min_confidence:
             continue
         table = read_openface_csv(found, min_confidence)
         readout.add_dropped(table)
-        vector = best_face(table)
-        if vector is None:
-            readout.no_face.append(name)
-        else:
-            readout.aus[name] = vector
+        readout.add_face(name, table)
     return readout
 
 
@@ -217,8 +247,7 @@ def read_openface_table(path: str | Path, names: Sequence[str], min_confidence: 
         if key is None:
             readout.missing.append(name)
             continue
-        vector = best_face(table.iloc[rows[key]].reset_index(drop=True))
-        readout.aus[name] = vector  # rows exist, so a vector exists
+        readout.add_face(name, table.iloc[rows[key]].reset_index(drop=True))  # rows exist: a face exists
     return readout
 
 
@@ -256,12 +285,13 @@ def find_openface(binary: str | Path | None = None, otherwise: str = BINARY_HINT
 def openface_command(
     binary: Path, image: Path, out_dir: Path, aligned_size: int | None = None
 ) -> list[str]:
-    """The argument list for one image: static AU models, AU outputs, and optionally the
+    """The argument list for one image: static AU models, AU outputs, the 2D landmarks (the readers
+    keep LightCNN's 5 alignment points from them: ``eggan.data.landmarks``), and optionally the
     similarity-aligned face (``aligned_size`` px, background not masked) for the RaFD reader."""
     args = [str(binary), "-f", str(image)]
     if binary.name.startswith("FeatureExtraction"):
         args.append("-au_static")
-    args.append("-aus")
+    args += ["-aus", "-2Dfp"]
     if aligned_size is not None:
         args += ["-simalign", "-simsize", str(aligned_size), "-nomask"]
     return [*args, "-out_dir", str(out_dir)]
