@@ -53,6 +53,7 @@ from eggan.cli.main import app
 from eggan.core import train as train_module
 from eggan.core.checkpoint import load_file
 from evaluate.au import LEARNED_SETTINGS
+from evaluate.compare import default_out
 from evaluate.identity import INDOMAIN_SETTINGS
 from evaluate.weights import MANIFEST, expected_path
 
@@ -121,6 +122,7 @@ OUTPUTS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "export-protocol": lambda p: [f"{p['out']}/protocol.json", f"{p['out']}/pairs.csv", f"{p['out']}/sources/*.png"],
     "score": lambda p: [f"{p['run']}/outside/{p['name']}/seed{p['seed']}/summary.json",
                         f"{p['run']}/tables/expression.md"],
+    "compare": lambda p: [f"{p['out'] or default_out(p['rows'])}/compare.{ext}" for ext in ("md", "tex", "json")],
     "data show": lambda p: [str(p["out"])],
     "data rafd": dataset_files,
     "data folders": dataset_files,

@@ -497,7 +497,7 @@ def compare(
 
     \b
     Examples:
-      eggan-bench compare runs/default:eggan runs/default:stargan --cluster identity
+      eggan-bench compare runs/default:eggan runs/default:Ideal --cluster identity
     """
     from eggan.limits import check_int
     from evaluate.compare import CompareConfig, compare_rows, default_out
