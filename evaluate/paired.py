@@ -37,6 +37,9 @@ DRAWS = 20_000  # Monte Carlo sign patterns above that
 ALPHA = 0.05
 # A sign pattern whose |sum| equals the observed one up to float rounding counts as "as extreme".
 TIE = 1e-12
+# A comparison with no pair defined on both sides: every figure n/a, left out of the corrections.
+NOT_TESTED = {"n": 0, "units": 0, "a_value": None, "b_value": None, "difference": None, "ci": [None, None],
+              "p": None, "test": "n/a (no pair defined for both rows)", "wilcoxon_p": None}
 
 
 def cluster_codes(clusters: Sequence[Any] | None, n: int) -> np.ndarray:
@@ -92,8 +95,7 @@ def mean_difference(a: np.ndarray, b: np.ndarray, clusters: Sequence[Any] | None
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     keep = np.isfinite(a) & np.isfinite(b)
     if not keep.any():
-        return {"n": 0, "units": 0, "a_value": None, "b_value": None, "difference": None, "ci": [None, None],
-                "p": None, "test": "n/a", "wilcoxon_p": None}
+        return dict(NOT_TESTED)
     diff = a[keep] - b[keep]
     codes = cluster_codes(None if clusters is None else np.asarray(list(clusters))[keep], len(diff))
     weights = resample_weights(codes, rounds, seed)
@@ -122,6 +124,8 @@ def pcc_difference(a: Sequence[tuple[np.ndarray, np.ndarray]], b: Sequence[tuple
     valid in every seed of both rows; every seed of both rows sees the same resamples. The p-value
     is the two-sided percentile-bootstrap one: twice the share of resampled differences on the
     other side of 0."""
+    if not keep.any():
+        return dict(NOT_TESTED)
     codes = cluster_codes(None if clusters is None else np.asarray(list(clusters))[keep], int(keep.sum()))
     weights = resample_weights(codes, rounds, seed)
 
@@ -133,7 +137,7 @@ def pcc_difference(a: Sequence[tuple[np.ndarray, np.ndarray]], b: Sequence[tuple
     samples = samples[np.isfinite(samples)]
     p_value = min(1.0, 2 * min(np.mean(samples <= 0), np.mean(samples >= 0))) if len(samples) else None
     finite = np.isfinite(point_a) and np.isfinite(point_b)
-    return {"n": int(keep.sum()), "units": int(codes.max()) + 1 if len(codes) else 0,
+    return {"n": int(keep.sum()), "units": int(codes.max()) + 1,
             "a_value": float(point_a) if np.isfinite(point_a) else None,
             "b_value": float(point_b) if np.isfinite(point_b) else None,
             "difference": float(point_a - point_b) if finite else None, "ci": list(_interval(samples)),
