@@ -228,12 +228,18 @@ def make_inputs(argv: list[str], params: dict[str, Any], inputs: Inputs) -> None
     """Make every INPUTS path the example reads (or reads below) that does not exist yet."""
     outputs = {os.path.normpath(str(params[k])) for k in OUTPUT_OPTIONS if params.get(k) is not None}
     for token in argv[1:]:
-        written = os.path.normpath(token)
+        written = os.path.normpath(token.partition(":")[0] if name_of_row(token) else token)
         for key in [written, *(str(p) for p in Path(written).parents if str(p) != ".")]:
             path = Path(os.path.expanduser(key))
             if key in INPUTS and key not in outputs and not path.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
                 INPUTS[key](path.resolve(), inputs)
+
+
+def name_of_row(token: str) -> bool:
+    """`compare`'s RUN:ROW: the run is the path the example reads."""
+    run, colon, row = token.partition(":")
+    return bool(colon and run and row and not token.startswith("-"))
 
 
 def check_file(path: Path) -> None:
