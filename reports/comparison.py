@@ -14,7 +14,8 @@ CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg", "none": "no corr
 
 
 def _p(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1e}" if value < 1e-3 else f"{value:.3f}"
+    """Three significant digits, so a p-value just under alpha never prints as alpha itself."""
+    return "n/a" if value is None else f"{value:.2e}" if value < 1e-3 else f"{value:.3g}"
 
 
 def _name(name: str) -> str:

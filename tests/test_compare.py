@@ -223,6 +223,8 @@ def test_compare_on_the_command_line(run: Path, tmp_path: Path, capsys: pytest.C
     assert by["Verification acc."]["a_value"] == pytest.approx(seed["verification"]["accuracy"])
     assert by["GT edit score"]["a_value"] == pytest.approx(seed["ground_truth"]["metrics"]["edit"]["value"], abs=1e-4)
     assert holm([c["p"] for c in compared["comparisons"]]) == [c["p_adjusted"] for c in compared["comparisons"]]
+    bold = [line.count("**") // 2 for line in printed.splitlines() if line.startswith("| EGGAN vs StarGAN")]
+    assert bold == [int(c["significant"]) for c in compared["comparisons"]]
     # A bare RUN is every method row of it: the same comparisons.
     code, _, _ = cli(capsys, "compare", run, "--cluster", "identity", "--out", tmp_path / "bare")
     assert code == 0 and json.loads((tmp_path / "bare" / "compare.json").read_text())["comparisons"] == \
@@ -246,7 +248,15 @@ def test_runs_on_other_pairs_or_evaluators_are_refused_in_one_line(run: Path, tm
     code, _, errors = cli(capsys, "compare", f"{run}:eggan", f"{judged}:stargan")
     assert code == 2 and len(errors) == 1, errors
     assert str(path) in errors[0] and "threshold differ" in errors[0]
-    assert not (run / "compare").exists()
+    # A row's per-pair file scored with other evaluators than its run's (a stale seed) is refused too.
+    stale = shutil.copytree(run, tmp_path / "stale")
+    summary = stale / "eval" / "stargan" / "seed0" / "summary.json"
+    saved = json.loads(summary.read_text())
+    saved["evaluators"]["verifier"] = "another verifier"
+    summary.write_text(json.dumps(saved))
+    code, _, errors = cli(capsys, "compare", stale)
+    assert code == 2 and len(errors) == 1 and str(summary) in errors[0], errors
+    assert not any((folder / "compare").exists() for folder in (run, other, judged, stale))
 
 
 # --- the README, as written ---------------------------------------------------------------------
