@@ -10,4 +10,6 @@ protocol     scoring one method through `Method.translate`, and the reference ro
 evaluation   a whole benchmark directory -> per-pair files, summaries, results.json
 throughput   translations per second at fixed batch sizes
 examples     example images for the figures, stored in results.json
+paired       paired tests of two rows on the same pairs (sign-flip, Wilcoxon, bootstrap, McNemar), Holm/BH
+compare      `eggan-bench compare`: rows of one or several runs read back from their per-pair files
 """

@@ -41,7 +41,10 @@ results.json schema (``format`` = ``eggan-bench-results/1``)::
      "metrics": {"mse": {"higher_is_better": false}, ...},
      "rows": [Row, ...],                   # "Source (no edit)", each label (sorted), "Ideal" (SynthFACS), "Real"
      "throughput": {label: throughput.measure(...)} | null,  # `eggan-bench throughput --run`, if measured
-     "examples": {...}}                    # added by eggan.cli.pipeline (schema in evaluate.examples)
+     "examples": {...},                    # added by eggan.cli.pipeline (schema in evaluate.examples)
+     "significance": {"measure", "test",   # every two method rows on the per-pair AU error (evaluate.paired),
+                      "tests": [{"rows": [a, b], "difference": a - b, "p", "n", "units"}]} | null}
+                                           # from which Table 1 marks a row better than the next (reports.tables)
 
     Row = {"label": str, "kind": "reference" | "method", "method": str | null,
            "seeds": {"<k>": Summary}, "checkpoint_steps": {"<k>": int},
@@ -108,6 +111,7 @@ from evaluate.interpolation import interpolation_response
 from evaluate.lightcnn import VARIANTS
 from evaluate.metrics import HIGHER_IS_BETTER
 from evaluate.outputs import OUTSIDE_DIR, outputs_sha256, read_outputs
+from evaluate.paired import pairwise_au_error, per_pair_au_error
 from evaluate.pairs import calibrate, load_pairs, make_pairs, pairs_description, row_indices, save_pairs
 from evaluate.protocol import (
     prepare_reference,
@@ -248,7 +252,7 @@ def _evaluate(run_dir: Path, estimator: str, openface_csv: str | Path | None, ve
     log(f"verifier threshold {calibration['threshold']:.4f}, held-out accuracy {calibration['accuracy']:.4f}")
     evaluators = {"estimator": au.metadata(), "verifier": ver.metadata()}
     atomic_write_json(eval_dir / "evaluators.json", evaluators)
-    stamp = _evaluator_stamp(evaluators, eval_dir / "pairs.csv")
+    stamp = evaluator_stamp(evaluators, eval_dir / "pairs.csv")
 
     reference = prepare_reference(dataset, pairs, au, ver, renderer=renderer)
     rows = [_reference_row(SOURCE_ROW, *score_source(dataset, pairs, au, ver, reference, batch_size, rounds),
@@ -284,10 +288,30 @@ def _evaluate(run_dir: Path, estimator: str, openface_csv: str | Path | None, ve
         "coded_aus": coded_names(dataset.coded_aus),
         "metrics": {name: {"higher_is_better": better} for name, better in HIGHER_IS_BETTER.items()},
         "rows": rows,
+        "significance": row_significance(run_dir, rows, pairs),
     }
     throughput = eval_dir / "throughput.json"  # measured before the first evaluation wrote results.json
     return write_results(run_dir, results, log,
                          defaults={"throughput": json.loads(throughput.read_text()) if throughput.is_file() else None})
+
+
+def row_folders(run_dir: Path, row: dict[str, Any]) -> list[Path]:
+    """The folders holding a row's per-pair results (``pairs.csv``), one per seed; [] for Real,
+    whose figures are not per generated pair."""
+    if row["label"] in (SOURCE_ROW, IDEAL_ROW):
+        return [run_dir / "eval" / "reference" / ("source" if row["label"] == SOURCE_ROW else "ideal")]
+    root = run_dir / OUTSIDE_DIR if row.get("outside") else run_dir / "eval"
+    return [root / row["label"] / f"seed{k}" for k in sorted(row["seeds"], key=int)]
+
+
+def row_significance(run_dir: Path, rows: list[dict[str, Any]], pairs: pd.DataFrame) -> dict[str, Any] | None:
+    """Every two method rows compared on the per-pair AU error (``evaluate.paired``, by source
+    identity), from which the tables mark a row significantly better than the next; None with
+    fewer than two method rows."""
+    errors = {row["label"]: np.mean([per_pair_au_error(pd.read_csv(folder / "pairs.csv"))
+                                     for folder in row_folders(run_dir, row)], axis=0)
+              for row in rows if row["kind"] == "method"}
+    return pairwise_au_error(errors, pairs["source_identity"]) if len(errors) > 1 else None
 
 
 def find_outside(run_dir: Path) -> dict[str, dict[int, Path]]:
@@ -472,7 +496,7 @@ def _label_kind(config: DataConfig) -> str:
     return "the dataset's index labels"
 
 
-def _evaluator_stamp(evaluators: dict[str, Any], pairs_path: Path) -> dict[str, Any]:
+def evaluator_stamp(evaluators: dict[str, Any], pairs_path: Path) -> dict[str, Any]:
     """What a saved summary must match to be reused: the evaluators' identity and the pair list."""
     estimator, verifier = evaluators["estimator"], evaluators["verifier"]
     return {"estimator": estimator.get("sha256") or estimator.get("source") or estimator["name"],

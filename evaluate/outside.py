@@ -8,7 +8,9 @@ the coded AUs, the dataset's fingerprint, the hash of the pair list, the output 
 ``score_folder`` checks a folder of its outputs whole (``evaluate.outputs``), registers it under
 ``RUN/outside/<name>/seed<k>/`` and evaluates the run:
 the folder becomes a row of every table, scored by the run's evaluators on the run's pairs, and
-stays one at every later ``evaluate`` (``evaluate.evaluation``).
+stays one at every later ``evaluate`` (``evaluate.evaluation``). ``write_outputs`` is the route
+from Python: any object with ``Method.translate`` (a method of your own, never registered or
+packaged) writes such a folder for the run's pairs, and ``score_folder`` scores it.
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 from PIL import Image
 
 from eggan.core.lock import READER_ADVICE, locked_dir
+from eggan.core.method import Method
 from eggan.data.aus import AU_COLUMNS, AU_NAMES, EXPRESSIONS, coded_names
-from eggan.data.dataset import FaceDataset
+from eggan.data.dataset import FaceDataset, Target
 from eggan.errors import DataError, OutputError
 from eggan.io import atomic_write_json, output_errors
 from evaluate.evaluation import (
@@ -40,6 +44,7 @@ from evaluate.evaluation import (
     evaluate_run,
     run_pairs,
 )
+from evaluate.groundtruth import to_levels
 from evaluate.outputs import OUTSIDE_DIR, check_name, output_name, outputs_sha256, read_outputs
 from evaluate.pairs import row_indices
 from evaluate.run_data import find_runs, run_dataset
@@ -137,6 +142,29 @@ def _write_protocol(folder: Path, dataset: FaceDataset, pairs: pd.DataFrame, sha
         "score": "eggan-bench score --run RUN --outputs DIR --name NAME [--seed K]",
     }
     (folder / "protocol.json").write_text(json.dumps(protocol, indent=2) + "\n")
+
+
+def write_outputs(run_dir: str | Path, method: Method, out_dir: str | Path, batch_size: int = 32,
+                  allow_other_data: bool = False) -> Path:
+    """Write ``method.translate``'s output for every pair of ``run_dir`` into the new folder ``out_dir``
+    as ``<pair>.png`` (8-bit RGB, the layout ``score_folder`` reads): the Python API's route to a
+    row, through the same checked folder as any other outside method, so it is scored, kept and
+    rescored like one."""
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise OutputError("exists and is not an empty folder; the outputs are written into a new one", out_dir)
+    with locked_dir(run_dir, advice=READER_ADVICE):
+        dataset, pairs = run_protocol(run_dir, allow_other_data)
+    source, target = row_indices(dataset, pairs["source_path"]), row_indices(dataset, pairs["target_path"])
+    with output_errors(out_dir):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for chunk in torch.arange(len(pairs)).split(batch_size):
+            asked = Target.from_batch(dataset.batch(target[chunk]))
+            images = method.translate(dataset.batch(source[chunk]).image, asked)
+            levels = to_levels(images).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+            for pair, image in zip(pairs["pair"].iloc[chunk.numpy()], levels, strict=True):
+                Image.fromarray(image).save(out_dir / output_name(int(pair)))
+    return out_dir
 
 
 def score_folder(run_dir: str | Path, outputs: str | Path, name: str, seed: int = 0,

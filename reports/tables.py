@@ -19,6 +19,7 @@ import pandas as pd
 from eggan.io import atomic_write_text
 from evaluate.evaluation import SOURCE_ROW
 from evaluate.groundtruth import HIGHER_IS_BETTER as HIGHER_IS_BETTER_GT
+from evaluate.paired import ALPHA, next_row_marks
 from reports.results import (
     ABLATION_LABELS,
     NOT_CODED,
@@ -48,6 +49,7 @@ class Table:
     caption: str
     group_title: str = ""
     notes: list[str] = field(default_factory=list)
+    row_title: str = "Method"
 
 
 # --- number formatting -------------------------------------------------------------------------
@@ -122,6 +124,12 @@ def expression_table(results: dict[str, Any], side: str = "vs_estimator") -> Tab
         higher = results["metrics"][metric]["higher_is_better"]
         eligible = [row["kind"] == "method" for row, _ in rows]
         best.extend(_best_by_column(values, eligible, [higher] * (len(au_names) + 1)))
+        if metric == "mse" and side == "vs_estimator":
+            marked = _next_row_marks(results, [(row["label"], v[-1]) for (row, _), v, ok in
+                                               zip(rows, values, eligible, strict=True) if ok])
+            for i, (row, _) in enumerate(rows):
+                if row["label"] in marked:
+                    cells[-len(rows) + i][-1] += f" {DAGGER}"
     reference = "the estimator's reading of each target image" if side == "vs_estimator" else "the dataset's AU labels"
     caption = (
         f"Expression accuracy: per-AU MSE (lower is better) and PCC (higher is better) between the AU intensities "
@@ -131,9 +139,32 @@ def expression_table(results: dict[str, Any], side: str = "vs_estimator") -> Tab
         "interval over pairs (mean ± std over seeds when several); n/a marks an AU whose targets or predictions "
         "do not vary (no PCC), left out of the PCC average. With two or more methods, the best per column is in "
         f"bold (ties: all).{ground_truth_absence(results)}"
+        + (_dagger_sentence(results) if side == "vs_estimator" else "")
     )
     return Table(f"expression_{side}", [*au_names, "Avg"], index, cells, best, caption, "Metric",
                  substitution_notes(results) + outside_notes(results))
+
+
+DAGGER = "†"
+
+
+def _next_row_marks(results: dict[str, Any], rows: list[tuple[str, float | None]]) -> set[str]:
+    """The method rows whose Avg MSE is significantly lower than that of the row ranked next below
+    them (``evaluate.paired.next_row_marks``, Holm across the rows shown), from the evaluation's
+    paired tests; none when the run has fewer than two method rows."""
+    significance = results.get("significance")
+    ranked = [label for label, value in sorted((r for r in rows if r[1] is not None), key=lambda r: r[1])]
+    if not significance or len(ranked) < 2:
+        return set()
+    return {label for label, mark in next_row_marks(significance, ranked).items() if mark["significant"]}
+
+
+def _dagger_sentence(results: dict[str, Any]) -> str:
+    if not results.get("significance"):
+        return ""
+    return (f" {DAGGER}: Avg MSE significantly lower than that of the method ranked next below it (per-pair "
+            "squared AU error, two-sided sign-flip permutation test of the paired differences flipping whole "
+            f"source identities, Holm-corrected across the adjacent comparisons, alpha = {ALPHA:g}).")
 
 
 def identity_table(results: dict[str, Any]) -> Table:
@@ -375,7 +406,7 @@ def _frame(table: Table, bold: str) -> pd.DataFrame:
     frame = pd.DataFrame(data, columns=table.columns)
     if table.group_title:
         frame.insert(0, table.group_title, [g for g, _ in table.index])
-    frame.insert(1 if table.group_title else 0, "Method", [label for _, label in table.index])
+    frame.insert(1 if table.group_title else 0, table.row_title, [label for _, label in table.index])
     return frame
 
 
@@ -389,7 +420,7 @@ def to_markdown(table: Table) -> str:
 # and the non-ASCII symbols of the cells and headers, which pdflatex cannot read as they are.
 LATEX_ESCAPES = {"&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "$": r"\$", "{": r"\{", "}": r"\}",
                  "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}", "±": r"$\pm$",
-                 "α": r"$\alpha$"}
+                 "α": r"$\alpha$", "†": r"\textdagger{}"}
 
 
 def _tex(text: str) -> str:
@@ -399,7 +430,8 @@ def _tex(text: str) -> str:
 
 def to_latex(table: Table) -> str:
     escaped = Table(table.name, [_tex(c) for c in table.columns], [(_tex(g), _tex(lbl)) for g, lbl in table.index],
-                    [[_tex(c) for c in row] for row in table.cells], table.best, table.caption, table.group_title)
+                    [[_tex(c) for c in row] for row in table.cells], table.best, table.caption, table.group_title,
+                    row_title=_tex(table.row_title))
     frame = _frame(escaped, r"\textbf{{{}}}")
     caption = _tex(table.caption + "".join(f" Note: {n}" for n in table.notes))
     body = frame.style.hide(axis="index").to_latex(
@@ -419,6 +451,7 @@ TITLES = {
     "throughput": "Throughput",
     "ground_truth": "Ground truth (SynthFACS)",
     "ground_truth_expressions": "Ground truth per expression",
+    "compare": "Paired comparisons",
 }
 
 

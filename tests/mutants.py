@@ -67,6 +67,7 @@ SCHEDULES = "tests/test_schedules.py"
 GT = "tests/test_groundtruth.py"
 LEVERS = "tests/test_recipe_levers.py"
 BLEVERS = "tests/test_baseline_levers.py"
+COMPARE = "tests/test_compare.py"
 
 MUTANTS: tuple[Mutant, ...] = (
     # --- training steps: EGGAN ----------------------------------------------------------------------
@@ -266,6 +267,30 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("gt-gain-inverted", "evaluation", "evaluate/groundtruth.py", "gain=finite_or_none(read / made)",
            "gain=finite_or_none(made / read)",
            (f"{GT}::test_gain_is_the_estimators_reading_over_the_pixels_projection",)),
+    # --- evaluation: paired comparisons (issue 20) -------------------------------------------------------
+    Mutant("sign-flip-ignores-clusters", "evaluation", "evaluate/paired.py",
+           "units = np.bincount(codes, weights=diff)\n    observed", "units = diff\n    observed",
+           (f"{COMPARE}::test_clustered_sign_flips_move_each_persons_pairs_together",)),
+    Mutant("cluster-bootstrap-by-pair", "evaluation", "evaluate/paired.py",
+           "return bootstrap_weights(int(codes.max()) + 1, rounds, seed)[:, codes]",
+           "return bootstrap_weights(len(codes), rounds, seed)",
+           (f"{COMPARE}::test_identity_clustering_widens_the_interval_where_a_persons_pairs_move_together",)),
+    Mutant("pcc-bootstrap-unpaired", "evaluation", "evaluate/paired.py",
+           "samples = row(a, weights) - row(b, weights)", "samples = row(a, weights) - row(b, weights[::-1])",
+           (f"{COMPARE}::test_the_avg_pcc_difference_is_an_explicit_paired_percentile_bootstrap",)),
+    Mutant("mcnemar-counts-concordant", "evaluation", "evaluate/paired.py",
+           "stats.binomtest(only_a, only_a + only_b, 0.5)", "stats.binomtest(only_a, int(both.sum()), 0.5)",
+           (f"{COMPARE}::test_verification_is_exact_mcnemar_on_the_discordant_pairs",)),
+    Mutant("holm-not-monotone", "evaluation", "evaluate/paired.py",
+           "running = max(running, min(1.0, (len(order) - rank) * p[i]))",
+           "running = min(1.0, (len(order) - rank) * p[i])",
+           (f"{COMPARE}::test_holm_by_hand_and_benjamini_hochberg_as_scipy",)),
+    Mutant("bh-ascending", "evaluation", "evaluate/paired.py",
+           "order = sorted(tested, key=lambda i: p[i], reverse=True)", "order = sorted(tested, key=lambda i: p[i])",
+           (f"{COMPARE}::test_holm_by_hand_and_benjamini_hochberg_as_scipy",)),
+    Mutant("dagger-ranking-reversed", "report", "reports/tables.py", "next_row_marks(significance, ranked)",
+           "next_row_marks(significance, ranked[::-1])",
+           (f"{COMPARE}::test_the_dagger_sits_on_the_avg_mse_cell_of_the_row_better_than_the_next",)),
     # --- training recipe settings (issue 19) ------------------------------------------------------------
     Mutant("ema-moves-the-wrong-share", "training step", "eggan/core/method.py", "p_avg.lerp_(p, 1.0 - beta)",
            "p_avg.lerp_(p, beta)", (f"{LEVERS}::test_the_moving_average_follows_stylegan2_adas_rule",)),

@@ -53,6 +53,7 @@ from eggan.cli.main import app
 from eggan.core import train as train_module
 from eggan.core.checkpoint import load_file
 from evaluate.au import LEARNED_SETTINGS
+from evaluate.compare import default_out
 from evaluate.identity import INDOMAIN_SETTINGS
 from evaluate.weights import MANIFEST, expected_path
 
@@ -121,6 +122,7 @@ OUTPUTS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "export-protocol": lambda p: [f"{p['out']}/protocol.json", f"{p['out']}/pairs.csv", f"{p['out']}/sources/*.png"],
     "score": lambda p: [f"{p['run']}/outside/{p['name']}/seed{p['seed']}/summary.json",
                         f"{p['run']}/tables/expression.md"],
+    "compare": lambda p: [f"{p['out'] or default_out(p['rows'])}/compare.{ext}" for ext in ("md", "tex", "json")],
     "data show": lambda p: [str(p["out"])],
     "data rafd": dataset_files,
     "data folders": dataset_files,
@@ -226,12 +228,18 @@ def make_inputs(argv: list[str], params: dict[str, Any], inputs: Inputs) -> None
     """Make every INPUTS path the example reads (or reads below) that does not exist yet."""
     outputs = {os.path.normpath(str(params[k])) for k in OUTPUT_OPTIONS if params.get(k) is not None}
     for token in argv[1:]:
-        written = os.path.normpath(token)
+        written = os.path.normpath(token.partition(":")[0] if name_of_row(token) else token)
         for key in [written, *(str(p) for p in Path(written).parents if str(p) != ".")]:
             path = Path(os.path.expanduser(key))
             if key in INPUTS and key not in outputs and not path.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
                 INPUTS[key](path.resolve(), inputs)
+
+
+def name_of_row(token: str) -> bool:
+    """`compare`'s RUN:ROW: the run is the path the example reads."""
+    run, colon, row = token.partition(":")
+    return bool(colon and run and row and not token.startswith("-"))
 
 
 def check_file(path: Path) -> None:

@@ -481,3 +481,39 @@ def report(run_dir: Annotated[Path, typer.Argument(help="A run directory with re
 
     for path in build_report(run_dir, log=_log):
         typer.echo(path)
+
+
+@app.command()
+def compare(
+    rows: Annotated[list[str], typer.Argument(help="RUN or RUN:ROW (a table row's label), two rows or more in all.")],
+    cluster: Annotated[str, typer.Option(help="Resample pairs, or whole source identities (identity).")] = "pair",
+    correction: Annotated[str, typer.Option(help="Across all comparisons: holm, bh (Benjamini-Hochberg) or "
+                                                 "none.")] = "holm",
+    against: Annotated[str, typer.Option(help="AU reference: the estimator's reading of the target, or the "
+                                              "labels.")] = "estimator",
+    rounds: Annotated[int, typer.Option(help="Bootstrap rounds.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap and of the random sign patterns.")] = 0,
+    alpha: Annotated[float, typer.Option(help="Significance level of the corrected p-values.")] = 0.05,
+    out: Annotated[Path | None, typer.Option(help="Folder for compare.md/.tex/.json (default: "
+                                                  "FIRST_RUN/compare).")] = None,
+) -> None:
+    """Paired tests of rows scored on the same pairs.
+
+    Every two of the rows are compared on the per-pair AU error (sign-flip permutation test and
+    Wilcoxon), Avg PCC (paired bootstrap), verification (exact McNemar) and, on SynthFACS, the
+    ground-truth edit score. RUN alone means every method row of RUN. Runs scored on other pairs or
+    by other evaluators are refused.
+
+    \b
+    Examples:
+      eggan-bench compare runs/default:eggan runs/default:Ideal --cluster identity
+    """
+    from eggan.limits import check_int
+    from evaluate.compare import CompareConfig, compare_rows, default_out
+    from reports.comparison import write_comparison
+
+    check_int(seed, "--seed")
+    compared = compare_rows(rows, CompareConfig(cluster, correction, against, rounds, seed, alpha), log=_log)
+    written, markdown = write_comparison(compared, out or default_out(rows))
+    typer.echo(markdown)
+    typer.echo(f"written: {', '.join(map(str, written))}")
