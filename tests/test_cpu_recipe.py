@@ -103,10 +103,22 @@ def test_eggan_cpu_settings_change_the_networks_they_name(synth: FaceDataset) ->
     narrow = smoke_model(train, "model.critic_width=0.0625")
     assert count_parameters(narrow.nets["critic"]) < count_parameters(default.nets["critic"]) / 2
     assert count_parameters(narrow.nets["generator"]) == count_parameters(default.nets["generator"])
+    wide = smoke_model(train, "model.coder_width=0.5")  # smoke width 0.125: E and G four times wider
+    first = next(m for m in wide.nets["encoder"].modules() if isinstance(m, torch.nn.Conv2d))
+    assert first.out_channels == 4 * next(m for m in default.nets["encoder"].modules()
+                                          if isinstance(m, torch.nn.Conv2d)).out_channels
+    assert count_parameters(wide.nets["generator"]) > 4 * count_parameters(default.nets["generator"])
+    for name in ("critic", "c_exp", "c_id"):
+        assert count_parameters(wide.nets[name]) == count_parameters(default.nets[name])
+    assert wide.metadata()["coder_width"] == 0.5 and default.metadata()["coder_width"] == 0.125
     with pytest.raises(ConfigError, match="allow_random_vgg"):
         smoke_model(train, "model.perceptual_width=0.25", "model.allow_random_vgg=false")
     with pytest.raises(ConfigError, match="paper architecture only"):
         smoke_model(train, "model.architecture=official", "model.norm=batch")
+    with pytest.raises(ConfigError, match="paper architecture only"):
+        smoke_model(train, "model.architecture=official", "model.coder_width=1")
+    with pytest.raises(ConfigError, match="coder_width must be positive"):
+        smoke_model(train, "model.coder_width=0")
 
 
 def test_narrow_perceptual_trunk_is_cheaper_and_used_in_training(synth: FaceDataset) -> None:

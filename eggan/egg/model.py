@@ -42,7 +42,8 @@ class EggAN(Method):
         self.cfg = c = resolve(config)
         nets = build_networks(c.architecture, info.image_size, c.latent_size, info.n_aus, info.n_identities,
                               c.width, c.classifier_depth, identity=not c.no_identity, norm=c.norm,
-                              critic_width=c.critic_width, latent_grid=c.latent_grid)
+                              critic_width=c.critic_width, latent_grid=c.latent_grid,
+                              coder_width=c.coder_width)
         self.nets.update(nets)
         self.nets.to(device)
         if "c_id" in self.nets:
@@ -311,6 +312,7 @@ class EggAN(Method):
             "width": c.width,
             "perceptual_width": c.perceptual_width,
             "critic_width": c.width if c.critic_width is None else c.critic_width,
+            "coder_width": c.width if c.coder_width is None else c.coder_width,
             "norm": c.norm,
             "classifier_weight_scale": c.classifier_weight_scale,
             "vgg19": vgg,

@@ -25,8 +25,10 @@ class EggANConfig:
     variant: Variant = "paper"
     width: float = 1.0  # channel multiplier of every convolutional network
     # CPU-preset settings of the paper architecture (not in the paper, recorded in the metadata):
-    # D_img's own channel multiplier (None: ``width``), and E's and G's normalisation.
+    # D_img's own channel multiplier (None: ``width``), E's and G's (None: ``width``), and E's and
+    # G's normalisation.
     critic_width: float | None = None
+    coder_width: float | None = None
     norm: Literal["instance", "batch"] = "instance"
     classifier_depth: tuple[int, ...] = VGG19_DEPTH  # convs per block of the paper's C_exp / C_id
     latent_size: int | None = None  # paper: not given, 128; authors (as run): 512
@@ -167,13 +169,16 @@ def resolve(config: EggANConfig) -> EggANConfig:
 def check(config: EggANConfig) -> None:
     if config.width <= 0 or config.latent_size is None or config.latent_size < 1:
         raise ConfigError("model.width and model.latent_size must be positive")
-    if config.critic_width is not None and config.critic_width <= 0:
-        raise ConfigError(f"model.critic_width must be positive, not {config.critic_width}")
+    for name in ("critic_width", "coder_width"):
+        value = getattr(config, name)
+        if value is not None and value <= 0:
+            raise ConfigError(f"model.{name} must be positive, not {value}")
     if config.norm not in ("instance", "batch"):
         raise ConfigError(f"model.norm must be instance or batch, not {config.norm!r}")
     if config.architecture == "official" and (config.norm != "instance" or config.critic_width is not None
-                                              or config.latent_grid != 1):
-        raise ConfigError("model.norm, model.critic_width and model.latent_grid apply to the paper architecture only")
+                                              or config.coder_width is not None or config.latent_grid != 1):
+        raise ConfigError("model.norm, model.critic_width, model.coder_width and model.latent_grid apply to the "
+                          "paper architecture only")
     grid = config.latent_grid
     if grid < 1 or grid & (grid - 1) or config.latent_size % (grid * grid):
         raise ConfigError(f"model.latent_grid must be a power of two whose square divides model.latent_size "
