@@ -122,8 +122,9 @@ def pcc_difference(a: Sequence[tuple[np.ndarray, np.ndarray]], b: Sequence[tuple
     """Paired bootstrap of Avg PCC(a) - Avg PCC(b). ``a`` and ``b`` are (targets, predictions) per
     seed (a row's Avg PCC is the mean over its seeds, as in the tables), on the pairs ``keep``
     valid in every seed of both rows; every seed of both rows sees the same resamples. The p-value
-    is the two-sided percentile-bootstrap one: twice the share of resampled differences on the
-    other side of 0."""
+    is the two-sided percentile-bootstrap one, twice the share of resampled differences on the
+    other side of 0, counted as Monte Carlo p-values are ((1 + k) / (rounds + 1)): a finite number
+    of resamples can never show p = 0, only p below 2 / (rounds + 1)."""
     if not keep.any():
         return dict(NOT_TESTED)
     codes = cluster_codes(None if clusters is None else np.asarray(list(clusters))[keep], int(keep.sum()))
@@ -135,7 +136,8 @@ def pcc_difference(a: Sequence[tuple[np.ndarray, np.ndarray]], b: Sequence[tuple
     point_a, point_b = row(a, None), row(b, None)
     samples = row(a, weights) - row(b, weights)
     samples = samples[np.isfinite(samples)]
-    p_value = min(1.0, 2 * min(np.mean(samples <= 0), np.mean(samples >= 0))) if len(samples) else None
+    side = min(np.sum(samples <= 0), np.sum(samples >= 0))
+    p_value = min(1.0, 2 * (1 + side) / (len(samples) + 1)) if len(samples) else None
     finite = np.isfinite(point_a) and np.isfinite(point_b)
     return {"n": int(keep.sum()), "units": int(codes.max()) + 1,
             "a_value": float(point_a) if np.isfinite(point_a) else None,
