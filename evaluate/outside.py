@@ -62,6 +62,22 @@ def _bench(run_dir: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
+EVALUATOR_OPTIONS = ("estimator", "openface_csv", "verifier", "weights")
+
+
+def run_evaluators(run_dir: Path, given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` with every evaluator option it leaves unset (None) taken from the run's
+    ``bench.json``: an outside row is scored with the evaluators the run's rows were, so adding a
+    row never rescores the whole run with the command's defaults instead (a LightCNN run read by
+    the in-domain verifier would change what every table means)."""
+    bench = _bench(run_dir)
+    resolved = {k: v for k, v in given.items() if v is not None}
+    for key in EVALUATOR_OPTIONS:
+        if key not in resolved and bench.get(key) is not None:
+            resolved[key] = bench[key]
+    return resolved
+
+
 def run_protocol(run_dir: Path, allow_other_data: bool = False) -> tuple[FaceDataset, pd.DataFrame]:
     """The run's dataset and its saved pairs (made on first use with the run's own
     ``--per-expression`` and first seed, as `run` would)."""
@@ -182,6 +198,7 @@ def score_folder(run_dir: str | Path, outputs: str | Path, name: str, seed: int 
         if not (run_dir / "eval" / "pairs.csv").is_file():
             raise DataError("has no eval/pairs.csv: evaluate the run first (`eggan-bench evaluate --run RUN`), so "
                             "the outputs are scored on its pairs", run_dir)
+        evaluation = run_evaluators(run_dir, evaluation)
         check_run_weights(run_dir, evaluation.get("verifier", "indomain"), evaluation.get("weights"),
                           evaluation.get("accept_new_weights", False))  # before the folder is registered
         dataset, pairs = run_protocol(run_dir, allow_other_data)

@@ -22,6 +22,7 @@ from PIL import Image
 from eggan.cli.main import main
 from eggan.cli.pipeline import BenchConfig, run_benchmark
 from evaluate.evaluation import evaluate_run
+from evaluate.outside import run_evaluators
 from reports.figures import generated_examples
 from reports.report import build_report
 from reports.results import load_results, row_by_label
@@ -152,3 +153,19 @@ def test_a_name_of_a_trained_row_is_refused(run: Path, protocol: Path, tmp_path:
     folder = copy_with_pil(protocol / "targets", tmp_path / "x")
     code, lines = cli(capsys, "score", "--run", run, "--outputs", folder, "--name", "eggan")
     assert code == 2 and len(lines) == 1 and "already a row" in lines[0], lines
+
+
+def test_score_uses_the_runs_own_evaluators_unless_told_otherwise(tmp_path: Path) -> None:
+    """A row added to a LightCNN run is read by LightCNN: the command's defaults never replace the
+    evaluators bench.json records (that would rescore every row with others)."""
+    bench = {"estimator": "openface", "openface_csv": "/data/csv", "verifier": "lightcnn-29",
+             "weights": "/w/LightCNN_29Layers_checkpoint.pth.tar", "per_expression": 174}
+    (tmp_path / "bench.json").write_text(json.dumps(bench))
+    unset = {"estimator": None, "openface_csv": None, "verifier": None, "weights": None, "device": "cpu"}
+    assert run_evaluators(tmp_path, unset) == {"estimator": "openface", "openface_csv": "/data/csv",
+                                               "verifier": "lightcnn-29",
+                                               "weights": "/w/LightCNN_29Layers_checkpoint.pth.tar", "device": "cpu"}
+    given = {**unset, "verifier": "indomain"}
+    assert run_evaluators(tmp_path, given)["verifier"] == "indomain"
+    (tmp_path / "bench.json").unlink()  # a train folder evaluated directly: evaluate_run's defaults apply
+    assert run_evaluators(tmp_path, unset) == {"device": "cpu"}

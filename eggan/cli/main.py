@@ -306,9 +306,9 @@ def score(
     outputs: Annotated[Path, typer.Option(help="Folder with one <pair>.png per protocol pair and nothing else.")],
     name: Annotated[str, typer.Option(help="The row's name in every table.")],
     seed: Annotated[int, typer.Option(help="Which seed of NAME these outputs are (one folder per seed).")] = 0,
-    estimator: Estimator = "learned",
+    estimator: Annotated[str | None, typer.Option(help="AU estimator (default: the run's own, bench.json).")] = None,
     openface_csv: OpenFaceCSV = None,
-    verifier: Verifier = "indomain",
+    verifier: Annotated[str | None, typer.Option(help="Verifier (default: the run's own, bench.json).")] = None,
     weights: VerifierWeights = None,
     device: Device = "auto",
     batch_size: Annotated[int, typer.Option(help="Pairs per scoring batch.")] = 32,
@@ -319,8 +319,9 @@ def score(
     """Score a folder of outputs as a table row.
 
     The folder is checked whole first (every missing, extra, wrongly sized or unreadable file is
-    named in one line, and nothing is written). It is then scored with the run's evaluators on the
-    run's pairs and stays a row across `evaluate` and `report`; a folder changed since is rescored.
+    named in one line, and nothing is written). It is then scored with the run's evaluators (those
+    bench.json records, unless given) on the run's pairs and stays a row across `evaluate` and
+    `report`; a folder changed since is rescored.
 
     \b
     Examples:
