@@ -99,7 +99,7 @@ class EggAN(Method):
         # - E and G at width 1 (`coder_width`; the 8x8 grid left them 8-32 channels) and the
         #   encoder's pull towards the N(0, I) prior at 0.1 (`lambda_z`; it outweighed L1 all run
         #   long): edit score 0.113 -> 0.131, reconstruction 23.9 -> 26.2 dB on the 1,392 pairs,
-        #   for 1.3 more minutes of training (width 2 gained 0.35 dB more for 8 minutes).
+        #   for about 1.5 more minutes of training (width 2: 0.35 dB more for 8 more minutes).
         model = EggANConfig(width=0.5, latent_size=512, latent_grid=8, classifier_depth=(1, 1, 1, 1, 1), cid_epochs=8,
                             lr=1e-3, lr_exp=1e-3, classifier_weight_scale=0.3, allow_random_vgg=True,
                             perceptual_width=0.25, critic_width=0.25, norm="batch", ema_half_life=100, exp_blur=1.0,
