@@ -127,22 +127,22 @@ def test_lambda_z_weighs_only_the_encoders_pull_towards_the_prior(synth: FaceDat
     train = synth.split("train")
     batch = train.batch(torch.arange(4))
 
-    def weighted(lambda_z: float) -> tuple[dict[str, float], torch.Tensor]:
+    def weights(lambda_z: float) -> dict[str, float]:
         method = smoke_model(train, f"model.lambda_z={lambda_z}")
         x, u = batch.image, batch.aus
         code = method.nets["encoder"](x)
         images = method.nets["generator"](torch.cat([code, code]), torch.cat([u.flip(0), u]))
-        terms, weights, _ = method.generator_terms(x, u, u.flip(0), batch.identity, code, images)
+        terms, term_weights, _ = method.generator_terms(x, u, u.flip(0), batch.identity, code, images)
         expected = -torch.sigmoid(method.nets["latent_d"](code)).log().mean()  # written out by hand
         torch.testing.assert_close(terms["e_adv"], expected)
-        return weights, terms["e_adv"]
+        return term_weights
 
-    tenth, _ = weighted(0.1)
-    whole, _ = weighted(1.0)
+    tenth, whole = weights(0.1), weights(1.0)
     assert tenth["e_adv"] == pytest.approx(0.1) and whole["e_adv"] == pytest.approx(1.0)
     assert {k: v for k, v in tenth.items() if k != "e_adv"} == {k: v for k, v in whole.items() if k != "e_adv"}
-    assert EggAN.preset("quick").model.lambda_z == 0.1 and EggAN.preset("standard").model.lambda_z == 0.1
-    assert EggAN.preset("paper").model.lambda_z == 1.0
+    for name in ("quick", "standard"):
+        assert (EggAN.preset(name).model.lambda_z, EggAN.preset(name).model.coder_width) == (0.1, 1.0)
+    assert (EggAN.preset("paper").model.lambda_z, EggAN.preset("paper").model.coder_width) == (1.0, None)
 
 
 def test_narrow_perceptual_trunk_is_cheaper_and_used_in_training(synth: FaceDataset) -> None:
