@@ -48,6 +48,7 @@ from eggan.core.gan import (
     r1_penalty,
     random_interpolate,
 )
+from eggan.core.imageops import random_noise
 from eggan.core.method import DataInfo, Method, adam, frozen
 from eggan.core.schedules import linear_decay
 from eggan.core.warmup import fit_classifier
@@ -81,12 +82,16 @@ class StarGANConfig:
     #   penalty r1_gamma / 2 * ||grad D(real)||^2 (Mescheder et al. 2018; StarGAN v2's choice);
     # - ema_half_life: translate with a moving average of G (stylegan2-ada's G_ema), in iterations;
     # - rec_warmup_steps: G first learns to give back its input, G(x, c_org) = x (L1), on its own;
-    # - lambda_id: weight of that identity term during the game (CycleGAN's identity loss).
+    # - lambda_id: weight of that identity term during the game (CycleGAN's identity loss);
+    # - instance_noise: D reads every image, real and fake, with Gaussian noise added, of a random
+    #   standard deviation up to this value in [-1, 1] units (instance noise, Sonderby et al. 2017):
+    #   G cannot satisfy D's classifier with a pattern too faint to survive the noise.
     adversarial: Literal["wgan-gp", "r1"] = "wgan-gp"
     r1_gamma: float = 1.0
     ema_half_life: float = 0.0
     rec_warmup_steps: int = 0
     lambda_id: float = 0.0
+    instance_noise: float = 0.0
 
 
 def repo_decay(optimizer: Optimizer, total_steps: int) -> LambdaLR:
@@ -248,7 +253,7 @@ class StarGAN(Method):
         if generator_due:
             G, D_net = self.ddp("G"), self.nets["D"]
             with frozen(D_net):
-                out_src, out_cls = D_net(x_fake)
+                out_src, out_cls = D_net(random_noise(x_fake, c.instance_noise))
                 g_fake = -out_src.mean() if c.adversarial == "wgan-gp" else logistic_generator_loss(out_src)
                 g_cls = F.cross_entropy(out_cls, label_trg)
                 # The cycle G(x_fake, c_org) and, with lambda_id, the identity G(x, c_org) in one call
@@ -275,7 +280,11 @@ class StarGAN(Method):
         loss on every patch, and the penalty on the gradient of each real image's mean patch logit.
         """
         c, n = self.config, len(x)
-        D = self.ddp("D")
+        net = self.ddp("D")
+
+        def D(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            return net(random_noise(images, c.instance_noise))
+
         if c.adversarial == "wgan-gp":
             mixed = random_interpolate(x, x_fake)
             out_src, out_cls = D(torch.cat([x, x_fake, mixed]))
@@ -348,5 +357,7 @@ class StarGAN(Method):
                 *([f"identity term lambda_id = {c.lambda_id:g} on G(x, c_org) = x (the authors: none)"]
                   if c.lambda_id else []),
                 *([f"lambda_rec = {c.lambda_rec:g} (the authors: 10)"] if c.lambda_rec != 10 else []),
+                *([f"instance noise: D reads every image with Gaussian noise of a random std up to "
+                   f"{c.instance_noise:g} (the authors: none)"] if c.instance_noise else []),
             ],
         }

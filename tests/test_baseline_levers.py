@@ -136,6 +136,26 @@ def test_stargan_identity_term_is_g_of_the_source_class_against_the_source(tiny_
     assert float(a["g_rec"]) == pytest.approx(float(b["g_rec"]), rel=1e-5)
 
 
+@pytest.mark.parametrize("noise", [0.0, 0.4])
+def test_stargan_instance_noise_reaches_every_image_the_critic_reads(tiny_dataset: Path, noise: float) -> None:
+    """model.instance_noise: the critic step's real and fake images and the generator step's fake
+    all reach D with noise added, each of a standard deviation within [0, noise]; at 0 D reads them
+    as they are (the authors')."""
+    method, train = stargan(tiny_dataset, f"model.instance_noise={noise}", "model.adversarial=r1")
+    batch = train.batch(torch.arange(4))
+    seen: list[torch.Tensor] = []
+    fakes: list[torch.Tensor] = []
+    method.nets["D"].register_forward_pre_hook(lambda _m, args: seen.append(args[0].detach().clone()))
+    method.nets["G"].register_forward_hook(lambda _m, _args, out: fakes.append(out.detach().clone()))
+    method.train_step(batch, step=0)
+    n = len(batch)
+    critic_real, critic_fake, generator_fake = seen[0][:n], seen[0][n:], seen[1]
+    for image, reaching_d in ((batch.image, critic_real), (fakes[0], critic_fake), (fakes[0], generator_fake)):
+        added = (reaching_d - image).flatten(1).std(1)
+        assert bool((added > 0).all()) is (noise > 0) and float(added.max()) <= noise * 1.1
+    assert ("instance noise" in " | ".join(method.metadata()["deviations"])) is (noise > 0)
+
+
 def test_stargan_settings_resume_exactly(tiny_dataset: Path, tmp_path: Path) -> None:
     check_resume_is_exact("stargan", tiny_dataset, tmp_path, 4, "model.adversarial=r1", "model.ema_half_life=5",
                           "model.rec_warmup_steps=2", "model.lambda_id=2")
@@ -243,6 +263,7 @@ def test_the_paper_presets_keep_every_setting_off() -> None:
         model = get_method(name).preset("paper").model
         assert model.ema_half_life == 0, name
     star = get_method("stargan").preset("paper").model
-    assert (star.adversarial, star.rec_warmup_steps, star.lambda_id, star.lambda_rec) == ("wgan-gp", 0, 0, 10)
+    assert (star.adversarial, star.rec_warmup_steps, star.lambda_id, star.lambda_rec, star.instance_noise) == (
+        "wgan-gp", 0, 0, 10, 0)
     homo = get_method("homointerp").preset("paper").model
     assert (homo.latent_layer, homo.adversarial) == ("relu5_1", "wgan-gp")

@@ -1,5 +1,6 @@
 """Issue 19's recipe settings each do what their name says: the latent grid, the moving averages
-of E and G, C_exp reading blurred images, and the ground-truth monitor that never touches training."""
+of E and G, C_exp reading blurred and noised images, the projection critic, and the ground-truth
+monitor that never touches training."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ import torch
 from eggan_helpers import smoke_model, smoke_synthfacs
 
 from eggan.core.config import apply_overrides
+from eggan.core.imageops import random_noise
 from eggan.core.method import EMA_RAMPUP
 from eggan.core.train import load_trained, train_run
 from eggan.data.dataset import FaceDataset, Target
 from eggan.egg.model import EggAN
-from eggan.egg.nets_paper import Encoder, Generator
+from eggan.egg.nets_paper import Critic, Encoder, Generator
 from eggan.errors import ConfigError
 from evaluate.monitor import edit_monitor
 
@@ -105,6 +107,78 @@ def test_c_exp_reads_blurred_images_when_asked(synth: FaceDataset, blur: float, 
     if blurred:  # blurring smooths: neighbouring pixels differ less than in the image
         assert (real.diff(dim=-1).abs().mean() < batch.image.diff(dim=-1).abs().mean())
     assert judged.shape == batch.image.shape
+
+
+def test_random_noise_gives_each_image_its_own_standard_deviation_up_to_the_maximum() -> None:
+    """model.exp_noise: on a flat image the added noise's spread is the drawn standard deviation;
+    over 64 images they spread across [0, 0.5] (one value for all, or a fixed 0.5, would fail)."""
+    images = torch.zeros(64, 3, 32, 32, dtype=torch.float64)
+    torch.manual_seed(0)
+    std = random_noise(images, 0.5).flatten(1).std(1)
+    assert float(std.max()) < 0.5 * 1.05 and float(std.min()) < 0.05 and float(std.max()) > 0.45
+    assert 20 <= int((std < 0.25).sum()) <= 44
+    assert torch.equal(random_noise(images, 0.0), images)
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.3])
+def test_c_exp_reads_noised_images_when_asked_both_learning_and_judging(synth: FaceDataset, noise: float) -> None:
+    train = synth.split("train")
+    method = smoke_model(train, f"model.exp_noise={noise}")
+    inputs: list[torch.Tensor] = []
+    outputs: list[torch.Tensor] = []
+    method.nets["c_exp"].register_forward_pre_hook(lambda _m, args: inputs.append(args[0].detach().clone()))
+    method.nets["generator"].register_forward_hook(lambda _m, _args, out: outputs.append(out.detach().clone()))
+    batch = train.batch(torch.arange(4))
+    method.train_step(batch, step=0)
+    assert len(inputs) == 2 and len(outputs) == 1  # C_exp learns on real images, then judges the edit
+    for seen, image in ((inputs[0], batch.image), (inputs[1], outputs[0][: len(batch)])):
+        added = (seen - image).flatten(1).std(1)
+        assert bool((added > 0).all()) is (noise > 0) and float(added.max()) <= noise * 1.1
+
+
+def test_a_projection_critic_adds_the_aus_embedding_times_the_pooled_features() -> None:
+    """model.critic_condition=projection: score(x, u) = score(x) + <W u / 5, mean of D's last map>,
+    recomputed here from the unconditional critic with the same weights."""
+    torch.manual_seed(0)
+    plain, projection = Critic(32, 0.25), Critic(32, 0.25, n_aus=17)
+    projection.load_state_dict({**plain.state_dict(), "embed.weight": projection.embed.weight.detach()})
+    x, aus = torch.rand(3, 3, 32, 32) * 2 - 1, torch.rand(3, 17) * 5
+    with torch.no_grad():
+        pooled = plain.features(x).mean(dim=(2, 3))
+        expected = plain(x) + ((aus / 5.0) @ projection.embed.weight.T * pooled).sum(1)
+        assert torch.allclose(projection(x, aus), expected, atol=1e-6)
+        assert not torch.allclose(projection(x, aus), projection(x, aus.flip(0)))  # the pairing counts
+    with pytest.raises(ValueError, match="AUs"):
+        projection(x)
+
+
+def test_critic_condition_is_checked_and_paper_architecture_only(synth: FaceDataset) -> None:
+    train = synth.split("train")
+    with pytest.raises(ConfigError, match="critic_condition must be one of"):
+        smoke_model(train, "model.critic_condition=auxiliary")
+    with pytest.raises(ConfigError, match="paper architecture only"):
+        smoke_model(train, "model.architecture=official", "model.critic_condition=projection")
+    assert smoke_model(train).metadata()["critic_condition"] == "none"
+    assert smoke_model(train).nets["critic"].embed is None
+
+
+def test_a_projection_critic_reads_real_images_with_their_aus_and_edits_with_their_targets(
+        synth: FaceDataset) -> None:
+    train = synth.split("train")
+    method = smoke_model(train, "model.critic_condition=projection")
+    calls: list[tuple[torch.Tensor, torch.Tensor]] = []
+    edits: list[torch.Tensor] = []
+    method.nets["critic"].register_forward_pre_hook(lambda _m, args: calls.append((args[0].detach(), args[1])))
+    method.nets["generator"].register_forward_hook(lambda _m, _args, out: edits.append(out.detach()))
+    batch = train.batch(torch.arange(4))
+    n = len(batch)
+    method.train_step(batch, step=0)
+    (critic_images, critic_aus), (judged, judged_aus) = calls  # the critic's step, then G's adversarial term
+    assert torch.equal(critic_images[:n], batch.image) and torch.equal(critic_aus[:n], batch.aus)
+    assert torch.equal(critic_aus[2 * n :], batch.aus)  # the mixed images for the penalty: the real AUs
+    assert torch.equal(judged, edits[0][:n]) and torch.equal(critic_images[n : 2 * n], judged)
+    assert torch.equal(critic_aus[n : 2 * n], judged_aus)  # the edit is judged with its target
+    assert not torch.equal(judged_aus, batch.aus)
 
 
 def test_the_monitor_logs_curves_and_leaves_training_bit_for_bit_as_it_was(synth: FaceDataset,

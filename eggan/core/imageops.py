@@ -26,3 +26,12 @@ def random_blur(images: torch.Tensor, max_sigma: float) -> torch.Tensor:
     if max_sigma == 0:
         return images
     return blur(images, torch.rand(len(images), device=images.device) * max_sigma)
+
+
+def random_noise(images: torch.Tensor, max_std: float) -> torch.Tensor:
+    """Each image plus Gaussian noise of its own standard deviation, drawn uniformly from
+    [0, max_std] (in the images' units; torch's RNG)."""
+    if max_std == 0:
+        return images
+    std = torch.rand(len(images), device=images.device, dtype=images.dtype) * max_std
+    return images + std.view(-1, *(1,) * (images.dim() - 1)) * torch.randn_like(images)

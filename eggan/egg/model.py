@@ -17,7 +17,7 @@ import torch
 
 from eggan.core.config import RunConfig, base_preset
 from eggan.core.gan import gradient_penalty, random_interpolate
-from eggan.core.imageops import random_blur
+from eggan.core.imageops import random_blur, random_noise
 from eggan.core.method import DataInfo, Method, adam, eval_mode, frozen, set_requires_grad
 from eggan.core.schedules import epochwise_linear_decay, linear_decay
 from eggan.core.vgg import require_weights
@@ -43,7 +43,7 @@ class EggAN(Method):
         nets = build_networks(c.architecture, info.image_size, c.latent_size, info.n_aus, info.n_identities,
                               c.width, c.classifier_depth, identity=not c.no_identity, norm=c.norm,
                               critic_width=c.critic_width, latent_grid=c.latent_grid,
-                              coder_width=c.coder_width)
+                              coder_width=c.coder_width, critic_condition=c.critic_condition == "projection")
         self.nets.update(nets)
         self.nets.to(device)
         if "c_id" in self.nets:
@@ -165,7 +165,8 @@ class EggAN(Method):
         else:
             with torch.no_grad():
                 code = self.nets["encoder"](x)
-        out = self.critic_step(x, u_s, self.critic_fake(code, images[:n] if generator_due else None, u_fake, u_t))
+        out = self.critic_step(x, u_s, self.critic_fake(code, images[:n] if generator_due else None, u_fake, u_t),
+                               u_fake)
         out.update(self.latent_step(code.detach()))
         if generator_due:
             out.update(self.generator_step(x, u_s, u_t, batch.identity, code, images))
@@ -184,15 +185,21 @@ class EggAN(Method):
             latent = code if self.cfg.critic_fake == "edit" else torch.randn_like(code)
             return self.nets["generator"](latent, u_fake)
 
-    def critic_step(self, x: torch.Tensor, u_s: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
-        """D_img on real vs fake images (+ gradient penalty) and C_exp on real images' AU classes."""
+    def critic_step(
+        self, x: torch.Tensor, u_s: torch.Tensor, fake: torch.Tensor, u_fake: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """D_img on real vs fake images (+ gradient penalty) and C_exp on real images' AU classes.
+
+        A projection critic reads each real image with its own AUs, the fake with its target
+        ``u_fake``, and the mixed images (for the penalty) with the real image's AUs."""
         c = self.cfg
         mixed = random_interpolate(x, fake)
-        d_real, d_fake, d_mixed = self.ddp("critic")(torch.cat([x, fake, mixed])).split(len(x))
+        d_real, d_fake, d_mixed = self.critic(torch.cat([x, fake, mixed]), torch.cat([u_s, u_fake, u_s]),
+                                              distributed=True).split(len(x))
         adv = L.critic_wgan_loss(d_real, d_fake) if c.adversarial == "wgan-gp" else L.critic_ls_loss(d_real, d_fake)
         gp = gradient_penalty(d_mixed, mixed)
         levels = L.discretise_aus(u_s, c.au_discretisation)
-        logits = self.ddp("c_exp")(random_blur(x, c.exp_blur))
+        logits = self.ddp("c_exp")(self.exp_view(x))
         exp = L.expression_loss(logits, levels)
         for name in ("critic", "c_exp"):
             self.optimizers[name].zero_grad(set_to_none=True)
@@ -200,6 +207,16 @@ class EggAN(Method):
         for name in ("critic", "c_exp"):
             self.optimizers[name].step()
         return {"d_adv": adv, "d_gp": gp, "c_exp": exp, "c_exp_acc_real": L.expression_accuracy(logits, levels)}
+
+    def critic(self, images: torch.Tensor, aus: torch.Tensor, distributed: bool = False) -> torch.Tensor:
+        """D_img's scores; the AUs reach it only when it is a projection critic."""
+        net = self.ddp("critic") if distributed else self.nets["critic"]
+        return net(images, aus) if self.cfg.critic_condition == "projection" else net(images)
+
+    def exp_view(self, images: torch.Tensor) -> torch.Tensor:
+        """What C_exp reads, when it learns and when it judges: the images blurred (``exp_blur``)
+        and then noised (``exp_noise``), each by its own random amount."""
+        return random_noise(random_blur(images, self.cfg.exp_blur), self.cfg.exp_noise)
 
     def latent_step(self, code: torch.Tensor) -> dict[str, torch.Tensor]:
         """D_z: prior samples z ~ N(0, I) are real, encoded images fake."""
@@ -241,13 +258,13 @@ class EggAN(Method):
         weights: dict[str, float] = {}
 
         adv_term = L.generator_wgan_loss if c.adversarial == "wgan-gp" else L.generator_ls_loss
-        terms["g_adv"] = sum_over_branches(adv_term, n, self.nets["critic"](judged))
+        terms["g_adv"] = sum_over_branches(adv_term, n, self.critic(judged, judged_aus))
         weights["g_adv"] = 1.0
         if c.encoder_adversarial:
             terms["e_adv"] = L.latent_encoder_loss(self.nets["latent_d"](code))
             weights["e_adv"] = c.lambda_z
         with eval_mode(self.nets["c_exp"]):  # a fixed judge: BatchNorm reads its running statistics
-            logits = self.nets["c_exp"](random_blur(judged, c.exp_blur))
+            logits = self.nets["c_exp"](self.exp_view(judged))
         levels = L.discretise_aus(judged_aus, c.au_discretisation)
         terms["g_exp"] = sum_over_branches(L.expression_loss, n, logits, levels)
         weights["g_exp"] = c.lambda_exp * c.classifier_weight_scale
@@ -316,6 +333,7 @@ class EggAN(Method):
             "width": c.width,
             "perceptual_width": c.perceptual_width,
             "critic_width": c.width if c.critic_width is None else c.critic_width,
+            "critic_condition": c.critic_condition,
             "coder_width": c.width if c.coder_width is None else c.coder_width,
             "norm": c.norm,
             "classifier_weight_scale": c.classifier_weight_scale,

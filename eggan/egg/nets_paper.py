@@ -138,7 +138,7 @@ class Critic(nn.Module):
     cost into convolutions over four positions). At 128 and 256 px all six stride by 2.
     """
 
-    def __init__(self, image_size: int, width: float = 1.0) -> None:
+    def __init__(self, image_size: int, width: float = 1.0, n_aus: int = 0) -> None:
         super().__init__()
         n_down = min(6, log2_int(image_size // 2, "image size"))
         widths = [widen(c, width) for c in CRITIC_CHANNELS]
@@ -149,9 +149,19 @@ class Critic(nn.Module):
         ]
         self.features = nn.Sequential(*layers)
         self.out = nn.Conv2d(chans[-1], 1, 3, 1, 1)
+        self.embed = nn.Linear(n_aus, chans[-1], bias=False) if n_aus else None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.out(self.features(x)).mean(dim=(1, 2, 3))
+    def forward(self, x: torch.Tensor, aus: torch.Tensor | None = None) -> torch.Tensor:
+        """The score of each image; with ``n_aus`` (EggANConfig.critic_condition="projection") the
+        score of each (image, AU vector) pair: the projection discriminator of Miyato & Koyama
+        (2018) adds the inner product of the AUs' embedding with the pooled features."""
+        h = self.features(x)
+        score = self.out(h).mean(dim=(1, 2, 3))
+        if self.embed is None:
+            return score
+        if aus is None:
+            raise ValueError("a projection critic scores (image, AU vector) pairs: pass the AUs")
+        return score + (self.embed(aus / 5.0) * h.mean(dim=(2, 3))).sum(1)
 
 
 class VGGClassifier(nn.Module):

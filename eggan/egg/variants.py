@@ -75,9 +75,17 @@ class EggANConfig:
     #   (stylegan2-ada's G_ema, ramped up over the first iterations);
     # - exp_blur: C_exp reads every image (real ones when it learns, the edit when it judges G)
     #   through a Gaussian blur of a random sigma up to this many pixels, so G cannot satisfy it
-    #   with pixel patterns that are not the expression.
+    #   with pixel patterns that are not the expression;
+    # - exp_noise: C_exp reads every image (as exp_blur) with Gaussian noise added, of a random
+    #   standard deviation up to this value in [-1, 1] units, after the blur: a change too faint to
+    #   survive the noise does not move C_exp, so G has to make the edit in earnest.
+    # - critic_condition: "projection" makes D_img judge (image, AU vector) pairs, real images with
+    #   their own AUs and edits with their targets (a projection discriminator, Miyato & Koyama
+    #   2018), so an edit that shows only part of its target's change is not a realistic pair.
     ema_half_life: float = 0.0
     exp_blur: float = 0.0
+    exp_noise: float = 0.0
+    critic_condition: Literal["none", "projection"] = "none"
 
     # phi (VGG19 up to relu3_1)
     vgg_weights: str | None = None
@@ -176,9 +184,10 @@ def check(config: EggANConfig) -> None:
     if config.norm not in ("instance", "batch"):
         raise ConfigError(f"model.norm must be instance or batch, not {config.norm!r}")
     if config.architecture == "official" and (config.norm != "instance" or config.critic_width is not None
-                                              or config.coder_width is not None or config.latent_grid != 1):
-        raise ConfigError("model.norm, model.critic_width, model.coder_width and model.latent_grid apply to the "
-                          "paper architecture only")
+                                              or config.coder_width is not None or config.latent_grid != 1
+                                              or config.critic_condition != "none"):
+        raise ConfigError("model.norm, model.critic_width, model.coder_width, model.latent_grid and "
+                          "model.critic_condition apply to the paper architecture only")
     grid = config.latent_grid
     if grid < 1 or grid & (grid - 1) or config.latent_size % (grid * grid):
         raise ConfigError(f"model.latent_grid must be a power of two whose square divides model.latent_size "
