@@ -1,6 +1,6 @@
-"""Issue 19's recipe settings each do what their name says: the latent grid, the moving averages
-of E and G, C_exp reading blurred and noised images, the projection critic, and the ground-truth
-monitor that never touches training."""
+"""Issue 19's recipe settings each do what their name says: the latent grid, the AUs at every
+generator block, the moving averages of E and G, C_exp reading blurred and noised images, the
+projection critic, and the ground-truth monitor that never touches training."""
 
 from __future__ import annotations
 
@@ -46,6 +46,47 @@ def test_a_latent_grid_keeps_the_code_spatial_and_projects_the_aus_onto_it() -> 
     au_map = seen["h"][0, 2:]  # after the code's 2 channels
     assert au_map.abs().sum() == 1.0 and au_map[1, 3, 5] == 1.0
     assert len(generator.blocks) == 3  # the paper's last three blocks: at 8x8, then 16, then 32
+
+
+def test_au_injection_every_block_gives_each_later_block_the_au_map_upsampled() -> None:
+    """model.au_injection=every-block: blocks 1 and 2 (inputs at 8x8 and 16x16) end with the AU map,
+    which here is one-hot at channel 1, row 3, column 5 of the 8x8 grid: at 16x16 that is the 2x2
+    patch at rows 6-7, columns 10-11."""
+    generator = Generator(32, 128, 17, 0.5, "batch", grid=8, au_every_block=True)
+    with torch.no_grad():
+        generator.project.weight.zero_()
+        generator.project.bias.zero_()
+        generator.project.weight[1 * 64 + 3 * 8 + 5, 11] = 1.0
+    seen: dict[int, torch.Tensor] = {}
+    for i in (1, 2):
+        generator.blocks[i].register_forward_pre_hook(lambda _m, args, i=i: seen.setdefault(i, args[0]))
+    aus = torch.zeros(1, 17)
+    aus[0, 11] = 5.0
+    generator(torch.rand(1, 128), aus)
+    expected_8 = torch.zeros(17, 8, 8)
+    expected_8[1, 3, 5] = 1.0
+    expected_16 = torch.zeros(17, 16, 16)
+    expected_16[1, 6:8, 10:12] = 1.0
+    assert torch.equal(seen[1][0, -17:], expected_8) and torch.equal(seen[2][0, -17:], expected_16)
+    plain = Generator(32, 128, 17, 0.5, "batch", grid=8)
+    assert plain.blocks[1].main[0].num_features + 17 == generator.blocks[1].main[0].num_features
+    with pytest.raises(ValueError, match="latent grid"):
+        Generator(32, 128, 17, 0.5, au_every_block=True)
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    (["model.au_injection=every-block"], "needs model.latent_grid > 1"),
+    (["model.au_injection=everywhere"], "au_injection must be one of"),
+    (["model.architecture=official", "model.au_injection=every-block"], "paper architecture only")])
+def test_au_injection_is_checked(synth: FaceDataset, overrides: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        smoke_model(synth.split("train"), *overrides)
+
+
+def test_au_injection_reaches_the_generator_and_the_metadata(synth: FaceDataset) -> None:
+    method = smoke_model(synth.split("train"), "model.latent_grid=2", "model.au_injection=every-block")
+    assert method.nets["generator"].au_every_block and method.metadata()["au_injection"] == "every-block"
+    assert smoke_model(synth.split("train")).metadata()["au_injection"] == "input"
 
 
 def test_the_vector_code_keeps_the_papers_layers_and_parameter_names() -> None:
@@ -160,6 +201,9 @@ def test_critic_condition_is_checked_and_paper_architecture_only(synth: FaceData
         smoke_model(train, "model.architecture=official", "model.critic_condition=projection")
     assert smoke_model(train).metadata()["critic_condition"] == "none"
     assert smoke_model(train).nets["critic"].embed is None
+    for name in ("quick", "standard"):  # row z6 of docs/eggan-variants.md: C_exp and C_id at width 1 too
+        assert (EggAN.preset(name).model.critic_condition, EggAN.preset(name).model.width) == ("projection", 1.0)
+    assert EggAN.preset("paper").model.critic_condition == "none"
 
 
 def test_a_projection_critic_reads_real_images_with_their_aus_and_edits_with_their_targets(

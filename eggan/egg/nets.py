@@ -55,18 +55,20 @@ def build_networks(
     latent_grid: int = 1,
     coder_width: float | None = None,
     critic_condition: bool = False,
+    au_every_block: bool = False,
 ) -> dict[str, nn.Module]:
     """The trained networks by name, plus ``c_id`` when the identity loss is on.
 
     ``norm`` (E and G), ``critic_width`` (D_img; default ``width``), ``coder_width`` (E and G;
-    default ``width``), ``latent_grid`` (E and G) and ``critic_condition`` (D_img scores image and
-    AUs together) apply to the paper family."""
+    default ``width``), ``latent_grid`` (E and G), ``critic_condition`` (D_img scores image and
+    AUs together) and ``au_every_block`` (G) apply to the paper family."""
     if architecture == "paper":
         coder = width if coder_width is None else coder_width
         nets: dict[str, nn.Module] = {
             "encoder": nets_paper.Encoder(image_size, latent_size, coder, norm, latent_grid),
             "latent_d": LatentDiscriminator(latent_size, nets_paper.LATENT_D_UNITS, slope_per_unit=True),
-            "generator": nets_paper.Generator(image_size, latent_size, n_aus, coder, norm, latent_grid),
+            "generator": nets_paper.Generator(image_size, latent_size, n_aus, coder, norm, latent_grid,
+                                              au_every_block),
             "critic": nets_paper.Critic(image_size, width if critic_width is None else critic_width,
                                         n_aus if critic_condition else 0),
             "c_exp": nets_paper.VGGClassifier((n_aus, N_LEVELS), width, classifier_depth),

@@ -88,12 +88,19 @@ class Generator(nn.Module):
     to it, and G keeps only its blocks at the grid's resolution and above (the first at g x g, the
     rest doubling it), with the widths they have in the paper's layout. An AU broadcast over the
     grid instead reached 0.03 of the ideal change in a probe where the projected map reached 0.05.
+
+    ``au_every_block`` (EggANConfig.au_injection="every-block", with a grid) concatenates that AU
+    map, up-sampled, to the input of every later block too: the AUs then reach the resolutions
+    where the mouth and brows are drawn directly, not only through the first block's features.
     """
 
     def __init__(self, image_size: int, latent_size: int, n_aus: int, width: float = 1.0,
-                 norm: Norm = "instance", grid: int = 1) -> None:
+                 norm: Norm = "instance", grid: int = 1, au_every_block: bool = False) -> None:
         super().__init__()
+        if au_every_block and grid == 1:
+            raise ValueError("the AUs reach every block only with a latent grid")
         self.grid = grid
+        self.au_every_block = au_every_block
         chans = [widen(c, width) for c in GENERATOR_CHANNELS]
         if grid == 1:
             self.start = max(2, image_size // 64)
@@ -107,7 +114,7 @@ class Generator(nn.Module):
             self.project = nn.Linear(n_aus, n_aus * grid * grid)  # the AUs' own map, a weight per position
             chans = chans[-(n_up + 1):]
             ups = [False] + [True] * n_up
-            inputs = [grid_channels(latent_size, grid) + n_aus, *chans[:-1]]
+            inputs = [grid_channels(latent_size, grid) + n_aus, *(c + n_aus * au_every_block for c in chans[:-1])]
         self.blocks = nn.Sequential(*(UpResBlock(c_in, c, up, norm) for c_in, c, up in zip(inputs, chans, ups,
                                                                                             strict=True)))
         self.out = nn.Sequential(
@@ -117,10 +124,14 @@ class Generator(nn.Module):
     def forward(self, latent: torch.Tensor, aus: torch.Tensor) -> torch.Tensor:
         n, g = latent.shape[0], self.start
         if self.grid == 1:
-            h = self.project(torch.cat([latent, aus / 5.0], dim=1)).view(n, -1, g, g)
-        else:
-            h = torch.cat([latent.view(n, -1, g, g), self.project(aus / 5.0).view(n, -1, g, g)], dim=1)
-        return self.out(self.blocks(h))
+            return self.out(self.blocks(self.project(torch.cat([latent, aus / 5.0], dim=1)).view(n, -1, g, g)))
+        au_map = self.project(aus / 5.0).view(n, -1, g, g)
+        h = torch.cat([latent.view(n, -1, g, g), au_map], dim=1)
+        for i, block in enumerate(self.blocks):
+            if i and self.au_every_block:
+                h = torch.cat([h, nn.functional.interpolate(au_map, size=h.shape[-2:], mode="nearest")], dim=1)
+            h = block(h)
+        return self.out(h)
 
 
 def grid_channels(latent_size: int, grid: int) -> int:

@@ -82,10 +82,14 @@ class EggANConfig:
     # - critic_condition: "projection" makes D_img judge (image, AU vector) pairs, real images with
     #   their own AUs and edits with their targets (a projection discriminator, Miyato & Koyama
     #   2018), so an edit that shows only part of its target's change is not a realistic pair.
+    # - au_injection: "every-block" gives G's later blocks the AU map too (latent grid only), so the
+    #   target reaches the resolutions where the mouth and brows are drawn (row z9 of
+    #   docs/eggan-variants.md: no gain, off in every preset).
     ema_half_life: float = 0.0
     exp_blur: float = 0.0
     exp_noise: float = 0.0
     critic_condition: Literal["none", "projection"] = "none"
+    au_injection: Literal["input", "every-block"] = "input"
 
     # phi (VGG19 up to relu3_1)
     vgg_weights: str | None = None
@@ -185,13 +189,16 @@ def check(config: EggANConfig) -> None:
         raise ConfigError(f"model.norm must be instance or batch, not {config.norm!r}")
     if config.architecture == "official" and (config.norm != "instance" or config.critic_width is not None
                                               or config.coder_width is not None or config.latent_grid != 1
-                                              or config.critic_condition != "none"):
-        raise ConfigError("model.norm, model.critic_width, model.coder_width, model.latent_grid and "
-                          "model.critic_condition apply to the paper architecture only")
+                                              or config.critic_condition != "none"
+                                              or config.au_injection != "input"):
+        raise ConfigError("model.norm, model.critic_width, model.coder_width, model.latent_grid, "
+                          "model.critic_condition and model.au_injection apply to the paper architecture only")
     grid = config.latent_grid
     if grid < 1 or grid & (grid - 1) or config.latent_size % (grid * grid):
         raise ConfigError(f"model.latent_grid must be a power of two whose square divides model.latent_size "
                           f"({config.latent_size}), not {grid}")
+    if config.au_injection == "every-block" and grid == 1:
+        raise ConfigError("model.au_injection=every-block needs model.latent_grid > 1: it up-samples the grid's AU map")
     if config.n_critic < 1 or config.cid_epochs < 0 or config.cid_batch_size < 1 or config.schedule_epochs < 1:
         raise ConfigError("model.n_critic, cid_batch_size and schedule_epochs must be >= 1, cid_epochs >= 0")
     if not 0.0 < config.perceptual_width <= 1.0:
