@@ -7,9 +7,11 @@ The changes:
 
 - ``fused_adam``: one fused Adam kernel (``eggan.core.method.adam``) instead of torch's default;
 - ``one_forward``: E once and G once on [edit; reconstruction] per iteration, D_img once on
-  [real; fake; mixed] (before: E twice, G three times, D_img three calls);
+  [real; fake; mixed] (before: E twice, G three times, D_img three calls); D_img is the preset's
+  projection critic, so every call passes the AUs;
 - ``perceptual_trunk``: the narrow random trunk (``perceptual_width=0.25``) instead of VGG19's;
-- ``critic_width``: D_img at width 0.25 instead of the networks' 0.5 (with its gradient penalty);
+- ``critic_width``: D_img at width 0.25 instead of 0.5, the networks' width when it was chosen
+  (with its gradient penalty);
 - ``bf16``: bf16 autocast over E + G (kept off in the presets: the critic with its penalty lost);
 - ``compile``: ``torch.compile`` of E and G (timed only: compiling takes minutes);
 - ``data``: assembling a batch from the in-memory dataset, against one training iteration (the
@@ -86,18 +88,18 @@ def test_bench_speedups_one_forward(benchmark, variant: str) -> None:
         with torch.no_grad():
             fake = G(E(x), u)  # the critic's fake
         mixed = random_interpolate(x, fake)
-        (D(x).mean() - D(fake).mean() + gradient_penalty(D(mixed), mixed)).backward()
+        (D(x, u).mean() - D(fake, u).mean() + gradient_penalty(D(mixed, u), mixed)).backward()
         code = E(x)  # the generator step again
-        (D(G(code, u)).mean() + G(code, u.flip(0)).mean()).backward()
+        (D(G(code, u), u).mean() + G(code, u.flip(0)).mean()).backward()
 
     def after() -> None:
         code = E(x)
         images = G(torch.cat([code, code]), torch.cat([u, u.flip(0)]))
         fake = images[:BATCH].detach()
         mixed = random_interpolate(x, fake)
-        real_score, fake_score, mixed_score = D(torch.cat([x, fake, mixed])).split(BATCH)
+        real_score, fake_score, mixed_score = D(torch.cat([x, fake, mixed]), torch.cat([u, u, u])).split(BATCH)
         (real_score.mean() - fake_score.mean() + gradient_penalty(mixed_score, mixed)).backward()
-        (D(images[:BATCH]).mean() + images[BATCH:].mean()).backward()
+        (D(images[:BATCH], u).mean() + images[BATCH:].mean()).backward()
 
     timed(benchmark, "one_forward", after if variant == "after" else before)
 
@@ -113,12 +115,12 @@ def test_bench_speedups_perceptual_trunk(benchmark, variant: str) -> None:
 @pytest.mark.parametrize("variant", ["before", "after"])
 def test_bench_speedups_critic_width(benchmark, variant: str) -> None:
     critic = quick(f"model.critic_width={0.25 if variant == 'after' else 0.5}").nets["critic"]
-    x, _ = inputs()
+    x, u = inputs()
     fake = x.flip(0)
 
     def run() -> None:
         mixed = random_interpolate(x, fake)
-        scores = critic(torch.cat([x, fake, mixed]))
+        scores = critic(torch.cat([x, fake, mixed]), torch.cat([u, u, u]))
         (scores[:BATCH].mean() - scores[BATCH : 2 * BATCH].mean()
          + gradient_penalty(scores[2 * BATCH :], mixed)).backward()
 
