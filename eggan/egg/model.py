@@ -85,8 +85,8 @@ class EggAN(Method):
                                 lr_exp=4e-4, classifier_weight_scale=0.1, allow_random_vgg=True)
             return RunConfig(method=cls.name, preset=name, data=data, train=train, model=model)
         # The CPU recipe, each departure from the paper a named setting:
-        # - thin networks (chosen at width 0.5, one conv per classifier block), a critic at width
-        #   0.25 and a random perceptual trunk at width 0.25: a third of the paper-shaped step's cost;
+        # - thin networks: one conv per classifier block, a critic at width 0.25 and a random
+        #   perceptual trunk at width 0.25 (with the rest at 0.5, a third of the paper-shaped step's cost);
         # - BatchNorm in E and G: instance statistics over the 2x2 and 4x4 maps of G's first blocks
         #   are noise; with BatchNorm reconstructions of unseen people were sharper (L1 0.16 vs
         #   0.19 at 2,000 steps) and verification rose from 75 to 98.5 %;
@@ -101,13 +101,13 @@ class EggAN(Method):
         #   encoder's pull towards the N(0, I) prior at 0.1 (`lambda_z`; it outweighed L1 all run
         #   long): edit score 0.113 -> 0.131, reconstruction 23.9 -> 26.2 dB on the 1,392 pairs,
         #   for about 1.5 more minutes of training (width 2: 0.35 dB more for 8 more minutes);
-        # - C_exp and C_id at width 1 and a projection critic that judges (image, AUs) pairs
-        #   (`critic_condition`): edit score 0.131 -> 0.150 (row z6), about 2 more minutes.
+        # - C_exp and C_id at width 1 too (`width`, which now covers E and G) and a projection
+        #   critic that judges (image, AUs) pairs (`critic_condition`): edit score 0.131 -> 0.150
+        #   (row z6), about 2 more minutes.
         model = EggANConfig(width=1.0, latent_size=512, latent_grid=8, classifier_depth=(1, 1, 1, 1, 1), cid_epochs=8,
                             lr=1e-3, lr_exp=1e-3, classifier_weight_scale=0.3, allow_random_vgg=True,
                             perceptual_width=0.25, critic_width=0.25, norm="batch", ema_half_life=100, exp_blur=1.0,
-                            lambda_per=5.0, lambda_id=10.0, coder_width=1.0, lambda_z=0.1,
-                            critic_condition="projection")
+                            lambda_per=5.0, lambda_id=10.0, lambda_z=0.1, critic_condition="projection")
         train.steps = 1600 if name == "quick" else 8000
         return RunConfig(method=cls.name, preset=name, data=data, train=train, model=model)
 
