@@ -63,8 +63,9 @@ from baselines.homointerp_nets import (
     VGGEncoder,
     latent_grid,
 )
-from baselines.homointerp_vgg import init_encoder
+from baselines.homointerp_vgg import copy_torchvision, init_encoder
 from eggan.core.config import RunConfig, base_preset
+from eggan.core.facetrunk import face_trunk
 from eggan.core.gan import (
     gradient_penalty,
     logistic_critic_loss,
@@ -112,6 +113,10 @@ class HomoInterpConfig:
     ema_half_life: float = 0.0
     adversarial: Literal["wgan-gp", "r1"] = "wgan-gp"
     r1_gamma: float = 1.0
+    # - encoder_init: "vgg19" (the authors' VGG, ImageNet VGG or the random stand-in, as above) or
+    #   "face": the VGG layout up to relu3_1 trained on the run's training split to tell its people
+    #   apart (eggan.core.facetrunk), for E and its teacher T; it needs latent_layer="relu3_1".
+    encoder_init: Literal["vgg19", "face"] = "vgg19"
 
 
 def bce_sum(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -135,6 +140,11 @@ class HomoInterpGAN(Method):
         if config.latent_layer not in LATENT_LAYERS:
             raise ConfigError(f"model.latent_layer must be one of {', '.join(LATENT_LAYERS)}, not "
                               f"{config.latent_layer!r}")
+        if config.encoder_init not in ("vgg19", "face"):
+            raise ConfigError(f"model.encoder_init must be 'vgg19' or 'face', not {config.encoder_init!r}")
+        if config.encoder_init == "face" and config.latent_layer != "relu3_1":
+            raise ConfigError("model.encoder_init=face trains VGG's layers up to relu3_1 only; it needs "
+                              "model.latent_layer=relu3_1")
         w, layer = config.width, config.latent_layer
         grid = latent_grid(info.image_size, layer)
         if grid < 2:
@@ -161,6 +171,8 @@ class HomoInterpGAN(Method):
     def check_requirements(cls, config: RunConfig) -> None:
         """The encoder starts from the authors' normalised VGG-19 or ImageNet VGG-19 unless random is allowed."""
         model = config.model
+        if model.encoder_init == "face":
+            return
         if model.vgg19g_path:
             if not Path(model.vgg19g_path).is_file():
                 raise MissingComponentError("normalised VGG-19 file (model.vgg19g_path) not found", model.vgg19g_path)
@@ -194,9 +206,14 @@ class HomoInterpGAN(Method):
     def pretrain(self, train: FaceDataset, log: Callable[[str], None]) -> None:
         c = self.config
         E, T, G = self.nets["E"], self.nets["T"], self.nets["G"]
-        sample = train.batch(torch.arange(min(c.normalise_images, len(train)))).image.to(self.device)
-        self.vgg_init = init_encoder(T, c.width, imagenet_normalise(sample), c.vgg19g_path, c.vgg19_path,
-                                     c.normalise_vgg, c.allow_random_vgg)
+        if c.encoder_init == "face":
+            trunk, status = face_trunk(train, c.width, self.device, log)
+            copy_torchvision(T, trunk)
+            self.vgg_init = {**status.to_dict(), "normalised": "no (trained weights)"}
+        else:
+            sample = train.batch(torch.arange(min(c.normalise_images, len(train)))).image.to(self.device)
+            self.vgg_init = init_encoder(T, c.width, imagenet_normalise(sample), c.vgg19g_path, c.vgg19_path,
+                                         c.normalise_vgg, c.allow_random_vgg)
         E.load_state_dict(T.state_dict())
         log(f"homointerp: encoder from {self.vgg_init['weights']} VGG-19 ({self.vgg_init['normalised']})")
         optimizer = adam(G.parameters(), c.lr, (0.5, 0.999))
@@ -354,6 +371,8 @@ class HomoInterpGAN(Method):
                 *(["D's classifier trained on real latents with real labels (released: interpolated latents, "
                    "source labels)"] if self.config.classifier_on == "real" else []),
                 *([f"lr = {self.config.lr:g} (the authors: 1e-4)"] if self.config.lr != 1e-4 else []),
+                *(["encoder and teacher start from a VGG layout trained on the training split's identities "
+                   "(the authors: normalised ImageNet VGG-19)"] if c.encoder_init == "face" else []),
                 *([f"latent at {self.config.latent_layer} (the authors: relu5_1)"]
                   if self.config.latent_layer != "relu5_1" else []),
                 *([f"translates with moving averages of E, I and G (half-life {self.config.ema_half_life:g} "

@@ -6,7 +6,8 @@ label = method name or an ablation label such as ``eggan-wtP``), or one ``train 
 
     RUN/eval/pairs.csv                 the (source, target, impostor) pairs, identical for all rows
     RUN/eval/evaluators.json           estimator and verifier metadata, own held-out accuracies, threshold
-    RUN/eval/reference/<row>/pairs.csv per-pair results of "Source (no edit)" (and "Ideal" on SynthFACS)
+    RUN/eval/reference/<row>/pairs.csv per-pair results of "Source (no edit)" (and "Ideal", "Ideal, blurred
+                                        1 px" on SynthFACS)
     RUN/eval/<label>/seed<k>/pairs.csv per-pair results; summary.json beside it
     RUN/outside/<name>/seed<k>/        a folder of another method's outputs, registered by `score`
                                        (source.json), scored here like a seed (pairs.csv, summary.json)
@@ -39,7 +40,8 @@ results.json schema (``format`` = ``eggan-bench-results/1``)::
      "coded_aus": ["AU01", ...],           # those the dataset codes (DISFA: 12): the only ones scored and
                                            # averaged; the others have no per_au entry (tables: n/c)
      "metrics": {"mse": {"higher_is_better": false}, ...},
-     "rows": [Row, ...],                   # "Source (no edit)", each label (sorted), "Ideal" (SynthFACS), "Real"
+     "rows": [Row, ...],                   # "Source (no edit)", each label (sorted), "Ideal" and
+                                           # "Ideal, blurred 1 px" (SynthFACS), "Real"
      "throughput": {label: throughput.measure(...)} | null,  # `eggan-bench throughput --run`, if measured
      "examples": {...},                    # added by eggan.cli.pipeline (schema in evaluate.examples)
      "significance": {"measure", "test",   # every two method rows on the per-pair AU error (evaluate.paired),
@@ -93,6 +95,7 @@ import pandas as pd
 import torch
 
 from eggan.core.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from eggan.core.imageops import blur
 from eggan.core.lock import READER_ADVICE, locked_dir
 from eggan.core.method import Method
 from eggan.core.registry import plugin_record
@@ -127,6 +130,12 @@ from evaluate.weights import expected_path, fetch_weights, sha256
 
 FORMAT = "eggan-bench-results/1"
 SOURCE_ROW, IDEAL_ROW, REAL_ROW = "Source (no edit)", "Ideal", "Real"
+# The ideal edits blurred by this Gaussian (pixels), sources alike: a right edit as soft as the CPU
+# presets' reconstructions (on SynthFACS quick, EGGAN's 26.3 dB is this blur's 26.3 dB), so every
+# ground-truth column and the estimator's gain can be read against what softness alone costs.
+IDEAL_BLUR = 1.0
+BLURRED_ROW = f"Ideal, blurred {IDEAL_BLUR:g} px"
+REFERENCE_FOLDERS = {SOURCE_ROW: "source", IDEAL_ROW: "ideal", BLURRED_ROW: "ideal_blurred"}
 # What a saved per-seed summary was scored with: raised when the per-pair columns change, so an
 # older summary is rescored rather than reused without them (2: reconstructions, ground truth).
 SCORING = 2
@@ -265,8 +274,9 @@ def _evaluate(run_dir: Path, estimator: str, openface_csv: str | Path | None, ve
         if row is not None:
             rows.append(row)
     if renderer is not None:
-        rows.append(_reference_row(IDEAL_ROW, *score_ideal(dataset, pairs, au, ver, reference, batch_size, rounds),
-                                   eval_dir / "reference" / "ideal"))
+        for label, sigma in ((IDEAL_ROW, 0.0), (BLURRED_ROW, IDEAL_BLUR)):
+            rows.append(_reference_row(label, *score_ideal(dataset, pairs, au, ver, reference, batch_size, rounds,
+                                                           sigma), eval_dir / "reference" / REFERENCE_FOLDERS[label]))
     rows.append({"label": REAL_ROW, "kind": "reference", "method": None, "seeds": {}, "checkpoint_steps": {},
                  "metadata": None, "summary": score_real(reference, au, ver, rounds)})
     results = {
@@ -298,8 +308,8 @@ def _evaluate(run_dir: Path, estimator: str, openface_csv: str | Path | None, ve
 def row_folders(run_dir: Path, row: dict[str, Any]) -> list[Path]:
     """The folders holding a row's per-pair results (``pairs.csv``), one per seed; [] for Real,
     whose figures are not per generated pair."""
-    if row["label"] in (SOURCE_ROW, IDEAL_ROW):
-        return [run_dir / "eval" / "reference" / ("source" if row["label"] == SOURCE_ROW else "ideal")]
+    if row["label"] in REFERENCE_FOLDERS:
+        return [run_dir / "eval" / "reference" / REFERENCE_FOLDERS[row["label"]]]
     root = run_dir / OUTSIDE_DIR if row.get("outside") else run_dir / "eval"
     return [root / row["label"] / f"seed{k}" for k in sorted(row["seeds"], key=int)]
 
@@ -379,9 +389,9 @@ def _outside_row(name: str, seeds: dict[int, Path], dataset: FaceDataset, pairs:
 
 def image_keys(runs: dict[str, dict[int, Path]], n_pairs: int, ideal: bool = False) -> list[str]:
     """The name of every image an evaluation reads: ``target_<pair>``, ``source_<pair>``, with
-    ``ideal`` (SynthFACS) ``ideal_<pair>``, and ``<label>_seed<k>_<pair>`` (what ``export_images``
-    writes)."""
-    prefixes = ["target", "source", *(["ideal"] if ideal else []),
+    ``ideal`` (SynthFACS) ``ideal_<pair>`` and ``idealblur_<pair>``, and ``<label>_seed<k>_<pair>``
+    (what ``export_images`` writes)."""
+    prefixes = ["target", "source", *(["ideal", "idealblur"] if ideal else []),
                 *(f"{label}_seed{k}" for label, seeds in sorted(runs.items()) for k in sorted(seeds))]
     return [f"{prefix}_{i:04d}" for prefix in prefixes for i in range(n_pairs)]
 
@@ -418,9 +428,9 @@ def export_images(run_dir: str | Path, out_dir: str | Path, device: str = "auto"
                   allow_other_data: bool = False) -> int:
     """Write every image the ``openface`` estimator reads, as ``<key>.png`` in ``out_dir``.
 
-    Keys: ``target_<pair>``, ``source_<pair>`` (the "Source (no edit)" row), ``ideal_<pair>`` (the
-    "Ideal" row, SynthFACS only) and ``<label>_seed<k>_<pair>``. Run OpenFace on them elsewhere
-    (FaceLandmarkImg, one CSV per image), then ``evaluate --estimator openface --openface-csv
+    Keys: ``target_<pair>``, ``source_<pair>`` (the "Source (no edit)" row), ``ideal_<pair>`` and
+    ``idealblur_<pair>`` (the "Ideal" rows, SynthFACS only) and ``<label>_seed<k>_<pair>``. Run
+    OpenFace on them elsewhere (FaceLandmarkImg, one CSV per image), then ``evaluate --estimator openface --openface-csv
     CSV_DIR``. Returns the count.
     """
     check_evaluators(batch_size=batch_size)
@@ -445,11 +455,12 @@ def _export(run_dir: Path, out_dir: Path, torch_device: torch.device, batch_size
         for prefix, rows in (("target", target), ("source", source)):
             keys = [f"{prefix}_{i:04d}" for i in chunk.tolist()]
             written += len(save_images(dataset.batch(rows[chunk]).image, keys, out_dir))
-        if renderer is not None:  # the Ideal row's images (SynthFACS)
+        if renderer is not None:  # the Ideal rows' images (SynthFACS)
             ideal = renderer.render(list(pairs["source_path"].iloc[chunk.numpy()]), dataset.aus[target[chunk]],
-                                    list(pairs["expression"].iloc[chunk.numpy()]))
-            written += len(save_images(ideal.float().div(127.5).sub(1.0), [f"ideal_{i:04d}" for i in chunk.tolist()],
-                                       out_dir))
+                                    list(pairs["expression"].iloc[chunk.numpy()])).float().div(127.5).sub(1.0)
+            blurred = blur(ideal, torch.full((len(chunk),), IDEAL_BLUR))
+            for prefix, images in (("ideal", ideal), ("idealblur", blurred)):
+                written += len(save_images(images, [f"{prefix}_{i:04d}" for i in chunk.tolist()], out_dir))
     for label, seeds in sorted(runs.items()):
         for k, folder in sorted(seeds.items()):
             method = loader(folder / CHECKPOINT_NAME, torch_device)

@@ -36,6 +36,7 @@ from eggan.data.dataset import FaceDataset, Target
 from eggan.errors import DataError, OutputError
 from eggan.io import atomic_write_json, output_errors
 from evaluate.evaluation import (
+    BLURRED_ROW,
     IDEAL_ROW,
     PROTOCOL_NOTES,
     REAL_ROW,
@@ -194,7 +195,7 @@ def score_folder(run_dir: str | Path, outputs: str | Path, name: str, seed: int 
     run_dir, outputs = Path(run_dir), Path(outputs).resolve()
     with locked_dir(run_dir, log, READER_ADVICE):
         runs = find_runs(run_dir)
-        check_name(name, set(runs) | {SOURCE_ROW, IDEAL_ROW, REAL_ROW})
+        check_name(name, set(runs) | {SOURCE_ROW, IDEAL_ROW, BLURRED_ROW, REAL_ROW})
         if not (run_dir / "eval" / "pairs.csv").is_file():
             raise DataError("has no eval/pairs.csv: evaluate the run first (`eggan-bench evaluate --run RUN`), so "
                             "the outputs are scored on its pairs", run_dir)

@@ -13,7 +13,8 @@ output minus the reconstruction is the change the method itself made, which the 
 Reference rows (``protocol.md``): "Source (no edit)" scores the unedited source as if it were the
 output (the floor every method must beat on expression); "Real" reads the real target images
 against their labels (the estimator's ceiling) and verifies real genuine/impostor pairs. On
-SynthFACS, "Ideal" scores the ideal edits themselves (eggan.data.ideal).
+SynthFACS, "Ideal" scores the ideal edits themselves (eggan.data.ideal), and "Ideal, blurred 1 px"
+the same edits as a soft generator would draw them (``score_ideal``'s ``blur_sigma``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from eggan.core.imageops import blur
 from eggan.core.method import Method
 from eggan.data.aus import AU_COLUMNS, coded_names, select_coded
 from eggan.data.dataset import Batch, FaceDataset, Target
@@ -249,19 +251,29 @@ def score_source(dataset: FaceDataset, pairs: pd.DataFrame, estimator: AUEstimat
 
 
 def score_ideal(dataset: FaceDataset, pairs: pd.DataFrame, estimator: AUEstimator, verifier: Verifier,
-                reference: Reference, batch_size: int = 32, rounds: int = 1000
+                reference: Reference, batch_size: int = 32, rounds: int = 1000, blur_sigma: float = 0.0
                 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The "Ideal" row (SynthFACS): the ideal edits scored as outputs. Their reconstruction is the
     source itself (a source re-rendered with its own labels is its own PNG), so the estimator's
-    reading of the ideal's own edit is its gain on a change that is exactly the asked one."""
+    reading of the ideal's own edit is its gain on a change that is exactly the asked one.
+
+    With ``blur_sigma`` > 0, the "Ideal, blurred" row: ideal and source blurred alike (Gaussian,
+    pixels), the blurred source as reconstruction. That is the right edit at the sharpness of a soft
+    generator; it shows what softness alone costs in every ground-truth column and how the
+    estimator's gain grows with it, so a method's row can be read against it."""
     if reference.ideal is None:
         raise RuntimeError("the Ideal row needs ideal renders (SynthFACS)")
     ideal = reference.ideal
 
     def perfect(chunk: torch.Tensor, source: Batch, _target: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        return ideal[chunk].float().div(127.5).sub(1.0), source.image
+        out, recon = ideal[chunk].float().div(127.5).sub(1.0), source.image
+        if blur_sigma == 0:
+            return out, recon
+        sigma = torch.full((len(chunk),), blur_sigma)
+        return blur(out, sigma), blur(recon, sigma)
 
-    return score_outputs(perfect, dataset, pairs, estimator, verifier, reference, batch_size, "ideal", rounds)
+    prefix = "ideal" if blur_sigma == 0 else "idealblur"
+    return score_outputs(perfect, dataset, pairs, estimator, verifier, reference, batch_size, prefix, rounds)
 
 
 def score_real(reference: Reference, estimator: AUEstimator, verifier: Verifier, rounds: int = 1000

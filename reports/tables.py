@@ -308,7 +308,7 @@ def _truth_block(row: dict[str, Any]) -> dict[str, Any] | None:
 
 def ground_truth_table(results: dict[str, Any]) -> Table | None:
     """Every SynthFACS output against its ideal render (evaluate.groundtruth): rows Source, each
-    method, Ideal; absent where the data has no ideal renders."""
+    method, Ideal, Ideal blurred; absent where the data has no ideal renders."""
     rows = [(r, block) for r in _table_rows(results) if (block := _truth_block(r)) is not None]
     if not rows:
         return None
@@ -331,7 +331,9 @@ def ground_truth_table(results: dict[str, Any]) -> Table | None:
         f"(1 = all of it) and its cosine with it. {data_sentence(results)} Means over pairs with a 95 % bootstrap "
         f"interval for the edit score (mean ± std over seeds when several); {first['n_no_change']} of "
         f"{first['n_pairs']} pairs ask for fewer than {note['min_changed_pixels']} changed pixels and have no edit "
-        "score or own edit. Source (no edit) and Ideal are references (never bold); n/a where a figure does not "
+        "score or own edit. Source (no edit) and Ideal are references (never bold), and so is Ideal, blurred: the "
+        "ideal edit and its source blurred alike (Gaussian), the right edit as soft as a generator draws it; read a "
+        "method against the Ideal row of its own sharpness (compare the Recon. PSNR). n/a where a figure does not "
         f"apply. {gain_sentence(results)}"
     )
     return Table("ground_truth", [title for _k, title, _d in GT_COLUMNS],

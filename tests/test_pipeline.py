@@ -10,12 +10,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from folder_state import snapshot
 from typer.testing import CliRunner
 
 from eggan.cli.main import app
 from eggan.cli.pipeline import BenchConfig, plan, run_benchmark
+from eggan.core.imageops import blur
+from eggan.data.dataset import load_dataset
+from eggan.data.ideal import IdealRenderer
 from eggan.errors import ConfigError, DataError
+from evaluate.groundtruth import pair_scores
 from reports.report import build_report
 
 SMOKE = BenchConfig(methods=["eggan", "stargan"], ablations=True, preset="smoke", device="cpu", examples=4,
@@ -34,7 +39,8 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_run_writes_results_tables_and_figures(smoke_run: Path) -> None:
     results = json.loads((smoke_run / "results.json").read_text())
     labels = [row["label"] for row in results["rows"]]
-    assert labels == ["Source (no edit)", "eggan", "eggan-wtI", "eggan-wtP", "eggan-wtS", "stargan", "Ideal", "Real"]
+    assert labels == ["Source (no edit)", "eggan", "eggan-wtI", "eggan-wtP", "eggan-wtS", "stargan", "Ideal",
+                      "Ideal, blurred 1 px", "Real"]
     for name in ("expression", "identity", "ablation", "throughput", "ground_truth", "ground_truth_expressions"):
         assert (smoke_run / "tables" / f"{name}.md").is_file() and (smoke_run / "tables" / f"{name}.tex").is_file()
     for name in ("comparison", "interpolation", "ablation", "per_au", "edit_maps"):
@@ -74,6 +80,27 @@ def test_the_ground_truth_table_is_the_mean_of_the_per_pair_scores(smoke_run: Pa
     curve = [json.loads(line) for line in (smoke_run / "train" / "eggan" / "seed0" / "metrics.jsonl").read_text()
              .splitlines() if "gt_edit" in line]
     assert curve and curve[-1]["step"] == 20 and set(curve[-1]) >= {"gt_edit", "gt_recon_psnr"}
+
+
+def test_the_blurred_ideal_row_is_the_ideal_edit_and_its_source_blurred_alike(smoke_run: Path) -> None:
+    """Recomputed here from the renders: the row's outputs are the ideal edits blurred by a 1 px
+    Gaussian and its reconstructions the sources blurred the same way (a plain source would give an
+    infinite reconstruction PSNR, an unblurred ideal an edit score of 1)."""
+    results = json.loads((smoke_run / "results.json").read_text())
+    dataset = load_dataset(results["meta"]["dataset"]["root"], results["meta"]["dataset"]["image_size"])
+    frame = pd.read_csv(smoke_run / "eval" / "reference" / "ideal_blurred" / "pairs.csv")
+    rows = {path: i for i, path in enumerate(dataset.table["path"])}
+    source = dataset.batch(torch.tensor([rows[p] for p in frame["source_path"]]))
+    target = dataset.batch(torch.tensor([rows[p] for p in frame["target_path"]]))
+    ideal = IdealRenderer(dataset.root).render(list(frame["source_path"]), target.aus, list(frame["expression"]))
+    sigma = torch.ones(len(frame))
+    soft_source, soft_ideal = blur(source.image, sigma), blur(ideal.float() / 127.5 - 1, sigma)
+    scores = pair_scores(source.image, ideal, soft_ideal, soft_source)
+    for column in ("edit", "psnr", "recon_psnr", "own_projection"):
+        assert np.allclose(frame[f"gt_{column}"], scores[column], atol=1e-3, equal_nan=True), column  # CSV: 5 digits
+    assert 0 < np.nanmean(scores["edit"]) < 0.9 and np.isfinite(scores["recon_psnr"]).all()
+    table = (smoke_run / "tables" / "ground_truth.md").read_text()
+    assert next(line for line in table.splitlines() if line.startswith("| Ideal, blurred 1 px "))
 
 
 def test_the_tables_compile_with_pdflatex(smoke_run: Path, tmp_path: Path, compile_latex) -> None:

@@ -34,7 +34,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 class VGGStatus:
     """Where the VGG19 weights came from; recorded with every result that depends on them."""
 
-    weights: str  # "imagenet" or "random"
+    weights: str  # "imagenet", "random" or "face" (eggan.core.facetrunk)
     path: str | None
     note: str
 

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import torch
 
 from eggan.core.config import RunConfig, base_preset
+from eggan.core.facetrunk import face_trunk
 from eggan.core.gan import gradient_penalty, random_interpolate
 from eggan.core.imageops import random_blur, random_noise
 from eggan.core.method import DataInfo, Method, adam, eval_mode, frozen, set_requires_grad
@@ -117,8 +118,9 @@ class EggAN(Method):
         self.au_bank = train.aus.to(self.device)
         if not self.cfg.no_perceptual and self.phi is None:
             c = self.cfg
+            trunk = face_trunk(train, c.perceptual_width, self.device) if c.perceptual_trunk == "face" else None
             self.phi = build_perceptual(c.vgg_weights, c.allow_random_vgg, c.perceptual_input,
-                                        c.perceptual_width).to(self.device)
+                                        c.perceptual_width, trunk).to(self.device)
             self.vgg_status = self.phi.status.to_dict()
 
     def pretrain(self, train: FaceDataset, log: Callable[[str], None]) -> None:
@@ -316,7 +318,7 @@ class EggAN(Method):
     def check_requirements(cls, config: RunConfig) -> None:
         """The perceptual loss needs ImageNet VGG19 weights unless a random stand-in is allowed."""
         model = resolve(config.model)
-        if not model.no_perceptual and model.perceptual_width == 1.0:
+        if not model.no_perceptual and model.perceptual_width == 1.0 and model.perceptual_trunk == "vgg19":
             require_weights(model.vgg_weights, model.allow_random_vgg)
 
     def metadata(self) -> dict[str, Any]:
@@ -336,6 +338,7 @@ class EggAN(Method):
             "latent_size": c.latent_size,
             "width": c.width,
             "perceptual_width": c.perceptual_width,
+            "perceptual_trunk": c.perceptual_trunk,
             "critic_width": c.width if c.critic_width is None else c.critic_width,
             "critic_condition": c.critic_condition,
             "au_injection": c.au_injection,

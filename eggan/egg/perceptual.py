@@ -43,13 +43,17 @@ class Perceptual(nn.Module):
 
 
 def build_perceptual(
-    weights: str | None, allow_random: bool, input_mode: InputMode = "imagenet", width: float = 1.0
+    weights: str | None, allow_random: bool, input_mode: InputMode = "imagenet", width: float = 1.0,
+    trained: tuple[nn.Sequential, VGGStatus] | None = None,
 ) -> Perceptual:
     """phi from ImageNet VGG19 weights; a random trunk only when ``allow_random`` (with a warning).
 
     ``width`` < 1 asks for a narrower random trunk (``eggan.core.vgg.narrow_random_trunk``): the CPU
     presets' stand-in, which costs width^2 of the full trunk and never depends on the weights cache.
+    ``trained`` is a trunk with its status trained elsewhere (``eggan.core.facetrunk``), used as given.
     """
+    if trained is not None:
+        return Perceptual(*trained, input_mode)
     if width != 1.0:
         if not allow_random:
             raise ConfigError(f"a perceptual trunk at width {width:g} is random by construction; "

@@ -97,6 +97,9 @@ class EggANConfig:
     # Channel multiplier of phi's trunk. ImageNet weights exist at 1 only; below 1 the trunk is a
     # seeded random stand-in (needs allow_random_vgg) whose cost falls with the square of the width.
     perceptual_width: float = 1.0
+    # phi's weights: "vgg19" (ImageNet, or the random stand-in where allowed) or "face": the same
+    # layout trained on the run's training split to tell its people apart (eggan.core.facetrunk).
+    perceptual_trunk: Literal["vgg19", "face"] = "vgg19"
 
     # The paper / authors' code differences (None: the variant's value).
     architecture: Literal["paper", "official"] | None = None
@@ -203,7 +206,9 @@ def check(config: EggANConfig) -> None:
         raise ConfigError("model.n_critic, cid_batch_size and schedule_epochs must be >= 1, cid_epochs >= 0")
     if not 0.0 < config.perceptual_width <= 1.0:
         raise ConfigError(f"model.perceptual_width must lie in (0, 1], not {config.perceptual_width}")
-    if config.perceptual_width < 1.0 and not config.allow_random_vgg:
+    if config.perceptual_trunk not in ("vgg19", "face"):
+        raise ConfigError(f"model.perceptual_trunk must be vgg19 or face, not {config.perceptual_trunk!r}")
+    if config.perceptual_width < 1.0 and not config.allow_random_vgg and config.perceptual_trunk == "vgg19":
         raise ConfigError("model.perceptual_width < 1 builds a random trunk; it needs model.allow_random_vgg=true")
     if config.cexp_epochs < 0:
         raise ConfigError(f"model.cexp_epochs must be >= 0, not {config.cexp_epochs}")
