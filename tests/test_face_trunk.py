@@ -20,7 +20,7 @@ from eggan.core.registry import get_method
 from eggan.core.vgg import narrow_random_trunk
 from eggan.data.dataset import FaceDataset
 from eggan.egg.model import EggAN
-from eggan.errors import ConfigError
+from eggan.errors import ConfigError, MissingComponentError
 
 CPU = torch.device("cpu")
 
@@ -99,6 +99,15 @@ def test_homointerp_starts_its_encoder_and_teacher_from_the_face_trunk(tiny_data
                zip(conv_weights(method.nets["T"]), conv_weights(expected), strict=True))
     assert method.vgg_init["weights"] == "face" and method.vgg_init["note"] == status.note
     assert "trained on the training split's identities" in " | ".join(method.metadata()["deviations"])
+
+
+def test_homointerp_face_start_needs_no_imagenet_weights() -> None:
+    config = get_method("homointerp").preset("smoke")
+    config.model.width, config.model.allow_random_vgg = 1.0, False
+    with pytest.raises(MissingComponentError, match="VGG19 ImageNet weights"):  # none here (conftest)
+        get_method("homointerp").check_requirements(config)
+    config.model.encoder_init, config.model.latent_layer = "face", "relu3_1"
+    get_method("homointerp").check_requirements(config)
 
 
 def test_homointerp_face_start_needs_the_relu3_1_latent() -> None:
