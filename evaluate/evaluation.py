@@ -131,8 +131,9 @@ from evaluate.weights import expected_path, fetch_weights, sha256
 FORMAT = "eggan-bench-results/1"
 SOURCE_ROW, IDEAL_ROW, REAL_ROW = "Source (no edit)", "Ideal", "Real"
 # The ideal edits blurred by this Gaussian (pixels), sources alike: a right edit as soft as the CPU
-# presets' reconstructions (on SynthFACS quick, EGGAN's 26.3 dB is this blur's 26.3 dB), so every
-# ground-truth column and the estimator's gain can be read against what softness alone costs.
+# presets' reconstructions (on SynthFACS quick this blur's reconstruction PSNR is 26.2 dB, EGGAN's
+# 26.3 dB), so every ground-truth column and the estimator's gain can be read against what
+# softness alone costs.
 IDEAL_BLUR = 1.0
 BLURRED_ROW = f"Ideal, blurred {IDEAL_BLUR:g} px"
 REFERENCE_FOLDERS = {SOURCE_ROW: "source", IDEAL_ROW: "ideal", BLURRED_ROW: "ideal_blurred"}
@@ -430,8 +431,8 @@ def export_images(run_dir: str | Path, out_dir: str | Path, device: str = "auto"
 
     Keys: ``target_<pair>``, ``source_<pair>`` (the "Source (no edit)" row), ``ideal_<pair>`` and
     ``idealblur_<pair>`` (the "Ideal" rows, SynthFACS only) and ``<label>_seed<k>_<pair>``. Run
-    OpenFace on them elsewhere (FaceLandmarkImg, one CSV per image), then ``evaluate --estimator openface --openface-csv
-    CSV_DIR``. Returns the count.
+    OpenFace on them elsewhere (FaceLandmarkImg, one CSV per image), then ``evaluate --estimator
+    openface --openface-csv CSV_DIR``. Returns the count.
     """
     check_evaluators(batch_size=batch_size)
     run_dir, out_dir = Path(run_dir), Path(out_dir)
