@@ -11,6 +11,7 @@ finished run keeps its mtimes and can be read from a read-only mount. The temp f
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -101,3 +102,12 @@ def _holds(path: Path, data: bytes) -> bool:
 
 def atomic_write_json(path: str | Path, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def sha256(path: Path) -> str:
+    """The file's SHA-256, read in 1 MiB chunks (weights files run to hundreds of MB)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -25,25 +25,25 @@ from torch import nn
 
 from eggan.core.checkpoint import load_checkpoint
 from eggan.core.registry import read_run_config
+from eggan.core.trained_cache import load_or_train
 from eggan.data.aus import AU_COLUMNS, AU_MAX, N_AUS, coded_names, expand_coded
 from eggan.data.dataset import FaceDataset
 from eggan.data.openface import csv_candidates, find_openface, read_openface_dir, run_openface, unique_keys
 from eggan.data.sources import open_dataset
 from eggan.errors import ConfigError, MissingComponentError
-from eggan.io import output_errors
+from eggan.io import output_errors, sha256
 from evaluate.indomain import (
     ROBUSTNESS_SIGMAS,
     batches,
     blur,
     degrade,
+    evaluators_dir,
     jitter,
-    load_or_train,
     pick_device,
     resize,
     training_split,
 )
 from evaluate.metrics import au_agreement
-from evaluate.weights import sha256
 
 
 @dataclass
@@ -248,7 +248,8 @@ def learned_estimator(
                               **heldout}, "heldout_blurred": blurred}
         return {k: v.cpu() for k, v in net.state_dict().items()}, report
 
-    state, report, path = load_or_train("au-regressor", dataset, {**settings, "size": size}, fit, log=log)
+    state, report, path = load_or_train("au-regressor", dataset, {**settings, "size": size}, fit, evaluators_dir(),
+                                        log=log)
     net = AUEnsemble(size, settings["width"], settings["members"], len(coded))
     net.load_state_dict(state, strict=True)
     info = {"name": f"learned AU regressor (mean of {settings['members']} CNNs, {size}x{size}, trained in-domain)",

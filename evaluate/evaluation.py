@@ -105,7 +105,7 @@ from eggan.data.config import DataConfig
 from eggan.data.dataset import FaceDataset, Target
 from eggan.data.ideal import IdealRenderer
 from eggan.errors import CheckpointError, ConfigError, DataError
-from eggan.io import atomic_write_json, atomic_write_text
+from eggan.io import atomic_write_json, atomic_write_text, sha256
 from evaluate.au import AUEstimator, build_estimator, check_estimator, check_estimator_inputs, save_images
 from evaluate.examples import encode_levels, example_pairs
 from evaluate.groundtruth import CHANGE_LEVEL, DEFINITIONS, MIN_CHANGED, ideal_renderer
@@ -126,7 +126,7 @@ from evaluate.protocol import (
 )
 from evaluate.results_store import RESULTS_NAME, read_previous, write_results
 from evaluate.run_data import find_runs, run_dataset, seed_folders
-from evaluate.weights import expected_path, fetch_weights, sha256
+from evaluate.weights import expected_path, fetch_weights
 
 FORMAT = "eggan-bench-results/1"
 SOURCE_ROW, IDEAL_ROW, REAL_ROW = "Source (no edit)", "Ideal", "Real"

@@ -31,13 +31,15 @@ from torch import nn
 
 from eggan.core.checkpoint import load_file
 from eggan.core.method import adam
+from eggan.core.trained_cache import load_or_train
 from eggan.data.dataset import FaceDataset
 from eggan.data.landmarks import dataset_points
 from eggan.errors import CheckpointError, ConfigError
+from eggan.io import sha256
 from evaluate.alignment import DESCRIPTION, align
-from evaluate.indomain import batches, degrade, jitter, load_or_train, pick_device, resize, training_split
+from evaluate.indomain import batches, degrade, evaluators_dir, jitter, pick_device, resize, training_split
 from evaluate.lightcnn import INPUT_SIZE, VARIANTS, build_lightcnn
-from evaluate.weights import expected_path, sha256, verify_weights
+from evaluate.weights import expected_path, verify_weights
 
 LUMA = (0.299, 0.587, 0.114)  # what PIL "L" and OpenCV's grayscale read use
 
@@ -223,7 +225,7 @@ def indomain_verifier(
         state = {k: v.cpu() for k, v in net.state_dict().items() if not k.startswith("fc2.")}
         return state, {"identities": len(train.identities), "final_epoch_train_accuracy": correct / len(train)}
 
-    state, report, path = load_or_train("verifier", dataset, {**settings, "size": size}, fit)
+    state, report, path = load_or_train("verifier", dataset, {**settings, "size": size}, fit, evaluators_dir())
     net = build_lightcnn(settings["variant"], None, settings["width"], size)
     net.load_state_dict(state, strict=True)
     name = f"LightCNN-9 (width {settings['width']}, {size}x{size} input, trained in-domain)"

@@ -21,7 +21,6 @@ Examples:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -31,7 +30,7 @@ from typing import Any
 
 from eggan.data.sources import cache_root
 from eggan.errors import CheckpointError, ConfigError, MissingComponentError
-from eggan.io import atomic_write_json
+from eggan.io import atomic_write_json, sha256
 
 
 @dataclass(frozen=True)
@@ -80,14 +79,6 @@ def expected_path(variant: str, cache_dir: str | Path | None = None) -> Path:
 
 def record_path(path: Path) -> Path:
     return path.with_name(path.name + RECORD_SUFFIX)
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def write_record(path: Path, variant: str, origin: str, digest: str) -> dict[str, Any]:

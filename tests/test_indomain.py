@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from eggan.core.imageops import random_blur
+from eggan.core.trained_cache import cache_path, load_or_train
 from eggan.data.dataset import load_dataset
-from evaluate.indomain import blur, cache_path, degrade, load_or_train, training_split
+from evaluate.indomain import blur, degrade, training_split
 
 
 def test_blur_keeps_sigma_zero_images_and_smooths_the_others() -> None:
@@ -81,8 +82,8 @@ def test_a_cached_evaluator_with_the_wrong_tags_is_rebuilt_with_a_warning(tiny_d
     torch.save({**payload, "state_dict": {}, "report": "{}"}, path)
     trained = {"w": torch.ones(2)}
 
-    with pytest.warns(UserWarning, match=r"verifier-.*\.pt: the cached verifier is truncated, corrupt or not an "
-                                         r"evaluator; training it again"):
+    with pytest.warns(UserWarning, match=r"verifier-.*\.pt: the cached verifier is truncated, corrupt or not a "
+                                         r"cached verifier; training it again"):
         state, _, _ = load_or_train("verifier", dataset, settings, lambda: (trained, {}), cache_dir=tmp_path)
     assert torch.equal(state["w"], trained["w"])
     assert torch.load(path, weights_only=True)["format"] == "eggan-bench-evaluator/1"

@@ -419,8 +419,8 @@ def test_a_truncated_cached_evaluator_is_trained_again_with_a_message(capsys: py
     try:
         code, lines = cli(capsys, "evaluate", "--run", run, "--device", "cpu")
         assert code == 0
-        assert f"warning: {cached}: the cached au-regressor is truncated, corrupt or not an evaluator; training it " \
-               "again" in lines
+        assert f"warning: {cached}: the cached au-regressor is truncated, corrupt or not a cached au-regressor; " \
+               "training it again" in lines
         rebuilt = torch.load(cached, weights_only=True)["state_dict"]
         original = torch.load(io.BytesIO(good), weights_only=True)["state_dict"]
         assert rebuilt.keys() == original.keys() and all(torch.equal(rebuilt[k], original[k]) for k in rebuilt)

@@ -10,7 +10,7 @@ expression free, which features trained to recognise people under every expressi
 than random ones.
 
 Trained once per (training split, settings) and cached like the in-domain evaluators
-(``evaluate.indomain.load_or_train``, under ``cache_root()/trunks``); the file's sha256 and the
+(``eggan.core.trained_cache``, under ``cache_root()/trunks``); the file's sha256 and the
 training accuracy go into the returned ``VGGStatus``, which the method records in its metadata.
 """
 
@@ -23,12 +23,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from eggan.core.trained_cache import load_or_train
 from eggan.core.vgg import VGGStatus, imagenet_normalise, narrow_random_trunk
 from eggan.core.warmup import fit_classifier
 from eggan.data.dataset import FaceDataset
 from eggan.data.sources import cache_root
-from evaluate.indomain import load_or_train
-from evaluate.weights import sha256
+from eggan.io import sha256
 
 FACE_TRUNK_SETTINGS: dict[str, Any] = {"epochs": 4, "batch_size": 64, "lr": 1e-3, "seed": 0}
 
