@@ -95,18 +95,17 @@ import pandas as pd
 import torch
 
 from eggan.core.checkpoint import CHECKPOINT_NAME, load_checkpoint
-from eggan.core.imageops import blur
 from eggan.core.lock import READER_ADVICE, locked_dir
 from eggan.core.method import Method
 from eggan.core.registry import plugin_record
 from eggan.core.runmeta import environment, select_device
 from eggan.data.aus import AU_NAMES, au_list, coded_names
 from eggan.data.config import DataConfig
-from eggan.data.dataset import FaceDataset, Target
+from eggan.data.dataset import FaceDataset
 from eggan.data.ideal import IdealRenderer
 from eggan.errors import CheckpointError, ConfigError, DataError
 from eggan.io import atomic_write_json, atomic_write_text, sha256
-from evaluate.au import AUEstimator, build_estimator, check_estimator, check_estimator_inputs, save_images
+from evaluate.au import AUEstimator, build_estimator, check_estimator, check_estimator_inputs
 from evaluate.examples import encode_levels, example_pairs
 from evaluate.groundtruth import CHANGE_LEVEL, DEFINITIONS, MIN_CHANGED, ideal_renderer
 from evaluate.identity import Verifier, check_verifier_weights, indomain_verifier, released_verifier
@@ -115,8 +114,9 @@ from evaluate.lightcnn import VARIANTS
 from evaluate.metrics import HIGHER_IS_BETTER
 from evaluate.outputs import OUTSIDE_DIR, outputs_sha256, read_outputs
 from evaluate.paired import pairwise_au_error, per_pair_au_error
-from evaluate.pairs import calibrate, load_pairs, make_pairs, pairs_description, row_indices, save_pairs
+from evaluate.pairs import calibrate, load_pairs, make_pairs, pairs_description, save_pairs
 from evaluate.protocol import (
+    ideal_prefix,
     prepare_reference,
     score_ideal,
     score_outputs,
@@ -137,6 +137,7 @@ SOURCE_ROW, IDEAL_ROW, REAL_ROW = "Source (no edit)", "Ideal", "Real"
 IDEAL_BLUR = 1.0
 BLURRED_ROW = f"Ideal, blurred {IDEAL_BLUR:g} px"
 REFERENCE_FOLDERS = {SOURCE_ROW: "source", IDEAL_ROW: "ideal", BLURRED_ROW: "ideal_blurred"}
+IDEAL_SIGMAS = {IDEAL_ROW: 0.0, BLURRED_ROW: IDEAL_BLUR}  # the Ideal rows (SynthFACS) and their blur
 # What a saved per-seed summary was scored with: raised when the per-pair columns change, so an
 # older summary is rescored rather than reused without them (2: reconstructions, ground truth).
 SCORING = 2
@@ -275,7 +276,7 @@ def _evaluate(run_dir: Path, estimator: str, openface_csv: str | Path | None, ve
         if row is not None:
             rows.append(row)
     if renderer is not None:
-        for label, sigma in ((IDEAL_ROW, 0.0), (BLURRED_ROW, IDEAL_BLUR)):
+        for label, sigma in IDEAL_SIGMAS.items():
             rows.append(_reference_row(label, *score_ideal(dataset, pairs, au, ver, reference, batch_size, rounds,
                                                            sigma), eval_dir / "reference" / REFERENCE_FOLDERS[label]))
     rows.append({"label": REAL_ROW, "kind": "reference", "method": None, "seeds": {}, "checkpoint_steps": {},
@@ -391,8 +392,8 @@ def _outside_row(name: str, seeds: dict[int, Path], dataset: FaceDataset, pairs:
 def image_keys(runs: dict[str, dict[int, Path]], n_pairs: int, ideal: bool = False) -> list[str]:
     """The name of every image an evaluation reads: ``target_<pair>``, ``source_<pair>``, with
     ``ideal`` (SynthFACS) ``ideal_<pair>`` and ``idealblur_<pair>``, and ``<label>_seed<k>_<pair>``
-    (what ``export_images`` writes)."""
-    prefixes = ["target", "source", *(["ideal", "idealblur"] if ideal else []),
+    (what ``evaluate.export.export_images`` writes)."""
+    prefixes = ["target", "source", *([ideal_prefix(s) for s in IDEAL_SIGMAS.values()] if ideal else []),
                 *(f"{label}_seed{k}" for label, seeds in sorted(runs.items()) for k in sorted(seeds))]
     return [f"{prefix}_{i:04d}" for prefix in prefixes for i in range(n_pairs)]
 
@@ -422,56 +423,6 @@ def run_pairs(eval_dir: Path, dataset: FaceDataset, per_expression: int, seed: i
     save_pairs(pairs, pairs_path)
     atomic_write_json(described, dict(pairs.attrs))
     return pairs, dict(pairs.attrs)
-
-
-def export_images(run_dir: str | Path, out_dir: str | Path, device: str = "auto", batch_size: int = 32,
-                  per_expression: int = 174, seed: int = 0, loader: Loader | None = None,
-                  allow_other_data: bool = False) -> int:
-    """Write every image the ``openface`` estimator reads, as ``<key>.png`` in ``out_dir``.
-
-    Keys: ``target_<pair>``, ``source_<pair>`` (the "Source (no edit)" row), ``ideal_<pair>`` and
-    ``idealblur_<pair>`` (the "Ideal" rows, SynthFACS only) and ``<label>_seed<k>_<pair>``. Run
-    OpenFace on them elsewhere (FaceLandmarkImg, one CSV per image), then ``evaluate --estimator
-    openface --openface-csv CSV_DIR``. Returns the count.
-    """
-    check_evaluators(batch_size=batch_size)
-    run_dir, out_dir = Path(run_dir), Path(out_dir)
-    torch_device = select_device(device)
-    if loader is None:
-        from eggan.core.train import load_trained as loader
-    with locked_dir(run_dir, advice=READER_ADVICE):
-        return _export(run_dir, out_dir, torch_device, batch_size, per_expression, seed, loader, allow_other_data)
-
-
-def _export(run_dir: Path, out_dir: Path, torch_device: torch.device, batch_size: int, per_expression: int,
-            seed: int, loader: Loader, allow_other_data: bool) -> int:
-    runs = find_runs(run_dir)
-    config, dataset, _ = run_dataset(runs, allow_other_data)
-    pairs, _ = run_pairs(run_dir / "eval", dataset, per_expression, seed)
-    target, source = row_indices(dataset, pairs["target_path"]), row_indices(dataset, pairs["source_path"])
-    renderer = ideal_renderer(config, dataset)
-    chunks = list(torch.arange(len(pairs)).split(batch_size))
-    written = 0
-    for chunk in chunks:
-        for prefix, rows in (("target", target), ("source", source)):
-            keys = [f"{prefix}_{i:04d}" for i in chunk.tolist()]
-            written += len(save_images(dataset.batch(rows[chunk]).image, keys, out_dir))
-        if renderer is not None:  # the Ideal rows' images (SynthFACS)
-            ideal = renderer.render(list(pairs["source_path"].iloc[chunk.numpy()]), dataset.aus[target[chunk]],
-                                    list(pairs["expression"].iloc[chunk.numpy()])).float().div(127.5).sub(1.0)
-            blurred = blur(ideal, torch.full((len(chunk),), IDEAL_BLUR))
-            for prefix, images in (("ideal", ideal), ("idealblur", blurred)):
-                written += len(save_images(images, [f"{prefix}_{i:04d}" for i in chunk.tolist()], out_dir))
-    for label, seeds in sorted(runs.items()):
-        for k, folder in sorted(seeds.items()):
-            method = loader(folder / CHECKPOINT_NAME, torch_device)
-            check_coded(method, dataset, folder / CHECKPOINT_NAME)
-            for chunk in chunks:
-                generated = method.translate(dataset.batch(source[chunk]).image,
-                                             Target.from_batch(dataset.batch(target[chunk])))
-                keys = [f"{label}_seed{k}_{i:04d}" for i in chunk.tolist()]
-                written += len(save_images(generated, keys, out_dir))
-    return written
 
 
 PROTOCOL_NOTES = {

@@ -250,6 +250,18 @@ def score_source(dataset: FaceDataset, pairs: pd.DataFrame, estimator: AUEstimat
     return score_outputs(unedited, dataset, pairs, estimator, verifier, reference, batch_size, "source", rounds)
 
 
+def ideal_outputs(ideal: torch.Tensor, blur_sigma: float) -> torch.Tensor:
+    """An Ideal row's outputs in [-1, 1]: the uint8 ideal renders, blurred by ``blur_sigma`` px
+    (0: as rendered). The OpenFace export writes the same images as ``score_ideal`` scores."""
+    images = ideal.float().div(127.5).sub(1.0)
+    return images if blur_sigma == 0 else blur(images, torch.full((len(images),), blur_sigma))
+
+
+def ideal_prefix(blur_sigma: float) -> str:
+    """The image-key prefix of an Ideal row's outputs (``<prefix>_<pair>``)."""
+    return "ideal" if blur_sigma == 0 else "idealblur"
+
+
 def score_ideal(dataset: FaceDataset, pairs: pd.DataFrame, estimator: AUEstimator, verifier: Verifier,
                 reference: Reference, batch_size: int = 32, rounds: int = 1000, blur_sigma: float = 0.0
                 ) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -266,14 +278,11 @@ def score_ideal(dataset: FaceDataset, pairs: pd.DataFrame, estimator: AUEstimato
     ideal = reference.ideal
 
     def perfect(chunk: torch.Tensor, source: Batch, _target: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        out, recon = ideal[chunk].float().div(127.5).sub(1.0), source.image
-        if blur_sigma == 0:
-            return out, recon
-        sigma = torch.full((len(chunk),), blur_sigma)
-        return blur(out, sigma), blur(recon, sigma)
+        recon = source.image if blur_sigma == 0 else blur(source.image, torch.full((len(chunk),), blur_sigma))
+        return ideal_outputs(ideal[chunk], blur_sigma), recon
 
-    prefix = "ideal" if blur_sigma == 0 else "idealblur"
-    return score_outputs(perfect, dataset, pairs, estimator, verifier, reference, batch_size, prefix, rounds)
+    return score_outputs(perfect, dataset, pairs, estimator, verifier, reference, batch_size,
+                         ideal_prefix(blur_sigma), rounds)
 
 
 def score_real(reference: Reference, estimator: AUEstimator, verifier: Verifier, rounds: int = 1000

@@ -31,7 +31,7 @@ from eggan.core.train import TrainResult, resolve_config, train_run
 from eggan.data.aus import AU_COLUMNS, DISFA_CODED_AUS, EXPRESSIONS
 from eggan.data.rafd import RAFD_CROPS, RAFD_FRAME
 from eggan.data.sources import open_dataset
-from evaluate.evaluation import export_images
+from evaluate.export import export_images
 from evaluate.lightcnn import build_lightcnn
 from evaluate.outside import export_protocol
 

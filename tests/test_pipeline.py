@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import torch
 from folder_state import snapshot
+from PIL import Image
 from typer.testing import CliRunner
 
 from eggan.cli.main import app
@@ -20,7 +21,10 @@ from eggan.core.imageops import blur
 from eggan.data.dataset import load_dataset
 from eggan.data.ideal import IdealRenderer
 from eggan.errors import ConfigError, DataError
+from evaluate.evaluation import image_keys
+from evaluate.export import export_images
 from evaluate.groundtruth import pair_scores
+from evaluate.run_data import find_runs
 from reports.report import build_report
 
 SMOKE = BenchConfig(methods=["eggan", "stargan"], ablations=True, preset="smoke", device="cpu", examples=4,
@@ -101,6 +105,20 @@ def test_the_blurred_ideal_row_is_the_ideal_edit_and_its_source_blurred_alike(sm
     assert 0 < np.nanmean(scores["edit"]) < 0.9 and np.isfinite(scores["recon_psnr"]).all()
     table = (smoke_run / "tables" / "ground_truth.md").read_text()
     assert next(line for line in table.splitlines() if line.startswith("| Ideal, blurred 1 px "))
+
+
+def test_the_openface_export_writes_exactly_the_images_an_evaluation_looks_up(smoke_run: Path, tmp_path: Path
+                                                                            ) -> None:
+    """`evaluate --export-images` and `evaluate --estimator openface` must agree on every key, the
+    Ideal rows' included (SynthFACS): a key written under another name is a pair OpenFace never read."""
+    pairs = pd.read_csv(smoke_run / "eval" / "pairs.csv")
+    count = export_images(smoke_run, tmp_path, device="cpu")
+    written = sorted(path.stem for path in tmp_path.glob("*.png"))
+    assert count == len(written)
+    assert written == sorted(image_keys(find_runs(smoke_run), len(pairs), ideal=True))
+    sharp, soft = (np.asarray(Image.open(tmp_path / f"{prefix}_0000.png"), dtype=float) for prefix in ("ideal",
+                                                                                                      "idealblur"))
+    assert 0 < np.abs(sharp - soft).mean() < 20  # the same face, blurred
 
 
 def test_the_tables_compile_with_pdflatex(smoke_run: Path, tmp_path: Path, compile_latex) -> None:

@@ -260,7 +260,7 @@ def evaluate(
       eggan-bench evaluate --run runs/rafd --verifier lightcnn-29v2 --weights LightCNN_29Layers_V2_checkpoint.pth.tar
     """
     from evaluate.evaluation import evaluate_run, run_folder
-    from evaluate.evaluation import export_images as export
+    from evaluate.export import export_images as export
 
     run = run_folder(run, checkpoint)
     if export_images is not None:
