@@ -24,6 +24,7 @@ Deviations from the authors' code, all recorded in ``metadata()``:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -96,7 +97,7 @@ class GANimation(Method):
             train.batch_size, train.epochs = 25, model.epochs_no_decay + model.epochs_decay
         return RunConfig(cls.name, name, data, train, model)
 
-    def setup(self, train: FaceDataset) -> None:
+    def setup(self, train: FaceDataset, log: Callable[[str], None] = lambda _msg: None) -> None:
         """The AU bank targets are drawn from: every training image's AUs, on the /5 scale."""
         self.au_bank = (train.aus / AU_MAX).to(self.device)
 

@@ -92,8 +92,9 @@ class Method(ABC):
         weights), so a benchmark fails before any training starts rather than hours into it."""
 
     # --- training ------------------------------------------------------------------------
-    def setup(self, train: FaceDataset) -> None:
-        """Called on every start, fresh or resumed, with the training split (e.g. an AU bank)."""
+    def setup(self, train: FaceDataset, log: Callable[[str], None] = lambda _msg: None) -> None:
+        """Called on every start, fresh or resumed, with the training split (e.g. an AU bank);
+        ``log`` is the run's, for anything this builds that takes time (a network trained here)."""
 
     def pretrain(self, train: FaceDataset, log: Callable[[str], None]) -> None:
         """A stage that runs once before step 0 on a fresh start (C_id, a decoder, ...)."""

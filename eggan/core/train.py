@@ -246,7 +246,7 @@ def train_run(
     torch.manual_seed(config.train.seed)  # identical initialisation on every rank
     info = DataInfo.of(config.data.image_size, train)
     method = build_method(config, info, device, steps)
-    method.setup(train)
+    method.setup(train, say)
     with locked_dir(out, say) if env.is_main else nullcontext():
         monitor = monitor_for(dataset) if monitor_for is not None and env.is_main else None
         return _train(config, out, env, device, dataset, train, method, order, steps, resume, progress, say, until,

@@ -113,12 +113,12 @@ class EggAN(Method):
         return RunConfig(method=cls.name, preset=name, data=data, train=train, model=model)
 
     # --- training ------------------------------------------------------------------------
-    def setup(self, train: FaceDataset) -> None:
+    def setup(self, train: FaceDataset, log: Callable[[str], None] = lambda _msg: None) -> None:
         """AU bank of the training images (random targets) and, unless ablated, phi."""
         self.au_bank = train.aus.to(self.device)
         if not self.cfg.no_perceptual and self.phi is None:
             c = self.cfg
-            trunk = face_trunk(train, c.perceptual_width, self.device) if c.perceptual_trunk == "face" else None
+            trunk = face_trunk(train, c.perceptual_width, self.device, log) if c.perceptual_trunk == "face" else None
             self.phi = build_perceptual(c.vgg_weights, c.allow_random_vgg, c.perceptual_input,
                                         c.perceptual_width, trunk).to(self.device)
             self.vgg_status = self.phi.status.to_dict()
