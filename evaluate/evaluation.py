@@ -51,6 +51,7 @@ results.json schema (``format`` = ``eggan-bench-results/1``)::
     Row = {"label": str, "kind": "reference" | "method", "method": str | null,
            "seeds": {"<k>": Summary}, "checkpoint_steps": {"<k>": int},
            "metadata": Method.metadata() of the first seed | null,
+           "learning_curves": {"<k>": evaluate.monitor.read_curves(...)},  # method rows, SynthFACS
            "outside": {"<k>": {"outputs": folder, "sha256": str}},  # rows scored from a folder only
            "examples": {"<pair>": base64 PNG},                        # outside rows: the example pairs' outputs
            "summary": Summary (reference rows) | Aggregate (method rows, over seeds)}
@@ -112,6 +113,7 @@ from evaluate.identity import Verifier, check_verifier_weights, indomain_verifie
 from evaluate.interpolation import interpolation_response
 from evaluate.lightcnn import VARIANTS
 from evaluate.metrics import HIGHER_IS_BETTER
+from evaluate.monitor import read_curves
 from evaluate.outputs import OUTSIDE_DIR, outputs_sha256, read_outputs
 from evaluate.paired import pairwise_au_error, per_pair_au_error
 from evaluate.pairs import calibrate, load_pairs, make_pairs, pairs_description, save_pairs
@@ -516,8 +518,10 @@ def _method_row(label: str, seeds: dict[int, Path], dataset: FaceDataset, pairs:
                                   "evaluators": stamp, "metadata": fresh, "summary": summary})
         log(f"{label}/seed{k}: {summary['n_pairs']} pairs in {summary['seconds']} s")
         summaries[str(k)], steps[str(k)] = summary, step
+    curves = {str(k): read_curves(train_dir / "metrics.jsonl") for k, train_dir in sorted(seeds.items())}
     return {"label": label, "kind": "method", "method": (metadata or {}).get("method"), "seeds": summaries,
-            "checkpoint_steps": steps, "metadata": metadata, "summary": aggregate(list(summaries.values()))}
+            "checkpoint_steps": steps, "metadata": metadata, "summary": aggregate(list(summaries.values())),
+            "learning_curves": {k: points for k, points in curves.items() if points}}
 
 
 def _mean_std(values: list[float | None]) -> dict[str, float | None]:

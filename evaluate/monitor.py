@@ -6,17 +6,20 @@ what it returns to ``metrics.jsonl``; the method itself never receives these num
 not a loss, and ``translate`` runs in eval mode without gradients, so monitoring leaves training
 bit for bit as it is). The batch is ``MONITOR_PER_EXPRESSION`` protocol-style pairs per expression:
 test-split sources (people the method never trains on) with training-split targets.
+``read_curves`` reads the measurements back for results.json and ``figures/learning_curves.png``.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 
 from eggan.core.method import Method
 from eggan.data.config import DataConfig
 from eggan.data.dataset import FaceDataset, Target
 from evaluate.groundtruth import ideal_renderer, pair_scores
-from evaluate.metrics import mean_with_ci
+from evaluate.metrics import finite_or_none, mean_with_ci
 from evaluate.pairs import make_pairs, row_indices
 
 MONITOR_PER_EXPRESSION = 4  # 32 pairs: a few seconds per measurement on a CPU at 32 px
@@ -42,3 +45,26 @@ def edit_monitor(config: DataConfig, dataset: FaceDataset, seed: int = 0) -> Mon
         return {f"gt_{name}": mean_with_ci(scores[name], rounds=0)["value"] for name in CURVES}
 
     return measure
+
+
+def read_curves(metrics: Path) -> list[dict[str, float | None]]:
+    """The monitor's measurements in a training folder's ``metrics.jsonl``, in step order: one
+    ``{"step", "gt_edit", "gt_recon_psnr", ...}`` per measurement, n/a as None; [] without the
+    file or without a monitor (data that has no ideal renders). A line that does not parse (torn
+    by a crash mid-write) is skipped, as resuming the log skips it."""
+    if not metrics.is_file():
+        return []
+    points = []
+    for line in metrics.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and "gt_edit" in record:
+            points.append({"step": int(record["step"]),
+                           **{f"gt_{name}": _number(record.get(f"gt_{name}")) for name in CURVES}})
+    return sorted(points, key=lambda point: point["step"])
+
+
+def _number(value: object) -> float | None:
+    return finite_or_none(value) if isinstance(value, int | float) else None

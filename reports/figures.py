@@ -1,5 +1,6 @@
 """The paper's figures from ``results.json``: comparison (Fig. 2), interpolation (Fig. 3),
-ablation (Fig. 4) and per-AU MSE/PCC bars.
+ablation (Fig. 4) and per-AU MSE/PCC bars; on SynthFACS also where each method changed the face
+and its ground-truth learning curves.
 
 Example images travel inside ``results.json`` (``examples``: base64 PNGs, written by the
 benchmark pipeline) so that every figure can be rebuilt from that one file.
@@ -97,8 +98,8 @@ def edit_map_figure(results: dict[str, Any], path: Path) -> Path | None:
         return None
     sources = [decode(png).astype(np.float64) for png in examples["source"]]
     columns = [("Source", [decode(png) for png in examples["source"]]),
-               ("Ideal change", _changes(examples["ideal"], sources))]
-    columns += [(f"{display_name(label)} change", _changes(pngs, sources))
+               ("Ideal\nchange", _changes(examples["ideal"], sources))]
+    columns += [(f"{display_name(label)}\nchange", _changes(pngs, sources))  # two lines: 1.3-inch columns
                 for label, pngs in generated_examples(results).items()]
     return image_grid(columns, path, examples.get("target_expressions"), heat_scale=HEAT_SCALE)
 
@@ -167,6 +168,41 @@ def per_au_figure(results: dict[str, Any], path: Path) -> Path:
     return _save(fig, path)
 
 
+# The learning-curve panels: the monitor's logged names (evaluate.monitor.CURVES) and their titles.
+CURVE_PANELS = {
+    "gt_edit": "edit score (1 = the ideal change)",
+    "gt_recon_psnr": "reconstruction PSNR (dB)",
+    "gt_psnr": "PSNR to the ideal edit (dB)",
+    "gt_own_projection": "own edit on the ideal change",
+}
+
+
+def learning_curve_figure(results: dict[str, Any], path: Path) -> Path | None:
+    """The ground-truth monitor of every method row against the training step, one line per seed
+    (a method's seeds share its colour): whether longer training would help, and when a run's
+    edit or reconstruction peaked. None where no row has curves (data without ideal renders)."""
+    rows = [row for row in method_rows(results) if row.get("learning_curves")]
+    if not rows:
+        return None
+    fig, axes = plt.subplots(2, 2, figsize=(10, 6.5), sharex=True)
+    for i, row in enumerate(rows):
+        colour = f"C{i}"
+        for j, (_seed, points) in enumerate(sorted(row["learning_curves"].items())):
+            steps = [point["step"] for point in points]
+            for ax, name in zip(axes.flat, CURVE_PANELS, strict=True):
+                values = [np.nan if point[name] is None else point[name] for point in points]
+                ax.plot(steps, values, color=colour, lw=1.2, label=display_name(row["label"]) if j == 0 else None)
+    for ax, title in zip(axes.flat, CURVE_PANELS.values(), strict=True):
+        ax.set_title(title, fontsize=9)
+        ax.grid(alpha=0.3)
+    for ax in axes[1]:
+        ax.set_xlabel("training step")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle("Against the ideal renders during training (the monitor's held-out pairs; one line per seed)",
+                 fontsize=10)
+    return _save(fig, path)
+
+
 def _mean(stat: Any) -> float | None:
     return stat["mean"] if isinstance(stat, dict) else stat
 
@@ -179,5 +215,6 @@ def build_figures(results: dict[str, Any], out_dir: str | Path) -> list[Path]:
         interpolation_figure(results, out / "interpolation.png"),
         ablation_figure(results, out / "ablation.png"),
         per_au_figure(results, out / "per_au.png"),
+        learning_curve_figure(results, out / "learning_curves.png"),
     ]
     return [p for p in made if p is not None]

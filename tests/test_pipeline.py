@@ -47,7 +47,7 @@ def test_run_writes_results_tables_and_figures(smoke_run: Path) -> None:
                       "Ideal, blurred 1 px", "Real"]
     for name in ("expression", "identity", "ablation", "throughput", "ground_truth", "ground_truth_expressions"):
         assert (smoke_run / "tables" / f"{name}.md").is_file() and (smoke_run / "tables" / f"{name}.tex").is_file()
-    for name in ("comparison", "interpolation", "ablation", "per_au", "edit_maps"):
+    for name in ("comparison", "interpolation", "ablation", "per_au", "edit_maps", "learning_curves"):
         assert (smoke_run / "figures" / f"{name}.png").stat().st_size > 1000
     assert (smoke_run / "bench.json").is_file() and (smoke_run / "meta.json").is_file()
     train_meta = json.loads((smoke_run / "train" / "eggan-wtP" / "seed0" / "meta.json").read_text())
@@ -84,6 +84,11 @@ def test_the_ground_truth_table_is_the_mean_of_the_per_pair_scores(smoke_run: Pa
     curve = [json.loads(line) for line in (smoke_run / "train" / "eggan" / "seed0" / "metrics.jsonl").read_text()
              .splitlines() if "gt_edit" in line]
     assert curve and curve[-1]["step"] == 20 and set(curve[-1]) >= {"gt_edit", "gt_recon_psnr"}
+    # ... and results.json carries them, so that the learning-curve figure rebuilds from it alone
+    results = json.loads((smoke_run / "results.json").read_text())
+    row = next(r for r in results["rows"] if r["label"] == "eggan")
+    assert [p["step"] for p in row["learning_curves"]["0"]] == [c["step"] for c in curve]
+    assert [p["gt_edit"] for p in row["learning_curves"]["0"]] == pytest.approx([c["gt_edit"] for c in curve])
 
 
 def test_the_blurred_ideal_row_is_the_ideal_edit_and_its_source_blurred_alike(smoke_run: Path) -> None:

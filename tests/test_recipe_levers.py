@@ -19,7 +19,7 @@ from eggan.data.dataset import FaceDataset, Target
 from eggan.egg.model import EggAN
 from eggan.egg.nets_paper import Critic, Encoder, Generator
 from eggan.errors import ConfigError
-from evaluate.monitor import edit_monitor
+from evaluate.monitor import edit_monitor, read_curves
 
 
 @pytest.fixture(scope="module")
@@ -239,6 +239,20 @@ def test_the_monitor_logs_curves_and_leaves_training_bit_for_bit_as_it_was(synth
     assert [c["step"] for c in curves] == [3, 6]
     assert all(isinstance(c["gt_recon_psnr"], float) for c in curves)
     assert "gt_edit" not in (tmp_path / "plain" / "metrics.jsonl").read_text()
+
+
+def test_read_curves_gives_the_monitor_lines_in_step_order_and_skips_the_rest(tmp_path: Path) -> None:
+    log = tmp_path / "metrics.jsonl"
+    assert read_curves(log) == []  # no training log: no curve
+    lines = ['{"step": 10, "g_l1": 0.5}',  # a loss line: not a curve point
+             '{"step": 20, "gt_edit": 0.25, "gt_recon_psnr": 26.0, "gt_psnr": 25.0, "gt_own_projection": NaN}',
+             '{"step": 10, "gt_edit": 0.125, "gt_recon_psnr": 24.0, "gt_psnr": 23.5, "gt_own_projection": 0.5}',
+             '{"step": 30, "gt_ed']  # torn by a crash
+    log.write_text("\n".join(lines) + "\n")
+    assert read_curves(log) == [
+        {"step": 10, "gt_edit": 0.125, "gt_recon_psnr": 24.0, "gt_psnr": 23.5, "gt_own_projection": 0.5},
+        {"step": 20, "gt_edit": 0.25, "gt_recon_psnr": 26.0, "gt_psnr": 25.0, "gt_own_projection": None},
+    ]
 
 
 def test_no_monitor_for_data_without_ideal_renders(tiny_dataset: Path) -> None:

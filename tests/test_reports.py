@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from eggan.data.aus import AU_NAMES
+from reports import figures
 from reports.figures import build_figures
 from reports.report import build_report
 from reports.results import headline, substitution_notes
@@ -394,6 +395,32 @@ def with_ground_truth(results: dict) -> dict:
     results["rows"][1]["summary"]["own_edit"] = {"gain": {"mean": 3.5, "std": None}}
     results["meta"]["ground_truth"] = {"available": True, "change_level": 8.0, "min_changed_pixels": 4}
     return results
+
+
+def test_learning_curves_draw_each_seed_of_each_method_from_its_logged_points(monkeypatch: pytest.MonkeyPatch,
+                                                                              tmp_path: Path) -> None:
+    def point(step: int, edit: float | None, recon: float) -> dict:
+        return {"step": step, "gt_edit": edit, "gt_recon_psnr": recon, "gt_psnr": recon - 1,
+                "gt_own_projection": 0.1}
+
+    results = make_results()
+    assert figures.learning_curve_figure(results, tmp_path / "none.png") is None  # no monitor: no figure
+    results["rows"][1]["learning_curves"] = {"0": [point(100, 0.1, 24.0), point(200, 0.2, 25.0)],
+                                             "1": [point(100, None, 23.0), point(200, 0.3, 26.0)]}
+    drawn = {}
+
+    def keep(fig: object, path: Path) -> Path:
+        drawn["fig"] = fig
+        return path
+
+    monkeypatch.setattr(figures, "_save", keep)
+    figures.learning_curve_figure(results, tmp_path / "curves.png")
+    edit, recon = drawn["fig"].axes[0], drawn["fig"].axes[1]
+    assert [list(line.get_xdata()) for line in edit.lines] == [[100, 200], [100, 200]]
+    assert [list(line.get_ydata()) for line in recon.lines] == [[24.0, 25.0], [23.0, 26.0]]
+    assert edit.lines[1].get_ydata()[0] != edit.lines[1].get_ydata()[0]  # n/a drawn as a gap (NaN)
+    assert edit.lines[0].get_color() == edit.lines[1].get_color()  # one colour per method
+    assert [text.get_text() for text in edit.get_legend().get_texts()] == ["EGGAN"]  # StarGAN has no curve
 
 
 def test_ground_truth_table_bolds_the_best_method_never_the_ideal_and_gives_the_gains() -> None:
