@@ -23,7 +23,13 @@ from evaluate.metrics import finite_or_none, mean_with_ci
 from evaluate.pairs import make_pairs, row_indices
 
 MONITOR_PER_EXPRESSION = 4  # 32 pairs: a few seconds per measurement on a CPU at 32 px
-CURVES = ("edit", "recon_psnr", "psnr", "own_projection")  # logged as gt_<name>
+# What the monitor logs (as gt_<name>), with the title figures/learning_curves.png gives each.
+CURVES = {
+    "edit": "edit score (1 = the ideal change)",
+    "recon_psnr": "reconstruction PSNR (dB)",
+    "psnr": "PSNR to the ideal edit (dB)",
+    "own_projection": "own edit on the ideal change",
+}
 
 Monitor = Callable[[Method], dict[str, float | None]]
 
@@ -50,19 +56,19 @@ def edit_monitor(config: DataConfig, dataset: FaceDataset, seed: int = 0) -> Mon
 def read_curves(metrics: Path) -> list[dict[str, float | None]]:
     """The monitor's measurements in a training folder's ``metrics.jsonl``, in step order: one
     ``{"step", "gt_edit", "gt_recon_psnr", ...}`` per measurement, n/a as None; [] without the
-    file or without a monitor (data that has no ideal renders). A line that does not parse (torn
-    by a crash mid-write) is skipped, as resuming the log skips it."""
+    file or without a monitor (data that has no ideal renders). A line without a step (torn by a
+    crash mid-write) is skipped, as resuming the log skips it."""
     if not metrics.is_file():
         return []
     points = []
     for line in metrics.read_text().splitlines():
         try:
             record = json.loads(line)
-        except ValueError:
+            step = int(record["step"])
+        except (ValueError, KeyError, TypeError):
             continue
-        if isinstance(record, dict) and "gt_edit" in record:
-            points.append({"step": int(record["step"]),
-                           **{f"gt_{name}": _number(record.get(f"gt_{name}")) for name in CURVES}})
+        if "gt_edit" in record:
+            points.append({"step": step, **{f"gt_{name}": _number(record.get(f"gt_{name}")) for name in CURVES}})
     return sorted(points, key=lambda point: point["step"])
 
 

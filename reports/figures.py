@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from eggan.io import atomic_write_bytes
+from evaluate.monitor import CURVES
 from reports.results import ABLATION_LABELS, coded_aus, display_name, method_rows
 
 DPI = 150
@@ -168,15 +169,6 @@ def per_au_figure(results: dict[str, Any], path: Path) -> Path:
     return _save(fig, path)
 
 
-# The learning-curve panels: the monitor's logged names (evaluate.monitor.CURVES) and their titles.
-CURVE_PANELS = {
-    "gt_edit": "edit score (1 = the ideal change)",
-    "gt_recon_psnr": "reconstruction PSNR (dB)",
-    "gt_psnr": "PSNR to the ideal edit (dB)",
-    "gt_own_projection": "own edit on the ideal change",
-}
-
-
 def learning_curve_figure(results: dict[str, Any], path: Path) -> Path | None:
     """The ground-truth monitor of every method row against the training step, one line per seed
     (a method's seeds share its colour): whether longer training would help, and when a run's
@@ -189,10 +181,10 @@ def learning_curve_figure(results: dict[str, Any], path: Path) -> Path | None:
         colour = f"C{i}"
         for j, (_seed, points) in enumerate(sorted(row["learning_curves"].items())):
             steps = [point["step"] for point in points]
-            for ax, name in zip(axes.flat, CURVE_PANELS, strict=True):
-                values = [np.nan if point[name] is None else point[name] for point in points]
+            for ax, name in zip(axes.flat, CURVES, strict=True):
+                values = [np.nan if point[f"gt_{name}"] is None else point[f"gt_{name}"] for point in points]
                 ax.plot(steps, values, color=colour, lw=1.2, label=display_name(row["label"]) if j == 0 else None)
-    for ax, title in zip(axes.flat, CURVE_PANELS.values(), strict=True):
+    for ax, title in zip(axes.flat, CURVES.values(), strict=True):
         ax.set_title(title, fontsize=9)
         ax.grid(alpha=0.3)
     for ax in axes[1]:

@@ -247,6 +247,7 @@ def test_read_curves_gives_the_monitor_lines_in_step_order_and_skips_the_rest(tm
     lines = ['{"step": 10, "g_l1": 0.5}',  # a loss line: not a curve point
              '{"step": 20, "gt_edit": 0.25, "gt_recon_psnr": 26.0, "gt_psnr": 25.0, "gt_own_projection": NaN}',
              '{"step": 10, "gt_edit": 0.125, "gt_recon_psnr": 24.0, "gt_psnr": 23.5, "gt_own_projection": 0.5}',
+             '{"gt_edit": 0.5}', '[1, 2]',  # no step: not a measurement
              '{"step": 30, "gt_ed']  # torn by a crash
     log.write_text("\n".join(lines) + "\n")
     assert read_curves(log) == [
