@@ -177,6 +177,35 @@ def test_c_exp_reads_noised_images_when_asked_both_learning_and_judging(synth: F
         assert bool((added > 0).all()) is (noise > 0) and float(added.max()) <= noise * 1.1
 
 
+def test_c_exp_learns_until_its_freeze_iteration_then_only_judges(synth: FaceDataset) -> None:
+    """model.cexp_freeze_at=3: iteration 2 moves C_exp (and D_img); iteration 3 moves D_img, E and
+    G but leaves every C_exp weight and BatchNorm statistic as it was, while C_exp still judges G."""
+    train = synth.split("train")
+    method = smoke_model(train, "model.cexp_freeze_at=3")
+    c_exp, critic = method.nets["c_exp"], method.nets["critic"]
+    batch = train.batch(torch.arange(4))
+
+    def state(net: torch.nn.Module) -> list[torch.Tensor]:
+        return [t.detach().clone() for t in (*net.parameters(), *net.buffers())]
+
+    def moved(before: list[torch.Tensor], net: torch.nn.Module) -> bool:
+        return any(not torch.equal(a, b) for a, b in zip(before, state(net), strict=True))
+
+    before = state(c_exp)
+    learning = method.train_step(batch, step=2)
+    assert moved(before, c_exp) and "c_exp" in learning
+    judged: list[torch.Tensor] = []
+    c_exp.register_forward_pre_hook(lambda _m, args: judged.append(args[0]))
+    before, before_critic, before_g = state(c_exp), state(critic), state(method.nets["generator"])
+    frozen_out = method.train_step(batch, step=3)
+    assert not moved(before, c_exp) and "c_exp" not in frozen_out and "g_exp" in frozen_out
+    assert moved(before_critic, critic) and moved(before_g, method.nets["generator"])
+    assert len(judged) == 1  # no learning pass on real images, one judging pass on the edit
+    assert (EggAN.preset("quick").model.cexp_freeze_at, EggAN.preset("standard").model.cexp_freeze_at) == (0, 2000)
+    with pytest.raises(ConfigError, match="cexp_freeze_at"):
+        smoke_model(train, "model.cexp_freeze_at=-1")
+
+
 def test_a_projection_critic_adds_the_aus_embedding_times_the_pooled_features() -> None:
     """model.critic_condition=projection: score(x, u) = score(x) + <W u / 5, mean of D's last map>,
     recomputed here from the unconditional critic with the same weights."""

@@ -109,7 +109,11 @@ class EggAN(Method):
                             lr=1e-3, lr_exp=1e-3, classifier_weight_scale=0.3, allow_random_vgg=True,
                             perceptual_width=0.25, critic_width=0.25, norm="batch", ema_half_life=100, exp_blur=1.0,
                             lambda_per=5.0, lambda_id=10.0, lambda_z=0.1, critic_condition="projection")
+        # - `standard` only: C_exp stops learning at iteration 2,000 (`cexp_freeze_at`); left to
+        #   learn it memorised the training faces and the edits declined from iteration 2,100 on.
         train.steps = 1600 if name == "quick" else 8000
+        if name == "standard":
+            model.cexp_freeze_at = 2000
         return RunConfig(method=cls.name, preset=name, data=data, train=train, model=model)
 
     # --- training ------------------------------------------------------------------------
@@ -171,8 +175,9 @@ class EggAN(Method):
         else:
             with torch.no_grad():
                 code = self.nets["encoder"](x)
+        exp_learns = self.cfg.cexp_freeze_at == 0 or step < self.cfg.cexp_freeze_at
         out = self.critic_step(x, u_s, self.critic_fake(code, images[:n] if generator_due else None, u_fake, u_t),
-                               u_fake)
+                               u_fake, exp_learns)
         out.update(self.latent_step(code.detach()))
         if generator_due:
             out.update(self.generator_step(x, u_s, u_t, batch.identity, code, images))
@@ -192,9 +197,10 @@ class EggAN(Method):
             return self.nets["generator"](latent, u_fake)
 
     def critic_step(
-        self, x: torch.Tensor, u_s: torch.Tensor, fake: torch.Tensor, u_fake: torch.Tensor
+        self, x: torch.Tensor, u_s: torch.Tensor, fake: torch.Tensor, u_fake: torch.Tensor, exp_learns: bool = True
     ) -> dict[str, torch.Tensor]:
-        """D_img on real vs fake images (+ gradient penalty) and C_exp on real images' AU classes.
+        """D_img on real vs fake images (+ gradient penalty) and, while ``exp_learns`` (until
+        ``cexp_freeze_at``), C_exp on real images' AU classes.
 
         A projection critic reads each real image with its own AUs, the fake with its target
         ``u_fake``, and the mixed images (for the penalty) with the real image's AUs."""
@@ -204,15 +210,20 @@ class EggAN(Method):
                                               distributed=True).split(len(x))
         adv = L.critic_wgan_loss(d_real, d_fake) if c.adversarial == "wgan-gp" else L.critic_ls_loss(d_real, d_fake)
         gp = gradient_penalty(d_mixed, mixed)
-        levels = L.discretise_aus(u_s, c.au_discretisation)
-        logits = self.ddp("c_exp")(self.exp_view(x))
-        exp = L.expression_loss(logits, levels)
-        for name in ("critic", "c_exp"):
+        out = {"d_adv": adv, "d_gp": gp}
+        loss, learners = adv + c.lambda_gp * gp, ("critic", "c_exp") if exp_learns else ("critic",)
+        if exp_learns:
+            levels = L.discretise_aus(u_s, c.au_discretisation)
+            logits = self.ddp("c_exp")(self.exp_view(x))
+            out["c_exp"] = L.expression_loss(logits, levels)
+            out["c_exp_acc_real"] = L.expression_accuracy(logits, levels)
+            loss = loss + out["c_exp"]
+        for name in learners:
             self.optimizers[name].zero_grad(set_to_none=True)
-        (adv + c.lambda_gp * gp + exp).backward()
-        for name in ("critic", "c_exp"):
+        loss.backward()
+        for name in learners:
             self.optimizers[name].step()
-        return {"d_adv": adv, "d_gp": gp, "c_exp": exp, "c_exp_acc_real": L.expression_accuracy(logits, levels)}
+        return out
 
     def critic(self, images: torch.Tensor, aus: torch.Tensor, distributed: bool = False) -> torch.Tensor:
         """D_img's scores; the AUs reach it only when it is a projection critic."""
