@@ -104,32 +104,31 @@ from eggan.data.aus import AU_NAMES, au_list, coded_names
 from eggan.data.config import DataConfig
 from eggan.data.dataset import FaceDataset
 from eggan.data.ideal import IdealRenderer
-from eggan.errors import CheckpointError, ConfigError, DataError
-from eggan.io import atomic_write_json, atomic_write_text, sha256
-from evaluate.au import AUEstimator, build_estimator, check_estimator, check_estimator_inputs
-from evaluate.examples import encode_levels, example_pairs
+from eggan.errors import ConfigError, DataError
+from eggan.io import atomic_write_json
+from evaluate.au import AUEstimator, build_estimator, check_estimator_inputs
+from evaluate.evaluators import build_verifier, check_evaluators, check_run_weights
 from evaluate.groundtruth import CHANGE_LEVEL, DEFINITIONS, MIN_CHANGED, ideal_renderer
-from evaluate.identity import Verifier, check_verifier_weights, indomain_verifier, released_verifier
+from evaluate.identity import Verifier, check_verifier_weights
 from evaluate.interpolation import interpolation_response
-from evaluate.lightcnn import VARIANTS
 from evaluate.metrics import HIGHER_IS_BETTER
 from evaluate.monitor import read_curves
-from evaluate.outputs import OUTSIDE_DIR, outputs_sha256, read_outputs
+from evaluate.outputs import OUTSIDE_DIR
+from evaluate.outside_rows import find_outside, outside_row
 from evaluate.paired import pairwise_au_error, per_pair_au_error
 from evaluate.pairs import calibrate, load_pairs, make_pairs, pairs_description, save_pairs
 from evaluate.protocol import (
     ideal_prefix,
     prepare_reference,
     score_ideal,
-    score_outputs,
     score_real,
     score_source,
     score_translation,
+    write_pair_frame,
 )
-from evaluate.results_store import RESULTS_NAME, read_previous, write_results
-from evaluate.run_data import find_runs, run_dataset, seed_folders
+from evaluate.results_store import write_results
+from evaluate.run_data import Loader, find_runs, run_dataset
 from evaluate.seeds import aggregate
-from evaluate.weights import expected_path, fetch_weights
 
 FORMAT = "eggan-bench-results/1"
 SOURCE_ROW, IDEAL_ROW, REAL_ROW = "Source (no edit)", "Ideal", "Real"
@@ -144,8 +143,6 @@ IDEAL_SIGMAS = {IDEAL_ROW: 0.0, BLURRED_ROW: IDEAL_BLUR}  # the Ideal rows (Synt
 # What a saved per-seed summary was scored with: raised when the per-pair columns change, so an
 # older summary is rescored rather than reused without them (2: reconstructions, ground truth).
 SCORING = 2
-Loader = Callable[[Path, torch.device], Method]
-EXAMPLE_OUTPUTS = 16  # an outside row keeps its outputs of this many example pairs, for the comparison figure
 
 
 def run_folder(run: Path | None, checkpoint: Path | None) -> Path:
@@ -159,53 +156,6 @@ def run_folder(run: Path | None, checkpoint: Path | None) -> Path:
                         checkpoint)
     return checkpoint.parent
 
-
-
-def build_verifier(kind: str, dataset: FaceDataset, weights: str | Path | None, device: torch.device,
-                   accept_unverified_weights: bool = False) -> Verifier:
-    check_evaluators(verifier=kind)
-    if kind == "indomain":
-        return indomain_verifier(dataset, device)
-    path = weights or fetch_weights(kind, accept_unverified=accept_unverified_weights)
-    return released_verifier(kind, str(path), device, accept_unverified_weights, dataset)
-
-
-NEW_WEIGHTS_FLAG = "--accept-new-weights"
-
-
-def check_run_weights(run_dir: Path, kind: str, weights: str | Path | None, accept_new_weights: bool = False,
-                      otherwise: str = f"pass {NEW_WEIGHTS_FLAG} to rescore every row with this file") -> None:
-    """One run folder, one LightCNN weights file: its identity figures were computed with the file
-    whose sha256 ``eval/evaluators.json`` records, and a later evaluation with another file (a
-    re-download, another variant, a file swapped at the same path) would silently change what
-    Table 2 means. Refused in one line naming both hashes unless ``accept_new_weights``, which
-    rescores every row with the new file (the saved summaries' stamp names the old one);
-    ``otherwise`` ends the line with what the calling command offers."""
-    saved = run_dir / "eval" / "evaluators.json"
-    if kind == "indomain" or accept_new_weights or not saved.is_file():
-        return
-    try:
-        previous = json.loads(saved.read_text())["verifier"]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
-        return  # nothing readable to compare with: the evaluation rewrites the file
-    if previous.get("trained_in_domain") or not previous.get("sha256"):
-        return
-    path = Path(weights) if weights is not None else expected_path(kind)
-    digest = sha256(path)
-    if digest != previous["sha256"]:
-        raise CheckpointError(
-            f"sha256 {digest} ({kind}) differs from {previous['sha256']} ({previous.get('name')}, "
-            f"{previous.get('weights')}), the weights this run folder was evaluated with ({saved}); {otherwise}",
-            path)
-
-
-def check_evaluators(estimator: str = "learned", verifier: str = "indomain", batch_size: int = 1) -> None:
-    """Evaluator names and the batch size, checked before any pair is built or model loaded."""
-    check_estimator(estimator)
-    if verifier != "indomain" and verifier not in VARIANTS:
-        raise ConfigError(f"unknown verifier {verifier!r}; expected indomain or one of {', '.join(VARIANTS)}")
-    if batch_size < 1:
-        raise ConfigError(f"--batch-size must be at least 1, got {batch_size}")
 
 
 def evaluate_run(
@@ -275,7 +225,7 @@ def _evaluate(run_dir: Path, estimator: str, openface_csv: str | Path | None, ve
         rows.append(_method_row(label, runs[label], dataset, pairs, au, ver, reference, stamp, eval_dir,
                                 torch_device, loader, batch_size, rounds, log, renderer))
     for name in sorted(outside):
-        row = _outside_row(name, outside[name], dataset, pairs, au, ver, reference, stamp, batch_size, rounds, log)
+        row = outside_row(name, outside[name], dataset, pairs, au, ver, reference, stamp, batch_size, rounds, log)
         if row is not None:
             rows.append(row)
     if renderer is not None:
@@ -327,69 +277,6 @@ def row_significance(run_dir: Path, rows: list[dict[str, Any]], pairs: pd.DataFr
                                      for folder in row_folders(run_dir, row)], axis=0)
               for row in rows if row["kind"] == "method"}
     return pairwise_au_error(errors, pairs["source_identity"]) if len(errors) > 1 else None
-
-
-def find_outside(run_dir: Path) -> dict[str, dict[int, Path]]:
-    """name -> seed -> registration folder, for every ``outside/<name>/seed<k>/source.json``."""
-    return seed_folders(run_dir / OUTSIDE_DIR, "source.json")
-
-
-def _outside_row(name: str, seeds: dict[int, Path], dataset: FaceDataset, pairs: pd.DataFrame, au: AUEstimator,
-                 ver: Verifier, reference: Any, stamp: dict[str, Any], batch_size: int, rounds: int,
-                 log: Callable[[str], None]) -> dict[str, Any] | None:
-    """The row of a method scored from folders of its outputs (one per seed), rescored where a
-    folder's content changed since its summary was saved or the evaluators did. A folder that is
-    gone keeps the score of the content it had, said in the log; with no saved score it is left out."""
-    pair_ids = [int(p) for p in pairs["pair"]]
-    summaries: dict[str, dict[str, Any]] = {}
-    origins: dict[str, dict[str, str]] = {}
-    examples: dict[str, str] = {}
-    for k, folder in sorted(seeds.items()):
-        registered = json.loads((folder / "source.json").read_text())
-        outputs = Path(registered["outputs"])
-        if registered.get("pairs_sha256") != stamp["pairs_sha256"]:  # outputs of other pairs: never scored on these
-            log(f"{name}/seed{k}: {outputs} was made for another pair list (sha256 "
-                f"{str(registered.get('pairs_sha256'))[:12]}, now {stamp['pairs_sha256'][:12]}); left out, "
-                "score it again")
-            continue
-        saved = folder / "summary.json"
-        previous = json.loads(saved.read_text()) if saved.is_file() else None
-        if previous is not None and previous.get("evaluators") != stamp:
-            previous = None
-        if not outputs.is_dir():
-            if previous is None:
-                log(f"{name}/seed{k}: {outputs} is gone and was never scored with these evaluators; left out")
-                continue
-            log(f"{name}/seed{k}: {outputs} is gone; kept the score of its content sha256 {previous['sha256'][:12]}")
-            sha = previous["sha256"]
-        else:
-            try:
-                sha = outputs_sha256(outputs, pair_ids)
-            except OSError:  # a file is missing: read_outputs below names it
-                sha = None
-        if previous is not None and previous["sha256"] == sha:
-            log(f"{name}/seed{k}: up to date (outputs sha256 {sha[:12]}), skipped")
-        else:
-            images = read_outputs(outputs, pair_ids, dataset.image_size)  # whole, or one line naming what is not
-            sha = sha or outputs_sha256(outputs, pair_ids)
-            frame, summary = score_outputs(
-                lambda chunk, _source, _target, images=images: (images[chunk].float().div(127.5).sub(1.0), None),
-                dataset, pairs, au, ver, reference, batch_size, f"{name}_seed{k}", rounds)
-            chosen = example_pairs(pairs, EXAMPLE_OUTPUTS)
-            previous = {"label": name, "seed": k, "outputs": str(outputs), "sha256": sha, "evaluators": stamp,
-                        "summary": summary,
-                        "examples": {str(pair_ids[i]): encode_levels(images[i]) for i in chosen}}
-            _write_pairs(frame, folder)
-            atomic_write_json(saved, previous)
-            log(f"{name}/seed{k}: {summary['n_pairs']} pairs from {outputs} (sha256 {sha[:12]})")
-        summaries[str(k)] = previous["summary"]
-        origins[str(k)] = {"outputs": previous["outputs"], "sha256": previous["sha256"]}
-        examples = examples or previous["examples"]
-    if not summaries:
-        return None
-    return {"label": name, "kind": "method", "method": None, "seeds": summaries, "checkpoint_steps": {},
-            "metadata": None, "outside": origins, "examples": examples,
-            "summary": aggregate(list(summaries.values()))}
 
 
 def image_keys(runs: dict[str, dict[int, Path]], n_pairs: int, ideal: bool = False) -> list[str]:
@@ -471,12 +358,8 @@ def evaluator_stamp(evaluators: dict[str, Any], pairs_path: Path) -> dict[str, A
             "pairs_sha256": hashlib.sha256(pairs_path.read_bytes()).hexdigest(), "scoring": SCORING}
 
 
-def _write_pairs(frame: Any, folder: Path) -> None:
-    atomic_write_text(folder / "pairs.csv", frame.to_csv(index=False, float_format="%.5f", lineterminator="\n"))
-
-
 def _reference_row(label: str, frame: Any, summary: dict[str, Any], folder: Path) -> dict[str, Any]:
-    _write_pairs(frame, folder)
+    write_pair_frame(frame, folder)
     atomic_write_json(folder / "summary.json", summary)
     return {"label": label, "kind": "reference", "method": None, "seeds": {}, "checkpoint_steps": {},
             "metadata": None, "summary": summary}
@@ -514,7 +397,7 @@ def _method_row(label: str, seeds: dict[int, Path], dataset: FaceDataset, pairs:
         plugin = plugin_record(method.name)  # a method of another package: its name and version
         fresh = {**method.metadata(), **({"plugin": plugin} if plugin else {})}
         metadata = metadata or fresh
-        _write_pairs(frame, folder)
+        write_pair_frame(frame, folder)
         atomic_write_json(saved, {"label": label, "seed": k, "checkpoint": str(checkpoint), "checkpoint_step": step,
                                   "evaluators": stamp, "metadata": fresh, "summary": summary})
         log(f"{label}/seed{k}: {summary['n_pairs']} pairs in {summary['seconds']} s")
@@ -523,23 +406,3 @@ def _method_row(label: str, seeds: dict[int, Path], dataset: FaceDataset, pairs:
     return {"label": label, "kind": "method", "method": (metadata or {}).get("method"), "seeds": summaries,
             "checkpoint_steps": steps, "metadata": metadata, "summary": aggregate(list(summaries.values())),
             "learning_curves": {k: points for k, points in curves.items() if points}}
-
-
-def run_throughput(run_dir: str | Path, device: str = "auto", loader: Loader | None = None) -> dict[str, Any]:
-    """Throughput of seed 0 (or the first seed) of every label; written to ``eval/throughput.json``
-    and into ``results.json`` when that exists."""
-    from evaluate.throughput import measure
-
-    run_dir = Path(run_dir)
-    torch_device = select_device(device)
-    if loader is None:
-        from eggan.core.train import load_trained as loader
-    with locked_dir(run_dir, advice=READER_ADVICE):
-        measured = {}
-        for label, seeds in sorted(find_runs(run_dir).items()):
-            method = loader(seeds[min(seeds)] / CHECKPOINT_NAME, torch_device)
-            measured[label] = measure(method)
-        atomic_write_json(run_dir / "eval" / "throughput.json", measured)
-        if read_previous(run_dir / RESULTS_NAME, lambda _msg: None):
-            write_results(run_dir, {"throughput": measured})
-    return measured

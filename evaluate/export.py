@@ -17,11 +17,12 @@ from eggan.core.lock import READER_ADVICE, locked_dir
 from eggan.core.runmeta import select_device
 from eggan.data.dataset import Target
 from evaluate.au import save_images
-from evaluate.evaluation import IDEAL_SIGMAS, Loader, check_coded, check_evaluators, run_pairs
+from evaluate.evaluation import IDEAL_SIGMAS, check_coded, run_pairs
+from evaluate.evaluators import check_evaluators
 from evaluate.groundtruth import ideal_renderer
 from evaluate.pairs import row_indices
 from evaluate.protocol import ideal_outputs, ideal_prefix
-from evaluate.run_data import find_runs, run_dataset
+from evaluate.run_data import Loader, find_runs, run_dataset
 
 
 def export_images(run_dir: str | Path, out_dir: str | Path, device: str = "auto", batch_size: int = 32,

@@ -6,7 +6,7 @@ id on four digits, 8-bit RGB at the protocol's size) and has them scored (``egga
 Such a folder is checked whole before anything is written: every missing, extra, wrongly sized
 or unreadable file is named in one line, because a partial folder scored as a row would be a
 table figure over other pairs than every other row's. The folder's content hash is recorded with
-its row, so a folder changed since it was scored is scored again (``evaluate.evaluation``).
+its row, so a folder changed since it was scored is scored again (``evaluate.outside_rows``).
 
 Scored folders are registered under ``RUN/outside/<name>/seed<k>/``: ``source.json`` (the folder
 and its hash when registered), and once scored ``pairs.csv`` and ``summary.json`` as for a

@@ -8,7 +8,7 @@ the coded AUs, the dataset's fingerprint, the hash of the pair list, the output 
 ``score_folder`` checks a folder of its outputs whole (``evaluate.outputs``), registers it under
 ``RUN/outside/<name>/seed<k>/`` and evaluates the run:
 the folder becomes a row of every table, scored by the run's evaluators on the run's pairs, and
-stays one at every later ``evaluate`` (``evaluate.evaluation``). ``write_outputs`` is the route
+stays one at every later ``evaluate`` (``evaluate.outside_rows``). ``write_outputs`` is the route
 from Python: any object with ``Method.translate`` (a method of your own, never registered or
 packaged) writes such a folder for the run's pairs, and ``score_folder`` scores it.
 """
@@ -41,10 +41,10 @@ from evaluate.evaluation import (
     PROTOCOL_NOTES,
     REAL_ROW,
     SOURCE_ROW,
-    check_run_weights,
     evaluate_run,
     run_pairs,
 )
+from evaluate.evaluators import check_run_weights
 from evaluate.groundtruth import to_levels
 from evaluate.outputs import OUTSIDE_DIR, check_name, output_name, outputs_sha256, read_outputs
 from evaluate.pairs import row_indices

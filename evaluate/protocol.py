@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,7 @@ from eggan.core.method import Method
 from eggan.data.aus import AU_COLUMNS, coded_names, select_coded
 from eggan.data.dataset import Batch, FaceDataset, Target
 from eggan.data.ideal import IdealRenderer
+from eggan.io import atomic_write_text
 from evaluate.au import AUEstimator
 from evaluate.groundtruth import concat_scores, own_edit_summary, pair_scores, summarise_ground_truth
 from evaluate.identity import Verifier
@@ -178,6 +180,11 @@ def per_pair_frame(pairs: pd.DataFrame, reference: Reference, predicted: torch.T
     frame["accepted"] = frame["cosine"] >= threshold
     frame["impostor_accepted"] = frame["impostor_cosine"] >= threshold
     return frame
+
+
+def write_pair_frame(frame: pd.DataFrame, folder: Path) -> None:
+    """A row's per-pair results as ``folder/pairs.csv`` (atomically; 5 decimals, what every reader expects)."""
+    atomic_write_text(folder / "pairs.csv", frame.to_csv(index=False, float_format="%.5f", lineterminator="\n"))
 
 
 def _block(prefix: str, values: torch.Tensor) -> pd.DataFrame:

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from eggan.core.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from eggan.core.config import from_dict
+from eggan.core.method import Method
 from eggan.core.provenance import check_config_copy, check_data
 from eggan.data.config import DataConfig
 from eggan.data.dataset import FaceDataset
@@ -25,6 +29,8 @@ from eggan.data.sources import open_dataset
 from eggan.errors import CheckpointError, ConfigError, DataError
 
 Runs = dict[str, dict[int, Path]]
+# How a trained checkpoint becomes a Method (eggan.core.train.load_trained; tests pass stand-ins).
+Loader = Callable[[Path, torch.device], Method]
 
 
 def seed_folders(root: Path, marker: str) -> Runs:

@@ -3,21 +3,28 @@
 Measured through ``Method.translate`` (what a user of the method calls), on random inputs of the
 method's image size with every target field filled, after warm-up passes, with
 ``torch.cuda.synchronize`` around the timed region on a GPU. Device name, dtype and thread count
-are recorded with the figures: a number without them cannot be compared.
+are recorded with the figures: a number without them cannot be compared. ``run_throughput``
+measures every label of a run folder and stores the figures beside its results.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
 
+from eggan.core.checkpoint import CHECKPOINT_NAME
+from eggan.core.lock import READER_ADVICE, locked_dir
 from eggan.core.method import Method
-from eggan.core.runmeta import device_name
+from eggan.core.runmeta import device_name, select_device
 from eggan.data.aus import AU_MAX, N_AUS, N_EXPRESSIONS
 from eggan.data.dataset import Target
+from eggan.io import atomic_write_json
+from evaluate.results_store import RESULTS_NAME, read_previous, write_results
+from evaluate.run_data import Loader, find_runs
 
 BATCH_SIZES: tuple[int, ...] = (1, 8, 32)
 
@@ -72,3 +79,21 @@ def measure(method: Method, batch_sizes: Sequence[int] = BATCH_SIZES, warmup: in
         "statistic": "median",
         "batches": results,
     }
+
+
+def run_throughput(run_dir: str | Path, device: str = "auto", loader: Loader | None = None) -> dict[str, Any]:
+    """Throughput of seed 0 (or the first seed) of every label; written to ``eval/throughput.json``
+    and into ``results.json`` when that exists."""
+    run_dir = Path(run_dir)
+    torch_device = select_device(device)
+    if loader is None:
+        from eggan.core.train import load_trained as loader
+    with locked_dir(run_dir, advice=READER_ADVICE):
+        measured = {}
+        for label, seeds in sorted(find_runs(run_dir).items()):
+            method = loader(seeds[min(seeds)] / CHECKPOINT_NAME, torch_device)
+            measured[label] = measure(method)
+        atomic_write_json(run_dir / "eval" / "throughput.json", measured)
+        if read_previous(run_dir / RESULTS_NAME, lambda _msg: None):
+            write_results(run_dir, {"throughput": measured})
+    return measured

@@ -14,10 +14,11 @@ from eggan.core.checkpoint import load_checkpoint, save_checkpoint
 from eggan.data.aus import AU_COLUMNS
 from eggan.errors import ConfigError, DataError
 from evaluate.au import LEARNED_SETTINGS
-from evaluate.evaluation import SOURCE_ROW, aggregate, evaluate_run, run_folder, run_throughput
+from evaluate.evaluation import SOURCE_ROW, aggregate, evaluate_run, run_folder
 from evaluate.export import export_images
 from evaluate.identity import INDOMAIN_SETTINGS
 from evaluate.metrics import au_agreement, verification
+from evaluate.throughput import run_throughput
 from reports.results import excluded_sentence
 from reports.tables import expression_table
 

@@ -9,7 +9,7 @@ import gdown
 import pytest
 
 from eggan.errors import CheckpointError, MissingComponentError
-from evaluate.evaluation import check_run_weights
+from evaluate.evaluators import check_run_weights
 from evaluate.weights import MANIFEST, fetch_weights, verify_weights
 
 CONTENT = b"\x80\x02fake-lightcnn-weights" * 1000

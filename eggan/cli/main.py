@@ -386,7 +386,7 @@ def throughput(
     if (run is None) == (checkpoint is None):
         raise ConfigError("give exactly one of --run and --checkpoint")
     if run is not None:
-        from evaluate.evaluation import run_throughput
+        from evaluate.throughput import run_throughput
 
         measured = run_throughput(run, device)
     else:

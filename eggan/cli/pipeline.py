@@ -40,18 +40,14 @@ from eggan.errors import ConfigError, DataError
 from eggan.io import atomic_write_json
 from eggan.limits import MAX_SEED, check_int
 from evaluate.au import check_estimator_inputs
-from evaluate.evaluation import (
-    NEW_WEIGHTS_FLAG,
-    check_evaluators,
-    check_run_weights,
-    evaluate_run,
-    find_runs,
-    run_throughput,
-)
+from evaluate.evaluation import evaluate_run
+from evaluate.evaluators import NEW_WEIGHTS_FLAG, check_evaluators, check_run_weights
 from evaluate.examples import collect_examples
 from evaluate.groundtruth import ideal_renderer
 from evaluate.identity import check_verifier_weights
 from evaluate.monitor import edit_monitor
+from evaluate.run_data import find_runs
+from evaluate.throughput import run_throughput
 from reports.report import build_report
 from reports.results import ABLATION_LABELS, load_results
 

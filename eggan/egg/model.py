@@ -197,7 +197,7 @@ class EggAN(Method):
             return self.nets["generator"](latent, u_fake)
 
     def critic_step(
-        self, x: torch.Tensor, u_s: torch.Tensor, fake: torch.Tensor, u_fake: torch.Tensor, exp_learns: bool = True
+        self, x: torch.Tensor, u_s: torch.Tensor, fake: torch.Tensor, u_fake: torch.Tensor, exp_learns: bool
     ) -> dict[str, torch.Tensor]:
         """D_img on real vs fake images (+ gradient penalty) and, while ``exp_learns`` (until
         ``cexp_freeze_at``), C_exp on real images' AU classes.
