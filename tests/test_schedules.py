@@ -44,6 +44,16 @@ def test_linear_decay_starts_at_decay_start_and_never_reaches_zero_in_the_run() 
     assert rates(linear_decay(sgd(), 8, 4), 8) == pytest.approx([1, 1, 1, 1, 1, 0.75, 0.5, 0.25])
 
 
+def test_eggan_decay_start_one_holds_the_rate_all_run_and_only_quick_sets_it() -> None:
+    """model.decay_start=1 (the quick preset): every one of 64 iterations at the full rate, E/G/D and
+    C_exp alike; standard and paper decay from half the run (1 - (k - 32) / 32 at iteration k)."""
+    config = apply_overrides(EggAN.preset("smoke"), ["model.decay_start=1.0", "model.no_perceptual=true"])
+    method = EggAN(config.model, DataInfo(32, 4), 64, torch.device("cpu"))
+    for name, scheduler in method.schedulers.items():
+        assert rates(scheduler, 64) == pytest.approx([config.model.lr_exp if name == "c_exp" else config.model.lr] * 64)
+    assert [EggAN.preset(p).model.decay_start for p in ("quick", "standard", "paper")] == [1.0, 0.5, 0.5]
+
+
 @pytest.mark.parametrize(("variant", "last_epoch"), [("paper", [2 / 32, 1 / 32]), ("official", [0.0, 0.0])])
 def test_eggan_schedules_by_variant(variant: str, last_epoch: list[float]) -> None:
     """64 iterations: the paper decays per iteration after half; the authors' 16 epochs of 4
