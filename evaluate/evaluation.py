@@ -157,7 +157,6 @@ def run_folder(run: Path | None, checkpoint: Path | None) -> Path:
     return checkpoint.parent
 
 
-
 def evaluate_run(
     run_dir: str | Path,
     estimator: str = "learned",
