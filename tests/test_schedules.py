@@ -46,7 +46,8 @@ def test_linear_decay_starts_at_decay_start_and_never_reaches_zero_in_the_run() 
 
 def test_eggan_decay_start_one_holds_the_rate_all_run_and_only_quick_sets_it() -> None:
     """model.decay_start=1 (the quick preset): every one of 64 iterations at the full rate, E/G/D and
-    C_exp alike; standard and paper decay from half the run (1 - (k - 32) / 32 at iteration k)."""
+    C_exp alike; standard and paper keep the paper's decay from half the run (its rates:
+    test_eggan_schedules_by_variant)."""
     config = apply_overrides(EggAN.preset("smoke"), ["model.decay_start=1.0", "model.no_perceptual=true"])
     method = EggAN(config.model, DataInfo(32, 4), 64, torch.device("cpu"))
     for name, scheduler in method.schedulers.items():

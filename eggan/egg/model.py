@@ -76,7 +76,7 @@ class EggAN(Method):
     @classmethod
     def preset(cls, name: str) -> RunConfig:
         """smoke: 32 px, tiny nets, seconds on a CPU; quick / standard: the CPU recipe below for
-        about 9 / 40 minutes on 2 idle cores; paper: 128 px and the published settings (400 epochs,
+        about 9-17 / 40-55 minutes on 2 idle cores, by machine; paper: 128 px and the published settings (400 epochs,
         batch 8, VGG19 ImageNet weights). docs/eggan-variants.md ("Presets") has the measurements."""
         data, train = base_preset(name)
         if name == "paper":
