@@ -1,7 +1,7 @@
 """Typed run configuration: data, training schedule and the method's own dataclass.
 
 Every method offers the presets ``smoke`` (seconds on a CPU, for tests), ``quick`` (the default
-run: about 25 minutes for three methods on 2 idle CPU cores, 32x32), ``standard`` (the same networks
+run: 25-50 minutes for three methods on 2 idle CPU cores by machine, 32x32), ``standard`` (the same networks
 trained about five times longer, for reference results) and ``paper`` (the published settings at
 128x128). A run dumps its resolved config as JSON next to its results;
 ``eggan.core.registry.load_run_config`` reads it back, so a run directory alone says how to rebuild its model.
