@@ -118,6 +118,7 @@ from evaluate.outside_rows import find_outside, outside_row
 from evaluate.paired import pairwise_au_error, per_pair_au_error
 from evaluate.pairs import calibrate, load_pairs, make_pairs, pairs_description, save_pairs
 from evaluate.protocol import (
+    Reference,
     ideal_prefix,
     prepare_reference,
     score_ideal,
@@ -357,15 +358,15 @@ def evaluator_stamp(evaluators: dict[str, Any], pairs_path: Path) -> dict[str, A
             "pairs_sha256": hashlib.sha256(pairs_path.read_bytes()).hexdigest(), "scoring": SCORING}
 
 
-def _reference_row(label: str, frame: Any, summary: dict[str, Any], folder: Path) -> dict[str, Any]:
+def _reference_row(label: str, frame: pd.DataFrame, summary: dict[str, Any], folder: Path) -> dict[str, Any]:
     write_pair_frame(frame, folder)
     atomic_write_json(folder / "summary.json", summary)
     return {"label": label, "kind": "reference", "method": None, "seeds": {}, "checkpoint_steps": {},
             "metadata": None, "summary": summary}
 
 
-def _method_row(label: str, seeds: dict[int, Path], dataset: FaceDataset, pairs: Any, au: AUEstimator,
-                ver: Verifier, reference: Any, stamp: dict[str, Any], eval_dir: Path, device: torch.device,
+def _method_row(label: str, seeds: dict[int, Path], dataset: FaceDataset, pairs: pd.DataFrame, au: AUEstimator,
+                ver: Verifier, reference: Reference, stamp: dict[str, Any], eval_dir: Path, device: torch.device,
                 loader: Loader, batch_size: int, rounds: int, log: Callable[[str], None],
                 renderer: IdealRenderer | None = None) -> dict[str, Any]:
     summaries: dict[str, dict[str, Any]] = {}

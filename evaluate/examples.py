@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 from PIL import Image
 
@@ -38,7 +39,7 @@ def encode_levels(image: torch.Tensor) -> str:
     return encode(image.float().div(127.5).sub(1.0))
 
 
-def example_pairs(pairs: Any, count: int) -> list[int]:
+def example_pairs(pairs: pd.DataFrame, count: int) -> list[int]:
     """One pair per expression in turn, each from a different source identity where possible."""
     chosen: list[int] = []
     by_expression = [list(group.index) for _, group in pairs.groupby("expression", sort=True)]

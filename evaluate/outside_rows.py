@@ -21,7 +21,7 @@ from evaluate.au import AUEstimator
 from evaluate.examples import encode_levels, example_pairs
 from evaluate.identity import Verifier
 from evaluate.outputs import OUTSIDE_DIR, outputs_sha256, read_outputs
-from evaluate.protocol import score_outputs, write_pair_frame
+from evaluate.protocol import Reference, score_outputs, write_pair_frame
 from evaluate.run_data import seed_folders
 from evaluate.seeds import aggregate
 
@@ -34,7 +34,7 @@ def find_outside(run_dir: Path) -> dict[str, dict[int, Path]]:
 
 
 def outside_row(name: str, seeds: dict[int, Path], dataset: FaceDataset, pairs: pd.DataFrame, au: AUEstimator,
-                ver: Verifier, reference: Any, stamp: dict[str, Any], batch_size: int, rounds: int,
+                ver: Verifier, reference: Reference, stamp: dict[str, Any], batch_size: int, rounds: int,
                 log: Callable[[str], None]) -> dict[str, Any] | None:
     """The row of a method scored from folders of its outputs (one per seed), rescored where a
     folder's content changed since its summary was saved or the evaluators did. A folder that is
