@@ -55,6 +55,7 @@ TargetImage = Annotated[
                  "the run's in-domain AU estimator."),
 ]
 TargetAus = Annotated[str | None, typer.Option(help='Target AU intensities 0-5, e.g. "AU12=3,AU06=2" (others 0).')]
+EditDevice = Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")]
 
 
 def edit(
@@ -64,7 +65,7 @@ def edit(
     target_image: TargetImage = None,
     target_aus: TargetAus = None,
     target_expression: Annotated[str | None, typer.Option(help="Target expression, e.g. happy.")] = None,
-    device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
+    device: EditDevice = "cpu",
 ) -> None:
     """Edit one face with a trained model.
 
@@ -94,7 +95,7 @@ def interpolate(
                      "the run's in-domain AU estimator, trained on first use).")
     ] = None,
     steps: Annotated[int, typer.Option(help="Frames from alpha = 0 to 1.")] = 7,
-    device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
+    device: EditDevice = "cpu",
 ) -> None:
     """Interpolate a face from its AUs to target AUs as one strip.
 
