@@ -1,6 +1,6 @@
 """Issue 19's recipe settings each do what their name says: the latent grid, the AUs at every
-generator block, the moving averages of E and G, C_exp reading blurred and noised images, the
-projection critic, and the ground-truth monitor that never touches training."""
+generator block, the moving averages of E and G, C_exp reading blurred and noised images and
+learning from adversarial ones, the projection critic, and the ground-truth monitor that never touches training."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from eggan.core.imageops import random_noise
 from eggan.core.method import EMA_RAMPUP
 from eggan.core.train import load_trained, train_run
 from eggan.data.dataset import FaceDataset, Target
+from eggan.egg.losses import discretise_aus, expression_loss
 from eggan.egg.model import EggAN
 from eggan.egg.nets_paper import Critic, Encoder, Generator
 from eggan.errors import ConfigError
@@ -175,6 +176,43 @@ def test_c_exp_reads_noised_images_when_asked_both_learning_and_judging(synth: F
     for seen, image in ((inputs[0], batch.image), (inputs[1], outputs[0][: len(batch)])):
         added = (seen - image).flatten(1).std(1)
         assert bool((added > 0).all()) is (noise > 0) and float(added.max()) <= noise * 1.1
+
+
+def test_the_adversarial_view_stays_in_its_ball_and_raises_c_exps_loss(synth: FaceDataset) -> None:
+    """model.exp_adversarial: the moved images lie within the radius of the originals (most on
+    its edge), C_exp's loss on them exceeds its loss on the originals and on the mirrored move
+    (a step down the gradient would fail both), and C_exp's weights take no gradient from it."""
+    train = synth.split("train")
+    radius = 0.05
+    method = smoke_model(train, f"model.exp_adversarial={radius}")
+    c_exp = method.nets["c_exp"]
+    batch = train.batch(torch.arange(8))
+    levels = discretise_aus(batch.aus, "round")
+    torch.manual_seed(0)
+    moved = method.adversarial_view(batch.image, levels)
+    move = moved - batch.image
+    assert float(move.abs().max()) <= radius * (1 + 1e-5)
+    assert float((move.abs() > radius * 0.999).float().mean()) > 0.5
+    assert all(p.grad is None for p in c_exp.parameters())
+    with torch.no_grad():  # in training mode, as the attack reads C_exp (BatchNorm on batch statistics)
+        loss = {name: float(expression_loss(c_exp(images), levels))
+                for name, images in (("moved", moved), ("original", batch.image), ("mirrored", batch.image - move))}
+    assert loss["moved"] > loss["original"] > loss["mirrored"]
+
+
+@pytest.mark.parametrize("radius", [0.0, 0.05])
+def test_c_exp_learns_from_adversarial_images_only_when_asked(synth: FaceDataset, radius: float) -> None:
+    """With a radius, C_exp reads the real images three times in a step (the attack, the learning
+    pass on the moved images, then the edit it judges); without, twice, the real images as they are."""
+    train = synth.split("train")
+    method = smoke_model(train, f"model.exp_adversarial={radius}")
+    inputs: list[torch.Tensor] = []
+    method.nets["c_exp"].register_forward_pre_hook(lambda _m, args: inputs.append(args[0].detach().clone()))
+    batch = train.batch(torch.arange(4))
+    method.train_step(batch, step=0)
+    learned = inputs[1] if radius else inputs[0]
+    assert len(inputs) == (3 if radius else 2)
+    assert float((learned - batch.image).abs().max()) == pytest.approx(radius, rel=1e-5, abs=1e-7)
 
 
 def test_c_exp_learns_until_its_freeze_iteration_then_only_judges(synth: FaceDataset) -> None:

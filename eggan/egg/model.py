@@ -219,7 +219,10 @@ class EggAN(Method):
         loss, learners = adv + c.lambda_gp * gp, ("critic", "c_exp") if exp_learns else ("critic",)
         if exp_learns:
             levels = L.discretise_aus(u_s, c.au_discretisation)
-            logits = self.ddp("c_exp")(self.exp_view(x))
+            view = self.exp_view(x)
+            if c.exp_adversarial > 0:
+                view = self.adversarial_view(view, levels)
+            logits = self.ddp("c_exp")(view)
             out["c_exp"] = L.expression_loss(logits, levels)
             out["c_exp_acc_real"] = L.expression_accuracy(logits, levels)
             loss = loss + out["c_exp"]
@@ -239,6 +242,19 @@ class EggAN(Method):
         """What C_exp reads, when it learns and when it judges: the images blurred (``exp_blur``)
         and then noised (``exp_noise``), each by its own random amount."""
         return random_noise(random_blur(images, self.cfg.exp_blur), self.cfg.exp_noise)
+
+    def adversarial_view(self, view: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+        """``view`` moved by one signed-gradient step (1.25 x the radius, from a uniform random start,
+        clipped to the L_inf ball of radius ``exp_adversarial``) towards C_exp's largest expression
+        loss: what C_exp learns from when it learns adversarially. Only the input takes the step's
+        gradient; the attack's pass, in training mode like the learning pass, also moves
+        BatchNorm's running statistics, on images within the radius of the real ones."""
+        radius = self.cfg.exp_adversarial
+        delta = torch.empty_like(view).uniform_(-radius, radius).requires_grad_()
+        loss = L.expression_loss(self.nets["c_exp"](view.detach() + delta), levels)
+        (grad,) = torch.autograd.grad(loss, delta)
+        step = (delta.detach() + 1.25 * radius * grad.sign()).clamp(-radius, radius)
+        return view.detach() + step
 
     def latent_step(self, code: torch.Tensor) -> dict[str, torch.Tensor]:
         """D_z: prior samples z ~ N(0, I) are real, encoded images fake."""

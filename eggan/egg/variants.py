@@ -83,6 +83,10 @@ class EggANConfig:
     # - exp_noise: C_exp reads every image (as exp_blur) with Gaussian noise added, of a random
     #   standard deviation up to this value in [-1, 1] units, after the blur: a change too faint to
     #   survive the noise does not move C_exp, so G has to make the edit in earnest.
+    # - exp_adversarial: C_exp learns on real images moved within an L_inf ball of this radius
+    #   ([-1, 1] units) towards its largest loss (FGSM with a random start, Wong, Rice & Kolter
+    #   2020): a classifier trained so holds its reading against faint changes, and its gradients
+    #   follow the visible features (Santurkar et al. 2019), so G has to make the change itself.
     # - critic_condition: "projection" makes D_img judge (image, AU vector) pairs, real images with
     #   their own AUs and edits with their targets (a projection discriminator, Miyato & Koyama
     #   2018), so an edit that shows only part of its target's change is not a realistic pair.
@@ -92,6 +96,7 @@ class EggANConfig:
     ema_half_life: float = 0.0
     exp_blur: float = 0.0
     exp_noise: float = 0.0
+    exp_adversarial: float = 0.0
     critic_condition: Literal["none", "projection"] = "none"
     au_injection: Literal["input", "every-block"] = "input"
 
