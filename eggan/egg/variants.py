@@ -86,7 +86,9 @@ class EggANConfig:
     # - exp_adversarial: C_exp learns on real images moved within an L_inf ball of this radius
     #   ([-1, 1] units) towards its largest loss (FGSM with a random start, Wong, Rice & Kolter
     #   2020): a classifier trained so holds its reading against faint changes, and its gradients
-    #   follow the visible features (Santurkar et al. 2019), so G has to make the change itself.
+    #   follow the visible features (Santurkar et al. 2019), so G would have to make the change
+    #   itself (row a1 of docs/eggan-variants.md: C_exp learnt more slowly and the edit shrank; off
+    #   in every preset).
     # - critic_condition: "projection" makes D_img judge (image, AU vector) pairs, real images with
     #   their own AUs and edits with their targets (a projection discriminator, Miyato & Koyama
     #   2018), so an edit that shows only part of its target's change is not a realistic pair.
