@@ -40,7 +40,9 @@ Deviations from the authors' code, all recorded in ``metadata()``:
   E, I and G for translation (``ema_half_life``), and the non-saturating loss with R1 on real
   latents instead of WGAN-GP (``adversarial``): under the gradient penalty the critic's shared
   trunk went flat at 32 px and its classifier head stayed at chance (BCE 3.0 = 8 x H(1/8)) for a
-  whole quick run, so the interpolator was steered by nothing.
+  whole quick run, so the interpolator was steered by nothing. And a second attribute group,
+  the training identities (``identity_group``), so that the expression branch learns to leave
+  the person alone, as the other groups' branches do for the authors' CelebA smile branch.
 """
 
 from __future__ import annotations
@@ -79,8 +81,7 @@ from eggan.core.vgg import imagenet_denormalise, imagenet_normalise, require_wei
 from eggan.data.dataset import Batch, FaceDataset, Target
 from eggan.errors import ConfigError, DataError, MissingComponentError
 
-N_BRANCH = 2  # expression group + residual
-EXPRESSION_BRANCH = 0
+EXPRESSION_BRANCH = 0  # group g owns branch g (identity: 1); the residual branch is the last
 
 
 @dataclass
@@ -117,6 +118,13 @@ class HomoInterpConfig:
     #   "face": the VGG layout up to relu3_1 trained on the run's training split to tell its people
     #   apart (eggan.core.facetrunk), for E and its teacher T; it needs latent_layer="relu3_1".
     encoder_init: Literal["vgg19", "face"] = "vgg19"
+    # - identity_group: a second attribute group, the training identities (one-hot), with its own
+    #   interpolator branch and classifier logits, as the authors' CelebA model has a group (and a
+    #   branch) for each attribute family it must keep apart from the edited one (homointerp.md
+    #   section 4). At test time its strength is 0, so the classifier must still read the source's
+    #   identity from the edited latent: the expression branch is trained not to carry the reference
+    #   person across.
+    identity_group: bool = False
 
 
 def bce_sum(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -147,13 +155,15 @@ class HomoInterpGAN(Method):
                               "model.latent_layer=relu3_1")
         w, layer = config.width, config.latent_layer
         grid = latent_grid(info.image_size, layer)
+        self.n_branch = 3 if config.identity_group else 2  # expression (+ identity) + residual
+        n_classes = info.n_expressions + (info.n_identities if config.identity_group else 0)
         if grid < 2:
             raise ConfigError(f"model.latent_layer={layer} leaves a {grid}x{grid} latent at {info.image_size} px; "
                               "the latent critic needs at least 2x2")
         self.nets["E"] = VGGEncoder(w, layer)
-        self.nets["I"] = Interpolator(N_BRANCH, w, layer)
+        self.nets["I"] = Interpolator(self.n_branch, w, layer)
         self.nets["G"] = Decoder(w, layer)
-        self.nets["D"] = LatentCritic(grid, info.n_expressions, w, layer)
+        self.nets["D"] = LatentCritic(grid, n_classes, w, layer)
         self.nets["KGT"] = KGTransform(w, layer)
         self.nets["T"] = copy.deepcopy(self.nets["E"])  # frozen teacher; set in pretrain
         set_requires_grad(self.nets["T"], False)
@@ -236,19 +246,31 @@ class HomoInterpGAN(Method):
         return F.mse_loss(rec, x), F.mse_loss(self.nets["T"].features_1(rec), p_x)
 
     # --- training ----------------------------------------------------------------------------
-    def labels(self, expression: torch.Tensor) -> torch.Tensor:
+    def labels(self, batch: Batch) -> list[torch.Tensor]:
+        """One-hot labels per attribute group: expression, then (``identity_group``) identity."""
+        expression = batch.expression
         if (expression < 0).any() or (expression >= self.info.n_expressions).any():
             raise DataError("HomoInterpGAN needs an expression label (one of the eight) for every image")
-        return F.one_hot(expression, self.info.n_expressions).float()
+        groups = [F.one_hot(expression, self.info.n_expressions).float()]
+        if self.config.identity_group:
+            groups.append(F.one_hot(batch.identity, self.info.n_identities).float())
+        return groups
+
+    @staticmethod
+    def interpolated_labels(groups: list[torch.Tensor], perm: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Group g's target is a_g + v_g (a'_g - a_g), v_g being its branch's strength (the
+        authors' soft labels); the groups' columns are concatenated as D's logits are."""
+        return torch.cat([a + v[:, g : g + 1] * (a[perm] - a) for g, a in enumerate(groups)], dim=1)
 
     def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
         c, nets = self.config, self.nets
         x = imagenet_normalise(batch.image)
-        a = self.labels(batch.expression)
+        groups = self.labels(batch)
+        a = torch.cat(groups, dim=1)
         n = len(batch)
-        v = torch.rand(n, N_BRANCH, device=x.device)
+        v = torch.rand(n, self.n_branch, device=x.device)
         perm = torch.randperm(n, device=x.device)
-        a_interp = a + v[:, EXPRESSION_BRANCH : EXPRESSION_BRANCH + 1] * (a[perm] - a)
+        a_interp = self.interpolated_labels(groups, perm, v)
         with torch.no_grad():
             f = nets["E"](x)
             z = nets["I"](f, f[perm], v)
@@ -325,7 +347,7 @@ class HomoInterpGAN(Method):
     # --- inference ---------------------------------------------------------------------------
     def generate(self, source: torch.Tensor, target: Target) -> torch.Tensor:
         encoder = self.inference("E")
-        v = torch.zeros(source.shape[0], N_BRANCH, device=source.device)
+        v = torch.zeros(source.shape[0], self.n_branch, device=source.device)
         v[:, EXPRESSION_BRANCH] = self.config.test_strength
         z = self.inference("I")(encoder(imagenet_normalise(source)), encoder(imagenet_normalise(target.image)), v)
         return imagenet_denormalise(self.inference("G")(z))
@@ -348,13 +370,15 @@ class HomoInterpGAN(Method):
             "config": asdict(self.config),
             "vgg_init": self.vgg_init,
             "decoder_pretraining_steps": self.pretrained_decoder_steps,
-            "groups": "one expression group of 8 labels + residual branch (2 branches)",
+            "groups": (f"expression (8 labels) and identity ({self.info.n_identities} training people) groups "
+                       "+ residual branch (3 branches)" if c.identity_group
+                       else "one expression group of 8 labels + residual branch (2 branches)"),
             "classifier_training": {
                 "interpolated": "D's classifier on interpolated latents with source labels (released code)",
                 "real": "D's classifier on real latents with their own labels (deviation from the released code)",
             }[self.config.classifier_on],
             "test_transfer": f"target image as reference, strength {self.config.test_strength} on the "
-            "expression branch, 0 on the residual branch",
+            f"expression branch, 0 on the {'identity and ' if c.identity_group else ''}residual branch",
             "update_schedule": f"G, D, KGT every step; E and I when step % {self.config.n_discrim} == 0",
             "adversarial": {"wgan-gp": f"WGAN-GP on the latents, lambda_gp {c.lambda_gp:g} (the authors')",
                             "r1": f"non-saturating logistic loss with R1 on real latents, gamma {c.r1_gamma:g} "
@@ -378,6 +402,8 @@ class HomoInterpGAN(Method):
                 *([f"translates with moving averages of E, I and G (half-life {self.config.ema_half_life:g} "
                    "iterations; the authors: the networks)"] if self.config.ema_half_life else []),
                 *([f"n_discrim = {self.config.n_discrim} (the authors: 5)"] if self.config.n_discrim != 5 else []),
+                *(["a second attribute group, the training identities, with its own branch and classifier "
+                   "logits (the authors' RaFD adaptation: the expression group alone)"] if c.identity_group else []),
                 *([f"latent critic: non-saturating logistic loss with R1 on real latents (gamma {c.r1_gamma:g}) "
                    f"instead of WGAN-GP (lambda_gp {c.lambda_gp:g})"] if c.adversarial == "r1" else []),
             ],

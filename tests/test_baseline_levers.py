@@ -13,7 +13,6 @@ import torch
 import torch.nn.functional as F
 from method_checks import build, check_resume_is_exact
 
-from baselines.homointerp import N_BRANCH
 from baselines.homointerp_nets import Decoder, LatentCritic, VGGEncoder
 from eggan.core.gan import logistic_critic_loss, logistic_generator_loss, r1_penalty
 from eggan.core.method import DataInfo, Method
@@ -226,7 +225,7 @@ def test_homointerp_r1_is_the_logistic_loss_with_r1_on_real_latents(tiny_dataset
     critic, encoder, interp = (copy.deepcopy(method.nets[name]) for name in ("D", "E", "I"))
     torch.manual_seed(3)
     rng = torch.get_rng_state()
-    v, perm = torch.rand(4, N_BRANCH), torch.randperm(4)  # the step's draws, in its order
+    v, perm = torch.rand(4, method.n_branch), torch.randperm(4)  # the step's draws, in its order
     with torch.no_grad():
         f = encoder(imagenet_normalise(batch.image))
         z = interp(f, f[perm], v)
@@ -242,6 +241,49 @@ def test_homointerp_r1_is_the_logistic_loss_with_r1_on_real_latents(tiny_dataset
     assert float(losses["d_adv"]) == pytest.approx(float(expected_adv.detach()), rel=1e-5)
     deviations = " | ".join(method.metadata()["deviations"])
     assert "R1 on real latents" in deviations
+
+
+def test_homointerp_identity_group_targets_the_source_person_where_its_strength_is_zero(tiny_dataset: Path) -> None:
+    """``identity_group``: a third branch and identity logits after the expression logits. E and I
+    are pushed towards a_g + v_g (a'_g - a_g) per group, each group with its own branch strength,
+    so an edit at strength (1, 0, 0), the test-time transfer, must keep the source's identity."""
+    method, train = build("homointerp", tiny_dataset, overrides=("model.latent_layer=relu3_1",
+                                                                 "model.identity_group=true", "model.n_discrim=1",
+                                                                 "model.classifier_on=real"))
+    n_ids = len(train.identities)
+    assert method.n_branch == 3 and len(method.nets["I"].branches) == 3
+    people = train.batch(torch.arange(len(train))).identity
+    batch = train.batch(torch.stack([torch.nonzero(people == p)[0, 0] for p in range(4)]))  # four people
+    perm = torch.tensor([1, 0, 3, 2])
+    v = torch.tensor([[1.0, 0.0, 0.5], [0.25, 1.0, 0.0], [0.0, 0.5, 1.0], [1.0, 0.0, 0.0]])
+    target = method.interpolated_labels(method.labels(batch), perm, v)
+    assert target.shape == (4, 8 + n_ids)
+    for i in range(4):
+        j = int(perm[i])
+        expected = torch.zeros(8 + n_ids)
+        expected[int(batch.expression[i])] += 1 - float(v[i, 0])
+        expected[int(batch.expression[j])] += float(v[i, 0])
+        expected[8 + int(batch.identity[i])] += 1 - float(v[i, 1])
+        expected[8 + int(batch.identity[j])] += float(v[i, 1])
+        assert torch.allclose(target[i], expected), i
+    assert target[0, 8 + int(batch.identity[0])] == 1 and target[0, 8 + int(batch.identity[1])] == 0  # v_id = 0
+    critic = copy.deepcopy(method.nets["D"])
+    torch.manual_seed(5)
+    rng = torch.get_rng_state()
+    v_step, perm_step = torch.rand(4, 3), torch.randperm(4)
+    with torch.no_grad():
+        f = method.nets["E"](imagenet_normalise(batch.image))
+        z = method.nets["I"](f, f[perm_step], v_step)
+    a = torch.cat(method.labels(batch), dim=1)
+    expected_cls = F.binary_cross_entropy_with_logits(critic(f)[1], a, reduction="sum") / 4  # classifier_on=real
+    torch.set_rng_state(rng)
+    losses = method.train_step(batch, step=0)
+    assert float(losses["d_cls"]) == pytest.approx(float(expected_cls.detach()), rel=1e-5)
+    assert critic(z)[1].shape == (4, 8 + n_ids)
+    source, reference = train.batch(torch.arange(2)), Target.from_batch(train.batch(torch.arange(2, 4)))
+    assert method.translate(source.image, reference).shape == source.image.shape
+    assert any("training identities" in d for d in method.metadata()["deviations"])
+    assert get_method("homointerp").preset("paper").model.identity_group is False
 
 
 def test_homointerp_refuses_an_unknown_adversarial_loss() -> None:
