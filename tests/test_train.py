@@ -80,6 +80,27 @@ def record_batches(monkeypatch: pytest.MonkeyPatch) -> list[Batch]:
     return seen
 
 
+def test_a_log_line_holds_each_losss_mean_since_the_last_line(tiny_dataset: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """With G stepped every 3rd iteration and a line every 3rd (steps 2, 5, 8), no line falls on a G
+    step: each line still holds G's loss, the one G step of its window, and D's mean over three."""
+    toy = get_method("toy")
+    original, returned = toy.train_step, []
+
+    def recording(self: Method, batch: Batch, step: int) -> dict[str, torch.Tensor]:
+        returned.append({name: float(value) for name, value in original(self, batch, step).items()})
+        return {name: torch.tensor(value) for name, value in returned[-1].items()}
+
+    monkeypatch.setattr(toy, "train_step", recording)
+    train_run(toy_config(tiny_dataset, "model.n_critic=3", "train.steps=9", "train.log_every=3"), tmp_path)
+    lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    lines = [line for line in lines if "d" in line]
+    assert [line["step"] for line in lines] == [3, 6, 9]
+    for line, first in zip(lines, (0, 3, 6), strict=True):
+        assert line["g"] == pytest.approx(returned[first]["g"]) and "g" not in returned[first + 1]
+        assert line["d"] == pytest.approx(sum(returned[i]["d"] for i in range(first, first + 3)) / 3)
+
+
 @pytest.mark.parametrize("until", [6, 8, 13])  # inside the first epoch, at its end, inside the second
 def test_resume_across_an_epoch_boundary_is_exact(tiny_dataset: Path, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch, until: int) -> None:

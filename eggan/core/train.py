@@ -323,6 +323,9 @@ def _train(config: RunConfig, out: Path, env: DistEnv, device: torch.device, dat
     fixed = train.batch(torch.linspace(0, len(train) - 1, min(8, len(train))).long()).to(device)  # spread over ids
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if tc.bf16 else nullcontext()
     last: dict[str, float] = {}
+    # Each loss's sum and count since the last log line: a line shows window means, so a loss that
+    # only some iterations compute (E and I every n_discrim-th, G every n_critic-th) is logged too.
+    window: dict[str, tuple[torch.Tensor, int]] = {}
     step = start
     with TrainProgress(config.method, start, steps, enabled=progress and env.is_main) as bar, \
             _Interrupt(say) as interrupt:
@@ -335,6 +338,9 @@ def _train(config: RunConfig, out: Path, env: DistEnv, device: torch.device, dat
                     batch.image[flip] = batch.image[flip].flip(-1)
                 with autocast:
                     losses = method.train_step(batch.to(device), step)
+                for name, value in losses.items():
+                    total, count = window.get(name, (torch.zeros((), device=value.device), 0))
+                    window[name] = (total + value.detach().float(), count + 1)
                 done = step + 1
                 regular = done % tc.checkpoint_every == 0 or done in (steps, stop)
                 boundary = regular or done % tc.log_every == 0
@@ -355,7 +361,8 @@ def _train(config: RunConfig, out: Path, env: DistEnv, device: torch.device, dat
                         scheduler.step()
                 if done % tc.log_every == 0 or done == steps:
                     elapsed = time.perf_counter() - tick
-                    last = {name: float(value) for name, value in losses.items()}
+                    last = {name: float(total) / count for name, (total, count) in window.items()}
+                    window.clear()
                     rate = tc.batch_size * env.world_size * tc.log_every / max(elapsed, 1e-9)
                     if metrics is not None:
                         lrs = {name: opt.param_groups[0]["lr"] for name, opt in method.optimizers.items()}
