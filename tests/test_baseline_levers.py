@@ -246,7 +246,9 @@ def test_homointerp_r1_is_the_logistic_loss_with_r1_on_real_latents(tiny_dataset
 def test_homointerp_identity_group_targets_the_source_person_where_its_strength_is_zero(tiny_dataset: Path) -> None:
     """``identity_group``: a third branch and identity logits after the expression logits. E and I
     are pushed towards a_g + v_g (a'_g - a_g) per group, each group with its own branch strength,
-    so an edit at strength (1, 0, 0), the test-time transfer, must keep the source's identity."""
+    so an edit at strength (1, 0, 0), the test-time transfer, must keep the source's identity.
+    The expression logits keep the authors' summed sigmoid BCE, the identity logits take softmax
+    cross-entropy."""
     method, train = build("homointerp", tiny_dataset, overrides=("model.latent_layer=relu3_1",
                                                                  "model.identity_group=true", "model.n_discrim=1",
                                                                  "model.classifier_on=real"))
@@ -275,7 +277,9 @@ def test_homointerp_identity_group_targets_the_source_person_where_its_strength_
         f = method.nets["E"](imagenet_normalise(batch.image))
         z = method.nets["I"](f, f[perm_step], v_step)
     a = torch.cat(method.labels(batch), dim=1)
-    expected_cls = F.binary_cross_entropy_with_logits(critic(f)[1], a, reduction="sum") / 4  # classifier_on=real
+    logits = critic(f)[1]  # classifier_on=real: D's classifier reads the real latents
+    expected_cls = (F.binary_cross_entropy_with_logits(logits[:, :8], a[:, :8], reduction="sum") / 4
+                    - (a[:, 8:] * logits[:, 8:].log_softmax(1)).sum(1).mean())  # identity: softmax CE
     torch.set_rng_state(rng)
     losses = method.train_step(batch, step=0)
     assert float(losses["d_cls"]) == pytest.approx(float(expected_cls.detach()), rel=1e-5)
