@@ -118,12 +118,12 @@ class HomoInterpConfig:
     #   "face": the VGG layout up to relu3_1 trained on the run's training split to tell its people
     #   apart (eggan.core.facetrunk), for E and its teacher T; it needs latent_layer="relu3_1".
     encoder_init: Literal["vgg19", "face"] = "vgg19"
-    # - identity_group: a second attribute group, the training identities (one-hot), with its own
-    #   interpolator branch and classifier logits, as the authors' CelebA model has a group (and a
-    #   branch) for each attribute family it must keep apart from the edited one (homointerp.md
-    #   section 4). At test time its strength is 0, so the classifier must still read the source's
-    #   identity from the edited latent: the expression branch is trained not to carry the reference
-    #   person across.
+    # - identity_group: a second attribute group, the training identities (one-hot, learnt by softmax
+    #   cross-entropy), with its own interpolator branch and classifier logits, as the authors'
+    #   CelebA model has a group (and a branch) for each attribute family it must keep apart from the
+    #   edited one (homointerp.md section 4). At test time its strength is 0, so the classifier must
+    #   still read the source's identity from the edited latent: the expression branch is trained not
+    #   to carry the reference person across.
     identity_group: bool = False
 
 
@@ -267,7 +267,8 @@ class HomoInterpGAN(Method):
         of hundreds) by softmax cross-entropy with its soft targets instead. Summed sigmoid BCE
         over 368 identity labels is lowered fastest by driving every logit down at once, which
         the critic's shared trunk did by giving one output for every latent: its critic and
-        expression head then stayed at chance all run (d_adv 2 ln 2, d_cls at its chance value)."""
+        expression head then stayed at chance all run (d_adv 2 ln 2, d_cls at its chance value;
+        docs/baseline-recipes.md, row hi1)."""
         k = self.info.n_expressions
         loss = bce_sum(logits[:, :k], target[:, :k])
         if self.config.identity_group:
@@ -415,7 +416,8 @@ class HomoInterpGAN(Method):
                    "iterations; the authors: the networks)"] if self.config.ema_half_life else []),
                 *([f"n_discrim = {self.config.n_discrim} (the authors: 5)"] if self.config.n_discrim != 5 else []),
                 *(["a second attribute group, the training identities, with its own branch and classifier "
-                   "logits (the authors' RaFD adaptation: the expression group alone)"] if c.identity_group else []),
+                   "logits learnt by softmax cross-entropy (the authors' RaFD adaptation: the expression group "
+                   "alone)"] if c.identity_group else []),
                 *([f"latent critic: non-saturating logistic loss with R1 on real latents (gamma {c.r1_gamma:g}) "
                    f"instead of WGAN-GP (lambda_gp {c.lambda_gp:g})"] if c.adversarial == "r1" else []),
             ],
