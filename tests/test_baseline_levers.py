@@ -287,7 +287,6 @@ def test_homointerp_identity_group_targets_the_source_person_where_its_strength_
     source, reference = train.batch(torch.arange(2)), Target.from_batch(train.batch(torch.arange(2, 4)))
     assert method.translate(source.image, reference).shape == source.image.shape
     assert any("training identities" in d for d in method.metadata()["deviations"])
-    assert get_method("homointerp").preset("paper").model.identity_group is False
 
 
 def test_homointerp_refuses_an_unknown_adversarial_loss() -> None:
@@ -314,4 +313,8 @@ def test_the_paper_presets_keep_every_setting_off() -> None:
     for name in ("quick", "standard"):  # docs/baseline-recipes.md, row s4
         assert get_method("stargan").preset(name).model.instance_noise == 0.4
     homo = get_method("homointerp").preset("paper").model
-    assert (homo.latent_layer, homo.adversarial) == ("relu5_1", "wgan-gp")
+    assert (homo.latent_layer, homo.adversarial, homo.identity_group, homo.n_discrim) == (
+        "relu5_1", "wgan-gp", False, 5)
+    for name, on in (("quick", True), ("standard", False)):  # docs/baseline-recipes.md, rows hi4, hi4s1
+        model = get_method("homointerp").preset(name).model
+        assert (model.identity_group, model.n_discrim) == ((True, 1) if on else (False, 5)), name

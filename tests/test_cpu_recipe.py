@@ -47,7 +47,7 @@ def test_quick_departures_from_the_authors_are_named_in_the_metadata() -> None:
     none of them in the ``paper`` preset's."""
     expected = {"stargan": ("n_critic = 1", "lr = 0.0002", "warmed up"),
                 "ganimation": ("n_critic = 1", "lr = 0.0002"),
-                "homointerp": ("real latents", "lr = 0.0003")}
+                "homointerp": ("real latents", "lr = 0.0003", "training identities", "n_discrim = 1")}
     for name, phrases in expected.items():
         config = get_method(name).preset("quick")
         method = get_method(name)(config.model, _info(config.data.image_size), 10, torch.device("cpu"))
@@ -191,7 +191,7 @@ def test_homointerp_classifier_on_real_learns_real_labels(synth: FaceDataset) ->
         batch = train.batch(torch.arange(8))
         with torch.no_grad():  # D has no batch statistics: its logits for E(x) do not depend on the rest
             on_real = bce_sum(method.nets["D"](method.nets["E"](imagenet_normalise(batch.image)))[1],
-                              method.labels(batch.expression))
+                              torch.cat(method.labels(batch), dim=1))
         logged = method.train_step(batch, 1)["d_cls"]
         assert torch.isclose(logged, on_real, rtol=1e-4) == (option == "real"), option
         assert ("real latents" in " ".join(method.metadata()["deviations"])) == (option == "real")
