@@ -199,7 +199,7 @@ MUTANTS: tuple[Mutant, ...] = (
            "linear_decay(optimizer, steps, round(steps * c.decay_start))", "linear_decay(optimizer, steps, steps // 2)",
            (f"{SCHEDULES}::test_eggan_decay_start_one_holds_the_rate_all_run_and_only_quick_sets_it",)),
     Mutant("log-window-never-cleared", "loop", "eggan/core/train.py", "                    window.clear()\n", "",
-           (f"{TRAIN}::test_a_log_line_holds_each_losss_mean_since_the_last_line",)),
+           (f"{TRAIN}::test_a_log_line_holds_the_mean_of_each_loss_since_the_last_line",)),
     Mutant("same-order-every-epoch", "loop", "eggan/core/train.py", "manual_seed(self.seed * 1_000_003 + epoch)",
            "manual_seed(self.seed * 1_000_003)",
            (f"{TRAIN}::test_each_epoch_shows_every_training_image_once_in_a_new_order",)),

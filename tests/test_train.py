@@ -80,8 +80,8 @@ def record_batches(monkeypatch: pytest.MonkeyPatch) -> list[Batch]:
     return seen
 
 
-def test_a_log_line_holds_each_losss_mean_since_the_last_line(tiny_dataset: Path, tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_log_line_holds_the_mean_of_each_loss_since_the_last_line(
+        tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With G stepped every 3rd iteration and a line every 3rd (steps 2, 5, 8), no line falls on a G
     step: each line still holds G's loss, the one G step of its window, and D's mean over three."""
     toy = get_method("toy")
