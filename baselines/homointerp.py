@@ -155,7 +155,6 @@ class HomoInterpGAN(Method):
                               "model.latent_layer=relu3_1")
         w, layer = config.width, config.latent_layer
         grid = latent_grid(info.image_size, layer)
-        self.n_branch = 3 if config.identity_group else 2  # expression (+ identity) + residual
         n_classes = info.n_expressions + (info.n_identities if config.identity_group else 0)
         if grid < 2:
             raise ConfigError(f"model.latent_layer={layer} leaves a {grid}x{grid} latent at {info.image_size} px; "
@@ -251,6 +250,11 @@ class HomoInterpGAN(Method):
         return F.mse_loss(rec, x), F.mse_loss(self.nets["T"].features_1(rec), p_x)
 
     # --- training ----------------------------------------------------------------------------
+    @property
+    def n_branch(self) -> int:
+        """Expression (+ identity) + residual."""
+        return 3 if self.config.identity_group else 2
+
     def labels(self, batch: Batch) -> list[torch.Tensor]:
         """One-hot labels per attribute group: expression, then (``identity_group``) identity."""
         expression = batch.expression
@@ -269,9 +273,9 @@ class HomoInterpGAN(Method):
 
     def classification_loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """The authors' summed sigmoid BCE on the expression logits; the identity group (one label
-        of hundreds) by softmax cross-entropy with its soft targets instead. Summed sigmoid BCE
-        over 368 identity labels is lowered fastest by driving every logit down at once, which
-        the critic's shared trunk did by giving one output for every latent: its critic and
+        of hundreds) by softmax cross-entropy with its soft targets instead. Under summed sigmoid
+        BCE over 368 identity labels the critic's shared trunk gave one output for every latent
+        (presumably the quickest way to drive every logit down at once): its critic and
         expression head then stayed at chance all run (d_adv 2 ln 2, d_cls at its chance value;
         docs/baseline-recipes.md, row hi1)."""
         k = self.info.n_expressions
