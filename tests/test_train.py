@@ -101,6 +101,38 @@ def test_a_log_line_holds_the_mean_of_each_loss_since_the_last_line(
         assert line["d"] == pytest.approx(sum(returned[i]["d"] for i in range(first, first + 3)) / 3)
 
 
+def test_images_per_s_counts_the_steps_of_its_line_and_only_their_time(
+        tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clock that only train_step (1 s) and the sample grid (100 s) move: every line reads one
+    batch (4 images) per second, the resumed run's first line too, though it covers 2 steps, not 3,
+    and the samples drawn at step 3 fall in the next line's window."""
+    from types import SimpleNamespace
+
+    import eggan.core.train as loop
+
+    clock = [0.0]
+    monkeypatch.setattr(loop, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    toy, sample = get_method("toy"), loop._sample_grid
+    original = toy.train_step
+
+    def timed_step(self: Method, batch: Batch, step: int) -> dict[str, torch.Tensor]:
+        clock[0] += 1.0
+        return original(self, batch, step)
+
+    def slow_sample(*args: object) -> None:
+        clock[0] += 100.0
+        sample(*args)
+
+    monkeypatch.setattr(toy, "train_step", timed_step)
+    monkeypatch.setattr(loop, "_sample_grid", slow_sample)
+    config = toy_config(tiny_dataset, "train.log_every=3", "train.sample_every=3")  # batch 4, 8 steps
+    train_run(config, tmp_path, until=4)
+    train_run(config, tmp_path)
+    lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    rates = {line["step"]: line["images_per_s"] for line in lines if "images_per_s" in line}
+    assert rates == {3: 4.0, 6: 4.0, 8: 4.0}
+
+
 @pytest.mark.parametrize("until", [6, 8, 13])  # inside the first epoch, at its end, inside the second
 def test_resume_across_an_epoch_boundary_is_exact(tiny_dataset: Path, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch, until: int) -> None:

@@ -329,9 +329,12 @@ def _train(config: RunConfig, out: Path, env: DistEnv, device: torch.device, dat
     step = start
     with TrainProgress(config.method, start, steps, enabled=progress and env.is_main) as bar, \
             _Interrupt(say) as interrupt:
-        tick = time.perf_counter()
+        # Training time and steps since the last line: images_per_s counts the steps a line covers
+        # (a resumed run's first window can be partial) and leaves out samples, monitor and checkpoints.
+        busy, busy_steps = 0.0, 0
         try:
             for step in range(start, stop):
+                started = time.perf_counter()
                 batch = train.batch(order.indices(step))
                 if config.data.hflip:
                     flip = order.flips(step)
@@ -359,16 +362,16 @@ def _train(config: RunConfig, out: Path, env: DistEnv, device: torch.device, dat
                     warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)`")
                     for scheduler in method.schedulers.values():
                         scheduler.step()
+                busy, busy_steps = busy + time.perf_counter() - started, busy_steps + 1
                 if done % tc.log_every == 0 or done == steps:
-                    elapsed = time.perf_counter() - tick
                     last = {name: float(total) / count for name, (total, count) in window.items()}
                     window.clear()
-                    rate = tc.batch_size * env.world_size * tc.log_every / max(elapsed, 1e-9)
+                    rate = tc.batch_size * env.world_size * busy_steps / max(busy, 1e-9)
+                    busy, busy_steps = 0.0, 0
                     if metrics is not None:
                         lrs = {name: opt.param_groups[0]["lr"] for name, opt in method.optimizers.items()}
                         metrics.write({"step": done, **last, "images_per_s": rate, "lr": lrs})
                     bar.update(done, last, rate)
-                    tick = time.perf_counter()
                 if env.is_main and (done % tc.sample_every == 0 or done == steps):
                     _sample_grid(method, fixed, out / "samples" / f"step-{done:07d}.png")
                 if monitor is not None and metrics is not None and (done % tc.monitor_every == 0 or done == steps):
