@@ -18,7 +18,7 @@ import pytest
 import torch
 from hang_guard import HANG_GUARD_S
 
-from eggan.core.checkpoint import load_checkpoint, load_file
+from eggan.core.checkpoint import load_checkpoint, load_file, save_checkpoint
 from eggan.core.config import apply_overrides
 from eggan.core.method import Method
 from eggan.core.registry import REGISTRY, get_method
@@ -64,6 +64,24 @@ def test_resume_is_exact(tiny_dataset: Path, tmp_path: Path) -> None:
         assert torch.equal(a[key], b[key]), key
     logged = [json.loads(line)["step"] for line in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()]
     assert logged == sorted(set(logged)) and logged[-1] == 8
+
+
+def test_resume_refuses_another_config_and_reads_a_setting_added_since_as_its_default(
+        tiny_dataset: Path, tmp_path: Path) -> None:
+    """A checkpoint written before ``lambda_rec`` existed (removed from its config here) resumes
+    under a config that keeps the default (10), and is refused under one that sets 5, as is a
+    change of a setting it has (lr)."""
+    config = toy_config(tiny_dataset)
+    train_run(config, tmp_path, until=4)
+    path = tmp_path / "checkpoint.pt"
+    payload = load_checkpoint(path)
+    del payload["config"]["model"]["lambda_rec"]
+    save_checkpoint(path, payload)
+    (tmp_path / "config.json").unlink()  # the copy beside it had the field too
+    for change, detail in (("model.lambda_rec=5", "model.lambda_rec: 10.0 vs 5.0"), ("model.lr=0.01", "model.lr")):
+        with pytest.raises(ConfigError, match=f"trained with another config \\({detail}"):
+            train_run(toy_config(tiny_dataset, change), tmp_path)
+    assert train_run(config, tmp_path).step == 8
 
 
 def record_batches(monkeypatch: pytest.MonkeyPatch) -> list[Batch]:

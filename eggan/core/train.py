@@ -122,9 +122,14 @@ def load_trained(path: str | Path, device: torch.device | str = "cpu") -> Method
     return method
 
 
-def _check_same_config(saved: dict[str, Any], current: dict[str, Any], path: Path) -> None:
+def _check_same_config(saved: dict[str, Any], config: RunConfig, path: Path) -> None:
+    """Refuse to resume a checkpoint trained with another config. Its config is read back through
+    the method's config dataclass, so a field added to the suite after the checkpoint was written
+    takes its default, which by this suite's rule keeps the old behaviour (every new setting is off
+    by default): such a checkpoint resumes when the current config keeps that default too."""
+    saved_config, current = read_run_config(saved).to_dict(), config.to_dict()
     for section in ("method", "data", "train", "model"):
-        a, b = saved[section], current[section]
+        a, b = saved_config[section], current[section]
         if section == "train":
             a = {k: v for k, v in a.items() if k not in RESUMABLE_CHANGES}
             b = {k: v for k, v in b.items() if k not in RESUMABLE_CHANGES}
@@ -264,7 +269,7 @@ def _train(config: RunConfig, out: Path, env: DistEnv, device: torch.device, dat
     record = dataset_record(dataset.fingerprint(), dataset.name)
     if resume and checkpoint.is_file():
         payload = load_checkpoint(checkpoint, method=config.method, image_size=config.data.image_size)
-        _check_same_config(payload["config"], config.to_dict(), checkpoint)
+        _check_same_config(payload["config"], config, checkpoint)
         check_config_copy(out, payload["config"])
         note = check_data(payload, dataset.fingerprint(), checkpoint, allow_other_data, "--fresh to start again")
         if note is not None and note["trained_on"] != note["scored_on"]:
