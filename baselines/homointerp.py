@@ -201,15 +201,14 @@ class HomoInterpGAN(Method):
             # the interpolator's expression branch is steered by) and three times the authors'
             # learning rate; issue 19's settings (docs/baseline-recipes.md): the authors' 8x8
             # latent grid (relu3_1 at 32 px), moving averages, and R1 on the latent critic, whose
-            # classifier stayed at chance under WGAN-GP. `quick` only (rows hi4 and hi4s1; not yet
-            # measured at `standard`): the identity group, with E and I updated every step, so the
-            # expression branch stops carrying the reference person (two seeds: edit score -0.012
-            # and 0.053 against -0.091 and -0.070, the same own edit). It still hardly edits.
+            # classifier stayed at chance under WGAN-GP; the identity group, with E and I updated
+            # every step, so the expression branch stops carrying the reference person (`quick`,
+            # rows hi4 and hi4s1: edit score -0.012 and 0.053 against -0.091 and -0.070, the same
+            # own edit; `standard`, row his: 0.072 against -0.247). It still hardly edits.
             model = HomoInterpConfig(width=0.25, pretrain_steps=500, pretrain_batch=32, normalise_vgg=False,
                                      allow_random_vgg=True, classifier_on="real", lr=3e-4,
-                                     latent_layer="relu3_1", ema_half_life=100.0, adversarial="r1")
-            if name == "quick":
-                model.identity_group, model.n_discrim = True, 1
+                                     latent_layer="relu3_1", ema_half_life=100.0, adversarial="r1",
+                                     identity_group=True, n_discrim=1)
             train.steps = 1500 if name == "quick" else 6000
         else:
             model = HomoInterpConfig()
