@@ -123,7 +123,7 @@ def test_images_per_s_counts_the_steps_of_its_line_and_only_their_time(
         tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A clock that only train_step (1 s) and the sample grid (100 s) move: every line reads one
     batch (4 images) per second, the resumed run's first line too, though it covers 2 steps, not 3,
-    and the samples drawn at step 3 fall in the next line's window."""
+    and so does the line at step 8, though the samples drawn at step 6 fall in its window."""
     from types import SimpleNamespace
 
     import eggan.core.train as loop
