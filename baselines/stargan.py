@@ -171,8 +171,8 @@ class StarGAN(Method):
             # The CPU recipe (32 px, batch 32): the critic's classifier warmed up first (cold, it
             # stayed at chance for 600 steps in every 32 px trial), one critic update per
             # generator update and a higher learning rate than the authors' 1e-4, so G's few steps
-            # all count; issue 19's settings (docs/baseline-recipes.md): R1, a moving average of G, G's
-            # reconstruction warm-up and an identity term took the quick run's reconstruction from
+            # all count; issue 19's settings (docs/baseline-recipes.md): R1, a moving average of G,
+            # G's reconstruction warm-up and an identity term took the quick run's reconstruction from
             # 16.3 to 23.7 dB and its ground-truth edit score from -0.18 to 0.08; instance noise of
             # up to 0.4 on D's inputs took the edit score from 0.087 to 0.111 (0.1: 0.082, 0.2: 0.101).
             # `quick` learns at 5e-4 (rows slr, slr1: over two seeds 0.9 dB more reconstruction, a
