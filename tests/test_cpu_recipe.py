@@ -140,9 +140,9 @@ def test_lambda_z_weighs_only_the_encoders_pull_towards_the_prior(synth: FaceDat
     tenth, whole = weights(0.1), weights(1.0)
     assert tenth["e_adv"] == pytest.approx(0.1) and whole["e_adv"] == pytest.approx(1.0)
     assert {k: v for k, v in tenth.items() if k != "e_adv"} == {k: v for k, v in whole.items() if k != "e_adv"}
-    for name in ("quick", "standard"):  # E and G at width 1 through `width` (coder_width unset)
-        model = EggAN.preset(name).model
-        assert (model.lambda_z, model.width, model.coder_width) == (0.1, 1.0, None)
+    quick, standard = EggAN.preset("quick").model, EggAN.preset("standard").model
+    assert (quick.lambda_z, quick.width, quick.coder_width) == (0.1, 1.0, None)  # E and G at `width`
+    assert (standard.lambda_z, standard.width, standard.coder_width) == (0.1, 1.0, 2.0)  # row cw2s
     assert (EggAN.preset("paper").model.lambda_z, EggAN.preset("paper").model.coder_width) == (1.0, None)
 
 
