@@ -45,7 +45,7 @@ def test_every_method_has_every_preset_and_the_cpu_presets_share_one_protocol() 
 def test_quick_departures_from_the_authors_are_named_in_the_metadata() -> None:
     """Every baseline setting the CPU recipe changes appears in the method's ``deviations``, and
     none of them in the ``paper`` preset's."""
-    expected = {"stargan": ("n_critic = 1", "lr = 0.0005", "warmed up"),  # standard: 0.0002
+    expected = {"stargan": ("n_critic = 1", "lr = 0.0005", "warmed up"),
                 "ganimation": ("n_critic = 1", "lr = 0.0002"),
                 "homointerp": ("real latents", "lr = 0.0003", "training identities", "n_discrim = 1")}
     for name, phrases in expected.items():
